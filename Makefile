@@ -1,0 +1,47 @@
+# The two commands a new user needs: `make demo` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+KUBECONFIG_DEV := .dev/kubeconfig
+
+.PHONY: install test unit lint demo bench controlplane cluster-up cluster-down e2e-kind image clean
+
+install: $(STAMP)
+$(STAMP): pyproject.toml
+	@command -v python3 >/dev/null || { echo "error: python3 (>= 3.11) is required" >&2; exit 1; }
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+controlplane:
+	@hack/controlplane/build.sh >/dev/null
+
+test: install controlplane
+	$(VENV)/bin/pytest -q tests
+
+unit: install
+	$(VENV)/bin/pytest -q tests/unit
+
+lint: install
+	$(VENV)/bin/ruff check operator tests hack
+	$(VENV)/bin/ruff format --check operator tests hack
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+demo: install controlplane
+	$(PY) hack/demo.py
+
+bench: install controlplane
+	$(PY) hack/bench.py
+
+cluster-up: install controlplane
+	$(PY) hack/controlplane/controlplane.py up --dir .dev/controlplane --kubeconfig $(KUBECONFIG_DEV)
+	@echo "export KUBECONFIG=$(KUBECONFIG_DEV)"
+
+cluster-down:
+	$(PY) hack/controlplane/controlplane.py down --dir .dev/controlplane
+
+clean:
+	rm -rf $(VENV) .dev .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The pure core: resource views, the status mapping and the decisions, free of any I/O."""

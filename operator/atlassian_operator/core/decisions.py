@@ -1,0 +1,98 @@
+"""What to do about one account: spec + observed user + org policy -> an action, or why not."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from atlassian_operator.atlassian import User
+from atlassian_operator.core.mapping import ACTIVE, DEPROVISIONED, SUSPENDED, account_state
+from atlassian_operator.core.resources import AccountSpec, DesiredState, SuspensionPolicy
+
+# Failures that will fail again until someone changes something: not retried for a generation.
+PERMANENT_FAILURES = frozenset({"ManagedByIdentityProvider", "Forbidden", "AccountNotFound"})
+
+
+class Action(StrEnum):
+    SUSPEND = "Suspend"
+    REACTIVATE = "Reactivate"
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """An action the account needs but will not get now; `reason` becomes the condition reason."""
+
+    reason: str
+    message: str
+    action: Action | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action | None = None
+    blocked: Blocked | None = None
+
+
+NOTHING = Decision()
+
+
+def needed_action(desired: DesiredState | None, user: User) -> Action | None:
+    state = account_state(user.account_status)
+    if desired is DesiredState.SUSPENDED and state == ACTIVE:
+        return Action.SUSPEND
+    if desired is DesiredState.ACTIVE and state == SUSPENDED:
+        return Action.REACTIVATE
+    return None
+
+
+def decide_account(
+    spec: AccountSpec,
+    user: User | None,
+    policy: SuspensionPolicy,
+    last_action: Mapping[str, Any] | None,
+    generation: int,
+) -> Decision:
+    if user is None:
+        return NOTHING
+    action = needed_action(spec.desired_state, user)
+    who = f"{user.email or user.account_id}"
+    if action is None:
+        if spec.desired_state is DesiredState.ACTIVE and account_state(
+            user.account_status
+        ) == DEPROVISIONED:
+            return Decision(blocked=Blocked(
+                "AccountDeprovisioned",
+                f"{who} is {user.account_status} in Atlassian and cannot be re-enabled by this "
+                "operator; restore it in admin.atlassian.com",
+            ))
+        return NOTHING
+    if action is Action.SUSPEND and policy.protects(user.account_id, user.email):
+        return Decision(blocked=Blocked(
+            "ProtectedAccount",
+            f"{who} is listed in spec.suspension.protectedAccounts of the org; "
+            "it is never suspended",
+        ))
+    if action is Action.REACTIVATE and not policy.allow_reactivation:
+        return Decision(blocked=Blocked(
+            "ReactivationNotAllowed",
+            f"{who} is suspended and desiredState is Active, but the org does not allow "
+            "re-activation; set spec.suspension.allowReactivation: true on the AtlassianOrg",
+        ))
+    if (
+        last_action
+        and last_action.get("action") == action
+        and last_action.get("result") == "Failed"
+        and last_action.get("reason") in PERMANENT_FAILURES
+        and last_action.get("observedGeneration") == generation
+    ):
+        return Decision(blocked=Blocked(str(last_action["reason"]), str(last_action["message"])))
+    if policy.dry_run:
+        verb = "suspend" if action is Action.SUSPEND else "re-enable"
+        return Decision(blocked=Blocked(
+            "DryRun",
+            f"dry run: would {verb} {who}; set spec.suspension.dryRun: false on the org to act",
+            action,
+        ))
+    return Decision(action=action)

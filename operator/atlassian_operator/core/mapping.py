@@ -1,0 +1,90 @@
+"""The Atlassian -> Kubernetes mapping of account states and product access, as the seed defines it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from atlassian_operator.atlassian import Product
+
+ACTIVE = "Active"
+SUSPENDED = "Suspended"
+DEPROVISIONED = "Deprovisioned"
+
+# `deleted` is ours, not Atlassian's: the user is missing from a complete listing.
+DELETED = "deleted"
+
+_ACCOUNT_STATES = {
+    "active": ACTIVE,
+    "inactive": SUSPENDED,
+    "closed": DEPROVISIONED,
+    DELETED: DEPROVISIONED,
+}
+
+
+def account_state(atlassian_status: str) -> str | None:
+    """Active / Suspended / Deprovisioned, or None for a status Atlassian may add later."""
+    return _ACCOUNT_STATES.get(atlassian_status)
+
+
+def site_name(url: str | None) -> str | None:
+    """The site of a product: the first label of its URL's host (`acme` for acme.atlassian.net)."""
+    if not url:
+        return None
+    host = urlsplit(url if "//" in url else f"//{url}").hostname
+    return host.split(".", 1)[0] if host else None
+
+
+def product_label(name: str, url: str | None) -> str:
+    """`Confluence (acme)`: the product name and the site it is on."""
+    site = site_name(url)
+    return f"{name} ({site})" if site else name
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a Z, the form Kubernetes uses for `date-time` fields."""
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def product_entry(product: Product) -> dict[str, Any]:
+    site = site_name(product.url)
+    entry: dict[str, Any] = {
+        "product": product_label(product.name, product.url),
+        "key": product.key,
+        "name": product.name,
+        "status": ACTIVE,
+    }
+    if site:
+        entry["site"] = site
+    if product.url:
+        entry["url"] = product.url
+    if product.last_active:
+        entry["lastActive"] = timestamp(product.last_active)
+    return entry
+
+
+def _identity(entry: Mapping[str, Any]) -> tuple[str, str]:
+    return (str(entry.get("key", "")), str(entry.get("url") or entry.get("name", "")))
+
+
+def product_access(
+    previous: Sequence[Mapping[str, Any]], current: Iterable[Product]
+) -> list[dict[str, Any]]:
+    """Current products as Active; products seen before and no longer returned as Deprovisioned.
+
+    A product is one key on one site (its URL); a deprovisioned entry keeps its last active time.
+    """
+    entries = {_identity(e): e for e in (product_entry(p) for p in current)}
+    for old in previous:
+        if _identity(old) not in entries:
+            entries[_identity(old)] = {**old, "status": DEPROVISIONED}
+    return sorted(entries.values(), key=lambda e: (e["product"], e.get("url", "")))
+
+
+def deprovisioned(previous: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every entry of a user that no longer exists is Deprovisioned."""
+    return product_access(previous, ())

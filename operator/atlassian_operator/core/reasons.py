@@ -1,0 +1,41 @@
+"""Condition reasons for the client's typed errors, and which failures are worth retrying soon."""
+
+from __future__ import annotations
+
+from atlassian_operator.atlassian import (
+    AccountNotFound,
+    AtlassianError,
+    AtlassianUnavailable,
+    AuthenticationFailed,
+    Forbidden,
+    MalformedResponse,
+    OrgNotFound,
+    RateLimited,
+)
+
+_REASONS: tuple[tuple[type[AtlassianError], str], ...] = (
+    (AuthenticationFailed, "AuthenticationFailed"),
+    (AccountNotFound, "AccountNotFound"),
+    (OrgNotFound, "OrgNotFound"),
+    (RateLimited, "RateLimited"),
+    (AtlassianUnavailable, "AtlassianUnavailable"),
+    (MalformedResponse, "MalformedResponse"),
+)
+
+
+def failure_reason(error: AtlassianError) -> str:
+    if isinstance(error, Forbidden):
+        if (error.reason or "").startswith("externalDirectory"):
+            return "ManagedByIdentityProvider"
+        return "Forbidden"
+    return next((reason for kind, reason in _REASONS if isinstance(error, kind)), "AtlassianError")
+
+
+def is_transient(error: AtlassianError) -> bool:
+    """Worth another try after a backoff; the rest wait for a change of spec, key or org."""
+    return isinstance(error, RateLimited | AtlassianUnavailable | MalformedResponse)
+
+
+def is_configuration_error(error: AtlassianError) -> bool:
+    """The org's spec or key is wrong: the org is not Ready until someone fixes it."""
+    return isinstance(error, AuthenticationFailed | Forbidden | OrgNotFound)

@@ -1,0 +1,185 @@
+"""Typed views of the two custom resources, parsed from the dicts the Kubernetes API returns."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+GROUP = "atlassian.operators.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+ORG_PLURAL = "atlassianorgs"
+ACCOUNT_PLURAL = "atlassianaccounts"
+ORG_KIND = "AtlassianOrg"
+ACCOUNT_KIND = "AtlassianAccount"
+ORG_LABEL = f"{GROUP}/org"
+DISCOVERED_LABEL = f"{GROUP}/discovered"
+
+MIN_SYNC_INTERVAL_SECONDS = 30.0
+DEFAULT_SYNC_INTERVAL = "5m"
+DEFAULT_API_BASE_URL = "https://api.atlassian.com"
+
+
+class InvalidSpec(ValueError):
+    """A spec the schema accepted but the operator cannot act on; the message says what to fix."""
+
+
+class DesiredState(StrEnum):
+    ACTIVE = "Active"
+    SUSPENDED = "Suspended"
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go-style duration such as `30s`, `5m` or `1h30m`."""
+    parts = _DURATION_PART.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise InvalidSpec(
+            f"syncInterval {text!r} is not a duration; write it like 30s, 5m or 1h30m"
+        )
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Enough of an object's identity to patch its status and to attach Events to it."""
+
+    kind: str
+    namespace: str
+    name: str
+    uid: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class SuspensionPolicy:
+    dry_run: bool = False
+    max_per_sync: int = 10
+    protected_accounts: frozenset[str] = frozenset()
+    allow_reactivation: bool = False
+
+    def protects(self, account_id: str | None, email: str | None) -> bool:
+        return bool(
+            (account_id and account_id in self.protected_accounts)
+            or (email and email.lower() in self.protected_accounts)
+        )
+
+
+@dataclass(frozen=True)
+class OrgSpec:
+    org_id: str
+    secret_name: str
+    secret_key: str = "api-key"
+    api_base_url: str = DEFAULT_API_BASE_URL
+    sync_interval_seconds: float = 300.0
+    discovery: bool = False
+    suspension: SuspensionPolicy = field(default_factory=SuspensionPolicy)
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> OrgSpec:
+        org_id = spec.get("orgId")
+        if not org_id:
+            raise InvalidSpec("spec.orgId is required: the organization ID from admin.atlassian.com")
+        secret = spec.get("apiKeySecretRef") or {}
+        if not secret.get("name"):
+            raise InvalidSpec("spec.apiKeySecretRef.name is required: a Secret in this namespace")
+        interval_text = spec.get("syncInterval") or DEFAULT_SYNC_INTERVAL
+        interval = parse_duration(interval_text)
+        if interval < MIN_SYNC_INTERVAL_SECONDS:
+            raise InvalidSpec(
+                f"syncInterval {interval_text!r} is shorter than the minimum 30s; "
+                "Atlassian rate-limits the org, so list it at most every 30s"
+            )
+        suspension = spec.get("suspension") or {}
+        protected = frozenset(
+            str(p).lower() if "@" in str(p) else str(p)
+            for p in suspension.get("protectedAccounts") or ()
+        )
+        return cls(
+            org_id=str(org_id),
+            secret_name=str(secret["name"]),
+            secret_key=str(secret.get("key") or "api-key"),
+            api_base_url=str(spec.get("apiBaseURL") or DEFAULT_API_BASE_URL).rstrip("/"),
+            sync_interval_seconds=interval,
+            discovery=bool((spec.get("accountDiscovery") or {}).get("enabled", False)),
+            suspension=SuspensionPolicy(
+                dry_run=bool(suspension.get("dryRun", False)),
+                max_per_sync=int(suspension.get("maxPerSync", 10)),
+                protected_accounts=protected,
+                allow_reactivation=bool(suspension.get("allowReactivation", False)),
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    org_name: str
+    account_id: str | None = None
+    email: str | None = None
+    desired_state: DesiredState | None = None
+    suspension_message: str | None = None
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> AccountSpec:
+        org_name = (spec.get("orgRef") or {}).get("name")
+        if not org_name:
+            raise InvalidSpec("spec.orgRef.name is required: the AtlassianOrg in this namespace")
+        account_id, email = spec.get("accountId"), spec.get("email")
+        if not account_id and not email:
+            raise InvalidSpec("spec must set accountId or email to name the Atlassian user")
+        desired = spec.get("desiredState")
+        try:
+            desired_state = DesiredState(desired) if desired else None
+        except ValueError:
+            raise InvalidSpec(
+                f"spec.desiredState {desired!r} is not one of Active, Suspended"
+            ) from None
+        return cls(
+            org_name=str(org_name),
+            account_id=str(account_id) if account_id else None,
+            email=str(email) if email else None,
+            desired_state=desired_state,
+            suspension_message=spec.get("suspensionMessage") or None,
+        )
+
+
+@dataclass(frozen=True)
+class AccountResource:
+    """One AtlassianAccount as last seen: identity, generation, parsed spec and current status."""
+
+    ref: ObjectRef
+    generation: int
+    resource_version: str
+    created: str
+    spec: AccountSpec | InvalidSpec
+    status: Mapping[str, Any]
+
+    @property
+    def org_name(self) -> str | None:
+        return self.spec.org_name if isinstance(self.spec, AccountSpec) else None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> AccountResource:
+        meta = body.get("metadata") or {}
+        spec: AccountSpec | InvalidSpec
+        try:
+            spec = AccountSpec.from_dict(body.get("spec") or {})
+        except InvalidSpec as exc:
+            spec = exc
+        return cls(
+            ref=ObjectRef(ACCOUNT_KIND, meta.get("namespace", ""), meta.get("name", ""),
+                          meta.get("uid", "")),
+            generation=int(meta.get("generation") or 0),
+            resource_version=str(meta.get("resourceVersion") or ""),
+            created=str(meta.get("creationTimestamp") or ""),
+            spec=spec,
+            status=dict(body.get("status") or {}),
+        )

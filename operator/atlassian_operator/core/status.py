@@ -1,0 +1,173 @@
+"""Rendering the status of an account and an org, and the minimal patch from one to the other."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from atlassian_operator.core.conditions import READY, SYNCED, Condition, render_conditions
+from atlassian_operator.core.decisions import Action, Decision
+from atlassian_operator.core.mapping import (
+    DELETED,
+    DEPROVISIONED,
+    account_state,
+    deprovisioned,
+    product_access,
+    timestamp,
+)
+from atlassian_operator.core.resources import AccountSpec, DesiredState
+from atlassian_operator.core.snapshot import Observation
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """The outcome of one lifecycle call, as recorded in status.lastAction."""
+
+    action: Action
+    succeeded: bool
+    reason: str
+    message: str
+    time: str
+
+    def render(self, generation: int) -> dict[str, Any]:
+        return {
+            "action": str(self.action),
+            "result": "Succeeded" if self.succeeded else "Failed",
+            "reason": self.reason,
+            "message": self.message,
+            "time": self.time,
+            "observedGeneration": generation,
+        }
+
+
+def _observed_fields(obs: Observation, previous: Mapping[str, Any]) -> dict[str, Any]:
+    user = obs.user
+    if user is not None:
+        fields: dict[str, Any] = {
+            "accountId": user.account_id,
+            "email": user.email,
+            "displayName": user.name,
+            "atlassianStatus": user.account_status,
+            "accountStatus": account_state(user.account_status),
+            "lastActive": timestamp(user.last_active),
+            "billable": user.access_billable,
+            "productAccess": product_access(previous.get("productAccess") or (),
+                                            user.product_access),
+        }
+    elif was_observed(obs, previous):
+        # Missing from a complete listing: the seed's `deleted`, Deprovisioned.
+        fields = {
+            **{k: previous.get(k) for k in ("accountId", "email", "displayName", "lastActive",
+                                             "billable")},
+            "atlassianStatus": DELETED,
+            "accountStatus": DEPROVISIONED,
+            "productAccess": deprovisioned(previous.get("productAccess") or ()),
+        }
+    else:
+        fields = {"accountId": obs.account_id}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def was_observed(obs: Observation, previous: Mapping[str, Any]) -> bool:
+    return bool(
+        obs.account_id
+        and previous.get("accountId") == obs.account_id
+        and previous.get("atlassianStatus")
+    )
+
+
+def _last_action(
+    decision: Decision, result: ActionResult | None, previous: Mapping[str, Any],
+    generation: int, now: str,
+) -> Mapping[str, Any] | None:
+    last: Mapping[str, Any] | None = previous.get("lastAction")
+    if result is not None:
+        return result.render(generation)
+    blocked = decision.blocked
+    if blocked is not None and blocked.reason == "DryRun" and blocked.action is not None:
+        dry = {"action": str(blocked.action), "result": "DryRun", "reason": "DryRun",
+               "message": blocked.message, "observedGeneration": generation}
+        if last and all(last.get(k) == v for k, v in dry.items()):
+            return last
+        return {**dry, "time": now}
+    return last
+
+
+def _conditions(
+    spec: AccountSpec, obs: Observation, fields: Mapping[str, Any], decision: Decision,
+    result: ActionResult | None, org: str,
+) -> tuple[Condition, Condition]:
+    if obs.user is None and "atlassianStatus" not in fields:
+        problem = obs.problem or f"account not found in org {org}"
+        return (Condition(READY, False, "AccountNotFound", problem),
+                Condition(SYNCED, False, "AccountNotFound", problem))
+    if result is not None and not result.succeeded:
+        return (Condition(READY, False, result.reason, result.message),
+                Condition(SYNCED, False, result.reason, result.message))
+    if decision.blocked is not None:
+        return (Condition(READY, False, decision.blocked.reason, decision.blocked.message),
+                Condition(SYNCED, False, decision.blocked.reason, decision.blocked.message))
+    synced = Condition(SYNCED, True, "Synced",
+                       f"observed in the last complete listing of org {org}")
+    state = fields.get("accountStatus")
+    desired = spec.desired_state
+    if desired is None:
+        return Condition(READY, True, "Observed", f"observe only; account is {state}"), synced
+    if state == str(desired):
+        return Condition(READY, True, "InDesiredState", f"account is {state}"), synced
+    if desired is DesiredState.SUSPENDED and state == DEPROVISIONED:
+        return (Condition(READY, True, "Deprovisioned",
+                          "account is deprovisioned: it has no access and is not billed"), synced)
+    return (Condition(READY, False, "Unknown",
+                      f"Atlassian status {fields.get('atlassianStatus')!r} is not one this "
+                      "operator knows"), synced)
+
+
+def account_status(
+    *,
+    spec: AccountSpec,
+    generation: int,
+    observation: Observation,
+    decision: Decision,
+    result: ActionResult | None,
+    previous: Mapping[str, Any],
+    org: str,
+    now: str,
+) -> dict[str, Any]:
+    """The whole status the operator owns for one account (without lastSyncTime)."""
+    fields = _observed_fields(observation, previous)
+    ready, synced = _conditions(spec, observation, fields, decision, result, org)
+    status: dict[str, Any] = {
+        **fields,
+        "observedGeneration": generation,
+        "conditions": render_conditions((ready, synced), previous.get("conditions"),
+                                        generation, now),
+    }
+    last = _last_action(decision, result, previous, generation, now)
+    if last:
+        status["lastAction"] = dict(last)
+    return status
+
+
+def problem_status(
+    *, reason: str, message: str, generation: int, previous: Mapping[str, Any], now: str
+) -> dict[str, Any]:
+    """Status of an account the operator cannot observe (no org, no snapshot yet, bad spec).
+
+    What was observed before is kept: not knowing is not a reason to forget.
+    """
+    conditions = (Condition(READY, False, reason, message),
+                  Condition(SYNCED, False, reason, message))
+    return {
+        **previous,
+        "observedGeneration": generation,
+        "conditions": render_conditions(conditions, previous.get("conditions"), generation, now),
+    }
+
+
+def status_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch turning `current` into `desired` for the keys of either; {} if equal."""
+    patch: dict[str, Any] = {k: v for k, v in desired.items() if current.get(k) != v}
+    patch.update({k: None for k in current if k not in desired and k != "lastSyncTime"})
+    return patch

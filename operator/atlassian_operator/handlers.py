@@ -1,0 +1,57 @@
+"""The kopf wiring: watch events in, Fleet does the work. No decisions live here.
+
+Both kinds are watched with `on.event`, not change handlers: the operator keeps no per-object
+state in annotations and puts no finalizer on anything, so deleting an AtlassianOrg or an
+AtlassianAccount is never blocked and never changes anything in Atlassian.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from atlassian_operator.atlassian import AtlassianClient, ClientObserver
+from atlassian_operator.core.resources import ACCOUNT_PLURAL, GROUP, ORG_PLURAL, VERSION
+from atlassian_operator.reconcile.fleet import Fleet
+from atlassian_operator.reconcile.kube import KubeApi
+from atlassian_operator.reconcile.metrics import Metrics
+
+METRICS: Metrics | None = None  # set by the runner before kopf starts
+
+
+def new_client(api_key: str, base_url: str, observer: ClientObserver) -> AtlassianClient:
+    return AtlassianClient(api_key, base_url=base_url, observer=observer)
+
+
+@kopf.on.startup()
+async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    # Our own bookkeeping names, in case kopf ever writes any (on.event handlers do not).
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration")
+    # We post our own, specific Events; kopf would turn log lines into Events as well.
+    settings.posting.enabled = False
+    # Quiet watch streams are reconnected well before proxies and load balancers drop them.
+    settings.watching.server_timeout = 300
+    memo.fleet = Fleet(KubeApi(), METRICS or Metrics(), new_client)
+
+
+@kopf.on.cleanup()
+async def stop(memo: kopf.Memo, **_: Any) -> None:
+    await memo.fleet.close()
+
+
+@kopf.on.event(GROUP, VERSION, ORG_PLURAL)
+async def org_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    memo.fleet.org_event(type, body)
+
+
+@kopf.on.event(GROUP, VERSION, ACCOUNT_PLURAL)
+async def account_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await memo.fleet.account_event(type, body)
+
+
+logging.getLogger("kubernetes.client.rest").setLevel(logging.WARNING)

@@ -1,0 +1,134 @@
+"""The operator's few Kubernetes calls (status patches, Secrets, Events, discovery creates).
+
+The official client is synchronous; calls run in a bounded thread pool so that thousands of
+status patches after a sync do not block the event loop or flood the API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from atlassian_operator.core.resources import (
+    ACCOUNT_PLURAL,
+    GROUP,
+    ORG_PLURAL,
+    VERSION,
+    ObjectRef,
+)
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+_PLURALS = {"AtlassianOrg": ORG_PLURAL, "AtlassianAccount": ACCOUNT_PLURAL}
+
+
+class SecretProblem(Exception):
+    """The org's API key Secret is missing or unusable; the message says how to fix it."""
+
+
+class KubeApi:
+    def __init__(self, api_client: client.ApiClient | None = None, concurrency: int = 8) -> None:
+        if api_client is None:
+            try:
+                config.load_incluster_config()
+            except config.ConfigException:
+                config.load_kube_config()
+            cfg = client.Configuration.get_default_copy()
+            cfg.connection_pool_maxsize = concurrency
+            api_client = client.ApiClient(cfg)
+        self._api = api_client
+        self._custom = client.CustomObjectsApi(api_client)
+        self._core = client.CoreV1Api(api_client)
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="kube")
+        self.writes = 0
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    async def patch_status(self, ref: ObjectRef, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge-patch the status subresource; returns the object as stored."""
+        self.writes += 1
+        result: dict[str, Any] = await self._call(
+            self._custom.patch_namespaced_custom_object_status,
+            GROUP, VERSION, ref.namespace, _PLURALS[ref.kind], ref.name, {"status": patch},
+        )
+        return result
+
+    async def create_account(self, namespace: str, body: Mapping[str, Any]) -> bool:
+        """Create an AtlassianAccount; False when one of that name already exists."""
+        try:
+            self.writes += 1
+            await self._call(self._custom.create_namespaced_custom_object,
+                             GROUP, VERSION, namespace, ACCOUNT_PLURAL, body)
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    async def read_api_key(self, namespace: str, name: str, key: str) -> str:
+        try:
+            secret = await self._call(self._core.read_namespaced_secret, name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise SecretProblem(
+                    f"Secret {namespace}/{name} not found; create it with the org API key under "
+                    f"key {key!r} (kubectl create secret generic {name} --from-literal={key}=...)"
+                ) from None
+            if exc.status == 403:
+                raise SecretProblem(
+                    f"the operator may not read Secret {namespace}/{name}; grant get on secrets"
+                ) from None
+            raise
+        data = secret.data or {}
+        if key not in data:
+            raise SecretProblem(
+                f"Secret {namespace}/{name} has no key {key!r} (it has: "
+                f"{', '.join(sorted(data)) or 'nothing'}); put the org API key there or set "
+                "spec.apiKeySecretRef.key"
+            )
+        try:
+            value = base64.b64decode(data[key], validate=True).decode("utf-8").strip()
+        except (binascii.Error, UnicodeDecodeError):
+            raise SecretProblem(
+                f"Secret {namespace}/{name} key {key!r} is not valid base64 UTF-8 text"
+            ) from None
+        if not value:
+            raise SecretProblem(f"Secret {namespace}/{name} key {key!r} is empty")
+        return value
+
+    async def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
+        """Best effort: an Event that fails to post is logged, never fatal."""
+        now = datetime.datetime.now(datetime.UTC)
+        body = {
+            "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
+            "involvedObject": {"apiVersion": f"{GROUP}/{VERSION}", "kind": ref.kind,
+                               "name": ref.name, "namespace": ref.namespace, "uid": ref.uid},
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": "atlassian-operator"},
+            "reportingComponent": "atlassian-operator",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            self.writes += 1
+            await self._call(self._core.create_namespaced_event, ref.namespace, body)
+        except ApiException as exc:
+            logger.warning("Failed to post an event on %s: %s %s", ref, exc.status, exc.reason)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._api.close()

@@ -1,0 +1,60 @@
+"""Prometheus metrics of the operator: syncs, Atlassian requests, actions and accounts per org."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from atlassian_operator.core.resources import ObjectRef
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        labels = ["namespace", "org"]
+        self.syncs = Counter("atlassian_operator_syncs", "Org syncs by result",
+                             [*labels, "result"], registry=self.registry)
+        self.sync_seconds = Histogram("atlassian_operator_sync_duration_seconds",
+                                      "Duration of org syncs", labels, registry=self.registry,
+                                      buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600))
+        self.last_success = Gauge("atlassian_operator_last_successful_sync_timestamp_seconds",
+                                  "Unix time of the last complete listing", labels,
+                                  registry=self.registry)
+        self.requests = Counter("atlassian_operator_atlassian_requests",
+                                "Atlassian API responses by endpoint and status code (0: none)",
+                                [*labels, "endpoint", "code"], registry=self.registry)
+        self.rate_limited = Counter("atlassian_operator_atlassian_rate_limited",
+                                    "429 responses from Atlassian", [*labels, "endpoint"],
+                                    registry=self.registry)
+        self.retries = Counter("atlassian_operator_atlassian_retries",
+                               "Waits before a retry or to pace requests, by reason",
+                               [*labels, "endpoint", "reason"], registry=self.registry)
+        self.actions = Counter("atlassian_operator_lifecycle_actions",
+                               "Suspensions and reactivations by result",
+                               [*labels, "action", "result"], registry=self.registry)
+        self.accounts = Gauge("atlassian_operator_org_users",
+                              "Users of the org by mapped state, from the last complete listing",
+                              [*labels, "state"], registry=self.registry)
+
+    def serve(self, port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 - scraped in-cluster
+        start_http_server(port, addr=addr, registry=self.registry)
+
+    def response(self, ref: ObjectRef, endpoint: str, status: int) -> None:
+        self.requests.labels(ref.namespace, ref.name, endpoint, str(status)).inc()
+        if status == 429:
+            self.rate_limited.labels(ref.namespace, ref.name, endpoint).inc()
+
+    def waiting(self, ref: ObjectRef, endpoint: str, reason: str) -> None:
+        self.retries.labels(ref.namespace, ref.name, endpoint, reason).inc()
+
+    def sync_done(self, ref: ObjectRef, result: str, seconds: float) -> None:
+        self.syncs.labels(ref.namespace, ref.name, result).inc()
+        self.sync_seconds.labels(ref.namespace, ref.name).observe(seconds)
+        if result == "succeeded":
+            self.last_success.labels(ref.namespace, ref.name).set_to_current_time()
+
+    def snapshot(self, ref: ObjectRef, counts: dict[str, int]) -> None:
+        for state in ("active", "suspended", "deprovisioned"):
+            self.accounts.labels(ref.namespace, ref.name, state).set(counts[state])
+
+    def action(self, ref: ObjectRef, action: str, result: str) -> None:
+        self.actions.labels(ref.namespace, ref.name, str(action), result).inc()

@@ -1,0 +1,51 @@
+"""`atlassian-operator run`: start kopf with the operator's handlers and its metrics endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+import kopf
+
+from atlassian_operator.reconcile.metrics import Metrics
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", dest="namespaces", metavar="NS",
+                       help="watch this namespace (repeatable)")
+    scope.add_argument("-A", "--all-namespaces", action="store_true",
+                       help="watch every namespace (the default)")
+    parser.add_argument("--peering", metavar="NAME",
+                        help="coordinate with other replicas through this kopf peering object "
+                             "instead of running standalone")
+    parser.add_argument("--metrics-port", type=int, default=8080,
+                        help="Prometheus metrics port; 0 turns metrics off (default 8080)")
+    parser.add_argument("--health-port", type=int, default=8081,
+                        help="liveness endpoint port, /healthz; 0 turns it off (default 8081)")
+    parser.add_argument("--bind", default="0.0.0.0",  # noqa: S104 - probes come from the kubelet
+                        help="address for the metrics and health endpoints (default 0.0.0.0)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("--debug", action="store_true", help="log everything, including kopf's")
+
+
+def main(args: argparse.Namespace) -> int:
+    kopf.configure(debug=args.debug, verbose=args.verbose or args.debug)
+    logging.getLogger("atlassian_operator").setLevel(
+        logging.DEBUG if args.debug else logging.INFO)
+    from atlassian_operator import handlers  # registers the handlers with kopf
+
+    handlers.METRICS = Metrics()
+    if args.metrics_port:
+        handlers.METRICS.serve(args.metrics_port, args.bind)
+    namespaces = args.namespaces or []
+    liveness = f"http://{args.bind}:{args.health_port}/healthz" if args.health_port else None
+    asyncio.run(kopf.operator(
+        standalone=args.peering is None,
+        peering_name=args.peering,
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        liveness_endpoint=liveness,
+    ))
+    return 0
