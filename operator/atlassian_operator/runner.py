@@ -34,6 +34,10 @@ def main(args: argparse.Namespace) -> int:
     kopf.configure(debug=args.debug, verbose=args.verbose or args.debug)
     logging.getLogger("atlassian_operator").setLevel(
         logging.DEBUG if args.debug else logging.INFO)
+    if not args.verbose and not args.debug:
+        # One line per watch event or HTTP request drowns what matters at 10,000 accounts.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     from atlassian_operator import handlers  # registers the handlers with kopf
 
     handlers.METRICS = Metrics()

@@ -17,6 +17,8 @@ ORG_KIND = "AtlassianOrg"
 ACCOUNT_KIND = "AtlassianAccount"
 ORG_LABEL = f"{GROUP}/org"
 DISCOVERED_LABEL = f"{GROUP}/discovered"
+# Set to any new value (e.g. the time) to list the org now instead of at the next interval.
+SYNC_REQUESTED_ANNOTATION = f"{GROUP}/sync-requested"
 
 MIN_SYNC_INTERVAL_SECONDS = 30.0
 DEFAULT_SYNC_INTERVAL = "5m"

@@ -9,6 +9,7 @@ from typing import Any
 from atlassian_operator.core.conditions import READY, SYNCED, Condition, render_conditions
 from atlassian_operator.core.decisions import Action, Decision
 from atlassian_operator.core.mapping import (
+    ACTIVE,
     DELETED,
     DEPROVISIONED,
     account_state,
@@ -137,6 +138,9 @@ def account_status(
 ) -> dict[str, Any]:
     """The whole status the operator owns for one account (without lastSyncTime)."""
     fields = _observed_fields(observation, previous)
+    products = [e["product"] for e in fields.get("productAccess", ()) if e["status"] == ACTIVE]
+    if products:
+        fields["activeProducts"] = ", ".join(products)
     ready, synced = _conditions(spec, observation, fields, decision, result, org)
     status: dict[str, Any] = {
         **fields,

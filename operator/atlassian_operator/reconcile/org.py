@@ -29,6 +29,7 @@ from atlassian_operator.core.resources import (
     DISCOVERED_LABEL,
     ORG_KIND,
     ORG_LABEL,
+    SYNC_REQUESTED_ANNOTATION,
     AccountResource,
     AccountSpec,
     InvalidSpec,
@@ -99,6 +100,7 @@ class OrgRuntime:
         self._client_identity: tuple[str, str] | None = None
         self._wake = asyncio.Event()
         self._sync_now = True
+        self._sync_requested: str | None = None
         self._retry_at: dict[str, float] = {}
         self._attempts: dict[str, int] = defaultdict(int)
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -111,6 +113,11 @@ class OrgRuntime:
         meta = body.get("metadata") or {}
         self.ref = ObjectRef(ORG_KIND, self.ref.namespace, self.ref.name, meta.get("uid", ""))
         self.status = dict(body.get("status") or {})
+        requested = (meta.get("annotations") or {}).get(SYNC_REQUESTED_ANNOTATION)
+        if requested != self._sync_requested:
+            self._sync_requested = requested
+            self._sync_now = True
+            self._wake.set()
         generation = int(meta.get("generation") or 0)
         if generation == self.generation:
             return

@@ -1,0 +1,97 @@
+"""The world of one end-to-end test: its namespace, the simulator, the operator, kubectl verbs."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from support.operator import OperatorProcess
+from support.simulator import Simulator
+
+API_KEY = "e2e-secret-key-0f3c9a"
+
+
+class E2E:
+    """One test's world: its namespace, the simulator, the operator, and kubectl verbs."""
+
+    def __init__(self, kube: Any, sim: Simulator, operator: OperatorProcess) -> None:
+        self.kube, self.sim, self.operator = kube, sim, operator
+
+    def apply(self, manifest: str | dict[str, Any] | list[dict[str, Any]]) -> None:
+        if not isinstance(manifest, str):
+            docs = manifest if isinstance(manifest, list) else [manifest]
+            manifest = yaml.safe_dump_all(docs)
+        self.kube.kubectl("apply", "-f", "-", input=manifest)
+
+    def secret(self, name: str = "atlassian-api-key", key: str = "api-key",
+               value: str = API_KEY) -> None:
+        self.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+                    "stringData": {key: value}})
+
+    def org(self, name: str = "acme", secret: bool = True, **spec: Any) -> None:
+        if secret:
+            self.secret()
+        self.apply({
+            "apiVersion": "atlassian.operators.dev/v1alpha1", "kind": "AtlassianOrg",
+            "metadata": {"name": name},
+            "spec": {"orgId": self.sim.org_id, "apiKeySecretRef": {"name": "atlassian-api-key"},
+                     "apiBaseURL": self.sim.url, "syncInterval": "30s", **spec},
+        })
+
+    def account(self, name: str, org: str = "acme", **spec: Any) -> None:
+        self.apply({
+            "apiVersion": "atlassian.operators.dev/v1alpha1", "kind": "AtlassianAccount",
+            "metadata": {"name": name}, "spec": {"orgRef": {"name": org}, **spec},
+        })
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        return self.kube.get_json(kind, name)
+
+    def status(self, kind: str, name: str) -> dict[str, Any]:
+        status: dict[str, Any] = self.get(kind, name).get("status") or {}
+        return status
+
+    def wait_status(self, kind: str, name: str, predicate: Callable[[dict[str, Any]], Any],
+                    describe: str, timeout: float = 30.0) -> dict[str, Any]:
+        last: dict[str, Any] = {}
+
+        def check() -> Any:
+            nonlocal last
+            last = self.status(kind, name)
+            return predicate(last)
+
+        try:
+            self.kube.wait_for(check, timeout, describe)
+        except BaseException:
+            print(f"last status of {kind}/{name}: {json.dumps(last, indent=1)}")
+            print(f"operator log tail:\n{self.operator.log_text()[-3000:]}")
+            raise
+        return last
+
+    def wait_synced(self, org: str = "acme", timeout: float = 30.0) -> dict[str, Any]:
+        return self.wait_status("aorg", org, lambda s: condition(s, "Synced") == "True",
+                                f"org {org} Synced=True", timeout)
+
+    def request_sync(self, org: str = "acme") -> str:
+        """Ask for a listing now, and return the lastSyncTime before it."""
+        before = str(self.status("aorg", org).get("lastSyncTime", ""))
+        self.kube.kubectl("annotate", "--overwrite", f"aorg/{org}",
+                          f"atlassian.operators.dev/sync-requested={time.time_ns()}")
+        return before
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        items = json.loads(self.kube.kubectl(
+            "get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json",
+        ).stdout)["items"]
+        return items  # type: ignore[no-any-return]
+
+
+def condition(status: dict[str, Any], type_: str, field: str = "status") -> str | None:
+    for c in status.get("conditions") or ():
+        if c.get("type") == type_:
+            return c.get(field)  # type: ignore[no-any-return]
+    return None
