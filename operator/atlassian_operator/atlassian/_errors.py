@@ -1,0 +1,113 @@
+"""The client's own exceptions, so callers never need to know httpx, pydantic or json.
+
+Every failure of the client is one of these, each with a message a person can act on: it names
+the org, account or URL involved (never the API key), and the lower-level error, when there is
+one, is chained as ``__cause__`` for debugging only.
+
+    AtlassianError                 base class; also raised as-is for an unexpected response
+    │                              (e.g. 400 invalid page cursor, 409), with ``status`` set
+    ├── AuthenticationFailed       401: the API key is invalid, expired or revoked
+    ├── Forbidden                  403: the key may not do this; ``key`` is Atlassian's error key
+    │                              ("forbidden", "forbidden.action", "forbidden.targetUnverified",
+    │                              "forbidden.insufficientScope", ...) and ``reason`` the
+    │                              restriction reason of a forbidden.action
+    │                              ("externalDirectory.scim", "administrative", ...) or None
+    ├── AccountNotFound            404 from a lifecycle call: no such account
+    ├── OrgNotFound                404 from the user listing: no such organization
+    ├── RateLimited                429 persisted past the retry budget; ``retry_after`` is the
+    │                              server's last hint in seconds, or None
+    ├── AtlassianUnavailable       5xx, timeouts or transport errors past the retry budget, or
+    │                              the base URL cannot be reached at all
+    └── MalformedResponse          a 2xx body that is not JSON or does not match the spec; a
+                                   listing that meets one fails as a whole
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccountNotFound",
+    "AtlassianError",
+    "AtlassianUnavailable",
+    "AuthenticationFailed",
+    "Forbidden",
+    "MalformedResponse",
+    "OrgNotFound",
+    "RateLimited",
+]
+
+
+class AtlassianError(Exception):
+    """Base class of every error the Atlassian client raises."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        #: The HTTP status of the response that caused the error; None for transport errors.
+        self.status = status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AuthenticationFailed(AtlassianError):
+    """Atlassian rejected the API key (401)."""
+
+    def __init__(self, message: str, *, status: int | None = 401) -> None:
+        super().__init__(message, status=status)
+
+
+class Forbidden(AtlassianError):
+    """The key is valid but may not do this (403)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str = "forbidden",
+        reason: str | None = None,
+        status: int | None = 403,
+    ) -> None:
+        super().__init__(message, status=status)
+        #: Atlassian's error key, e.g. "forbidden.action".
+        self.key = key
+        #: The restriction reason of a "forbidden.action", e.g. "externalDirectory.scim".
+        self.reason = reason
+
+
+class AccountNotFound(AtlassianError):
+    """A lifecycle call named an account Atlassian does not know (404)."""
+
+    def __init__(
+        self, message: str, *, account_id: str | None = None, status: int | None = 404
+    ) -> None:
+        super().__init__(message, status=status)
+        self.account_id = account_id
+
+
+class OrgNotFound(AtlassianError):
+    """The user listing named an organization Atlassian does not know (404)."""
+
+    def __init__(
+        self, message: str, *, org_id: str | None = None, status: int | None = 404
+    ) -> None:
+        super().__init__(message, status=status)
+        self.org_id = org_id
+
+
+class RateLimited(AtlassianError):
+    """Atlassian kept answering 429 until the retry budget was spent."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = 429
+    ) -> None:
+        super().__init__(message, status=status)
+        #: Seconds the server last asked us to wait, if it said; a hint for requeueing.
+        self.retry_after = retry_after
+
+
+class AtlassianUnavailable(AtlassianError):
+    """Server errors, timeouts or transport errors outlasted the retries."""
+
+
+class MalformedResponse(AtlassianError):
+    """A successful response whose body is not what the spec promises."""

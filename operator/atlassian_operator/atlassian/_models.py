@@ -1,0 +1,131 @@
+"""Typed views of the Organizations API user listing, checked against the official spec."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+__all__ = ["Product", "User", "UserPage", "format_validation_error"]
+
+logger = logging.getLogger("atlassian_operator.atlassian")
+
+
+def _parse_last_active(value: Any) -> datetime | None:
+    """Read a spec `date-time` leniently, always returning an aware UTC datetime or None.
+
+    The spec says `format: date-time`, but its only example is the placeholder "<string>" and the
+    real layout is an open question (API-NOTES §6.1; the sibling last-active-dates API uses plain
+    dates). A last-active time is informational, so an unreadable one becomes None (logged)
+    instead of failing the page: failing would abort the whole org listing, and an aborted listing
+    blocks every status update of the org. A value that is not a string at all is a real breach of
+    the contract and still fails.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            # Python 3.11 reads RFC 3339 ("Z", offsets, fractions), minute precision
+            # ("2024-05-01T10:00Z") and date-only ("2024-05-01", read as midnight).
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            logger.warning("ignoring an unreadable last_active value %r (not a date-time)", text)
+            return None
+    else:
+        raise ValueError(f"expected a date-time string, got {type(value).__name__}")
+    if parsed.tzinfo is None:
+        # The Atlassian admin APIs speak UTC; a zone-less value (or a date) is read as UTC.
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+LastActive = Annotated[datetime | None, BeforeValidator(_parse_last_active)]
+
+
+def _none_as_empty(value: Any) -> Any:
+    # `product_access: null` carries the same meaning as an absent list: no products.
+    return [] if value is None else value
+
+
+class Product(BaseModel):
+    """One product on one site that a user can access (spec schema `Product`)."""
+
+    # Unknown fields are kept (the API grows); instances are values and never change.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    #: A spec enum ("jira-software", "confluence", ...), kept open: new products appear.
+    key: str
+    name: str
+    #: The site URL; what tells two sites of the same product apart.
+    url: str | None = None
+    last_active: LastActive = None
+
+
+class User(BaseModel):
+    """One managed account of an organization (spec schema `User`)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    # An empty id would address `/users//manage/...`; the spec's pattern is {1,128} characters.
+    account_id: str = Field(min_length=1)
+    #: "atlassian" | "customer" | "app"; unknown values are kept.
+    account_type: str
+    #: "active" | "inactive" | "closed"; unknown values are kept.
+    account_status: str
+    name: str
+    picture: str
+    #: Absent when the user has restricted the visibility of their email address.
+    email: str | None = None
+    access_billable: bool | None = None
+    last_active: LastActive = None
+    product_access: Annotated[list[Product], BeforeValidator(_none_as_empty)] = []
+
+
+class _PageLinks(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    self_: str | None = Field(default=None, alias="self")
+    prev: str | None = None
+    next: str | None = None
+
+
+class UserPage(BaseModel):
+    """One page of `GET /v1/orgs/{orgId}/users` (spec schema `UserPage`)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    # The spec leaves `data` optional, but a page without it is not a user page (an error body
+    # or a proxy's reply): reading it as "no users" would make every user look deprovisioned.
+    data: list[User]
+    meta: dict[str, Any] | None = None
+    links: _PageLinks | None = None
+
+    @property
+    def next(self) -> str | None:
+        """The next-page link or cursor; None (or empty) on the last page."""
+        if self.links is None or not self.links.next:
+            return None
+        return self.links.next
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """Say which fields are wrong, as `data[3].account_id: Field required; ...`."""
+    parts: list[str] = []
+    for item in error.errors(include_url=False, include_input=False):
+        path = ""
+        for loc in item["loc"]:
+            path += f"[{loc}]" if isinstance(loc, int) else (f".{loc}" if path else str(loc))
+        parts.append(f"{path or '(body)'}: {item['msg']}")
+    shown = "; ".join(parts[:5])
+    if len(parts) > 5:
+        shown += f"; and {len(parts) - 5} more"
+    return shown
