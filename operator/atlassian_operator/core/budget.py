@@ -58,4 +58,5 @@ class SuspensionBudget:
             return None
         if self.available(now) > 0:
             return now
-        return self._spent[0] + self.window if self._spent else now
+        # After a resize below what the window already spent, several calls must expire first.
+        return self._spent[len(self._spent) - self.limit] + self.window

@@ -33,7 +33,10 @@ def site_name(url: str | None) -> str | None:
     """The site of a product: the first label of its URL's host (`acme` for acme.atlassian.net)."""
     if not url:
         return None
-    host = urlsplit(url if "//" in url else f"//{url}").hostname
+    try:
+        host = urlsplit(url if "//" in url else f"//{url}").hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket: label the product by its name alone
+        return None
     return host.split(".", 1)[0] if host else None
 
 

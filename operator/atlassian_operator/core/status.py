@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from atlassian_operator.core.conditions import READY, SYNCED, Condition, render_conditions
-from atlassian_operator.core.decisions import Action, Decision
+from atlassian_operator.core.decisions import Action, Blocked, Decision
 from atlassian_operator.core.mapping import (
     ACTIVE,
     DELETED,
@@ -18,7 +18,7 @@ from atlassian_operator.core.mapping import (
     timestamp,
 )
 from atlassian_operator.core.resources import AccountSpec, DesiredState
-from atlassian_operator.core.snapshot import Observation
+from atlassian_operator.core.snapshot import Observation, OrgSnapshot
 
 
 @dataclass(frozen=True)
@@ -106,15 +106,22 @@ def _conditions(
     if result is not None and not result.succeeded:
         return (Condition(READY, False, result.reason, result.message),
                 Condition(SYNCED, False, result.reason, result.message))
-    if decision.blocked is not None:
-        return (Condition(READY, False, decision.blocked.reason, decision.blocked.message),
-                Condition(SYNCED, False, decision.blocked.reason, decision.blocked.message))
-    synced = Condition(SYNCED, True, "Synced",
-                       f"observed in the last complete listing of org {org}")
     state = fields.get("accountStatus")
     desired = spec.desired_state
+    blocked = decision.blocked
+    if blocked is None and desired is DesiredState.ACTIVE and state == DEPROVISIONED:
+        blocked = Blocked("AccountDeprovisioned",
+                          f"account {fields.get('accountId')} is {fields.get('atlassianStatus')} "
+                          "in Atlassian and cannot be re-enabled by this operator; restore it "
+                          "in admin.atlassian.com")
+    if blocked is not None:
+        return (Condition(READY, False, blocked.reason, blocked.message),
+                Condition(SYNCED, False, blocked.reason, blocked.message))
+    synced = Condition(SYNCED, True, "Synced",
+                       f"observed in the last complete listing of org {org}")
     if desired is None:
-        return Condition(READY, True, "Observed", f"observe only; account is {state}"), synced
+        shown = state or f"{fields.get('atlassianStatus')!r} in Atlassian"
+        return Condition(READY, True, "Observed", f"observe only; account is {shown}"), synced
     if state == str(desired):
         return Condition(READY, True, "InDesiredState", f"account is {state}"), synced
     if desired is DesiredState.SUSPENDED and state == DEPROVISIONED:
@@ -152,6 +159,22 @@ def account_status(
     if last:
         status["lastAction"] = dict(last)
     return status
+
+
+def org_status(
+    snapshot: OrgSnapshot, *, generation: int, now: str, duration: float, requests: int,
+    rate_limited: int,
+) -> dict[str, Any]:
+    """The org's status fields after a complete listing (conditions are added by the caller)."""
+    return {
+        "observedGeneration": generation,
+        "lastSyncTime": now,
+        "lastSyncDurationSeconds": round(duration, 3),
+        "users": snapshot.user_counts(),
+        "products": snapshot.products(),
+        "apiRequests": requests,
+        "rateLimitedResponses": rate_limited,
+    }
 
 
 def problem_status(

@@ -40,6 +40,7 @@ from atlassian_operator.core.snapshot import OrgSnapshot
 from atlassian_operator.core.status import (
     ActionResult,
     account_status,
+    org_status,
     problem_status,
     status_patch,
 )
@@ -216,15 +217,10 @@ class OrgRuntime:
         self.metrics.sync_done(self.ref, "succeeded", duration)
         self.metrics.snapshot(self.ref, self.snapshot.user_counts())
         pages = client.stats.requests - requests_before
-        await self._write_org_status({
-            "observedGeneration": self.generation,
-            "lastSyncTime": now,
-            "lastSyncDurationSeconds": round(duration, 3),
-            "users": self.snapshot.user_counts(),
-            "products": self.snapshot.products(),
-            "apiRequests": pages,
-            "rateLimitedResponses": client.stats.rate_limited - limited_before,
-        }, (
+        await self._write_org_status(org_status(
+            self.snapshot, generation=self.generation, now=now, duration=duration,
+            requests=pages, rate_limited=client.stats.rate_limited - limited_before,
+        ), (
             Condition(READY, True, "Synced",
                       "listed completely with the current spec and API key"),
             Condition(SYNCED, True, "ListingComplete",
