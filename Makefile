@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 KUBECONFIG_DEV := .dev/kubeconfig
 
-.PHONY: install test unit lint demo bench controlplane cluster-up cluster-down e2e-kind image clean
+.PHONY: install test unit lint demo demo-down bench controlplane cluster-up cluster-down e2e-kind image clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -31,7 +31,11 @@ lint: install
 	$(VENV)/bin/lint-imports
 
 demo: install controlplane
-	$(PY) hack/demo.py
+	$(PY) hack/demo.py $(DEMO_ARGS)
+
+demo-down:  # after `make demo DEMO_ARGS=--keep`
+	-kill $$(cat .dev/demo/pids 2>/dev/null) 2>/dev/null; rm -f .dev/demo/pids
+	$(PY) hack/controlplane/controlplane.py down --dir .dev/demo/controlplane
 
 bench: install controlplane
 	$(PY) hack/bench.py

@@ -17,12 +17,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from atlassian_operator import runner
+    # The runner imports kopf; import it only for `run` so `simulate` starts fast.
+    from atlassian_operator.runner import add_arguments as add_run_arguments
     from atlassian_operator.simulator import cli as simulator_cli
 
     run = commands.add_parser("run", help="run the operator against the current Kubernetes context")
-    runner.add_arguments(run)
-    run.set_defaults(main=runner.main)
+    add_run_arguments(run)
+    run.set_defaults(main=_run)
 
     simulate = commands.add_parser(
         "simulate", help="serve a stateful simulator of the Atlassian admin APIs on loopback"
@@ -30,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulator_cli.add_arguments(simulate)
     simulate.set_defaults(main=simulator_cli.main)
     return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from atlassian_operator.runner import main as run_operator
+
+    return run_operator(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,10 +6,6 @@ import argparse
 import asyncio
 import logging
 
-import kopf
-
-from atlassian_operator.reconcile.metrics import Metrics
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     scope = parser.add_mutually_exclusive_group()
@@ -31,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import kopf
+
+    from atlassian_operator.reconcile.metrics import Metrics
+
     kopf.configure(debug=args.debug, verbose=args.verbose or args.debug)
     logging.getLogger("atlassian_operator").setLevel(
         logging.DEBUG if args.debug else logging.INFO)
