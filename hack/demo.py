@@ -17,18 +17,31 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "hack" / "controlplane"), str(ROOT / "tests")]
 
 from controlplane import ControlPlane  # noqa: E402
+
 from support.operator import OperatorProcess  # noqa: E402
 from support.simulator import start_simulator  # noqa: E402
 
 NAMESPACE = "atlassian-demo"
 API_KEY = "demo-org-api-key"
 EXAMPLE_USERS = [
-    {"account_id": "5b10ac8d82e05b22cc7d4ef5", "name": "Ravi Patel", "email": "ravi.patel@acme.example",
-     "account_status": "active"},
-    {"account_id": "5b10ac8d82e05b22cc7d4ef6", "name": "Jane Doe", "email": "jane.doe@acme.example",
-     "account_status": "active"},
-    {"account_id": "5b10ac8d82e05b22cc7d4ef7", "name": "John Smith",
-     "email": "john.smith@acme.example", "account_status": "active"},
+    {
+        "account_id": "5b10ac8d82e05b22cc7d4ef5",
+        "name": "Ravi Patel",
+        "email": "ravi.patel@acme.example",
+        "account_status": "active",
+    },
+    {
+        "account_id": "5b10ac8d82e05b22cc7d4ef6",
+        "name": "Jane Doe",
+        "email": "jane.doe@acme.example",
+        "account_status": "active",
+    },
+    {
+        "account_id": "5b10ac8d82e05b22cc7d4ef7",
+        "name": "John Smith",
+        "email": "john.smith@acme.example",
+        "account_status": "active",
+    },
 ]
 
 
@@ -37,55 +50,123 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave everything running")
     args = parser.parse_args()
     state = ROOT / ".dev" / "demo"
-    subprocess.run([sys.executable, str(ROOT / "hack/controlplane/controlplane.py"), "down",
-                    "--dir", str(state / "controlplane")], capture_output=True, check=False)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "hack/controlplane/controlplane.py"),
+            "down",
+            "--dir",
+            str(state / "controlplane"),
+        ],
+        capture_output=True,
+        check=False,
+    )
     step("starting a local control plane (kube-apiserver + etcd)")
     cp = ControlPlane.start(state / "controlplane", kubeconfig=state / "kubeconfig")
     os.environ["KUBECONFIG"] = str(cp.kubeconfig)
     sim = op = None
     try:
-        kubectl("apply", "-f", str(ROOT / "crds"))
-        kubectl("wait", "--for=condition=Established", "crd/atlassianorgs.atlassian.operators.dev",
-                "crd/atlassianaccounts.atlassian.operators.dev")
+        kubectl("apply", "-k", str(ROOT / "crds"))
+        kubectl(
+            "wait",
+            "--for=condition=Established",
+            "crd/atlassianorgs.atlassian.operators.dev",
+            "crd/atlassianaccounts.atlassian.operators.dev",
+        )
         step("starting the Atlassian simulator: org acme, 200 users on 2 sites")
-        sim = start_simulator(users=200, seed=42, org_id="6665kc2j-4644-14k8-j32c-68cc0b1d15b8",
-                              api_key=API_KEY, page_size=50)
+        sim = start_simulator(
+            users=200,
+            seed=42,
+            org_id="6665kc2j-4644-14k8-j32c-68cc0b1d15b8",
+            api_key=API_KEY,
+            page_size=50,
+        )
         for user in EXAMPLE_USERS:
-            sim.add_user(**user, last_active="2026-11-27T16:20:00Z", access_billable=True,
-                         product_access=[
-                {"key": "jira-software", "name": "Jira Software",
-                 "url": "https://acme.atlassian.net", "last_active": "2026-11-27T16:20:00Z"},
-                {"key": "confluence", "name": "Confluence",
-                 "url": "https://acme.atlassian.net/wiki", "last_active": "2026-11-26T09:05:00Z"},
-            ])
+            sim.add_user(
+                **user,
+                last_active="2026-11-27T16:20:00Z",
+                access_billable=True,
+                product_access=[
+                    {
+                        "key": "jira-software",
+                        "name": "Jira Software",
+                        "url": "https://acme.atlassian.net",
+                        "last_active": "2026-11-27T16:20:00Z",
+                    },
+                    {
+                        "key": "confluence",
+                        "name": "Confluence",
+                        "url": "https://acme.atlassian.net/wiki",
+                        "last_active": "2026-11-26T09:05:00Z",
+                    },
+                ],
+            )
         step("starting the operator")
         op = OperatorProcess(cp.kubeconfig, [NAMESPACE]).start()
         step("applying manifests/examples (Secret, AtlassianOrg, AtlassianAccounts)")
         kubectl("create", "namespace", NAMESPACE)
-        kubectl("-n", NAMESPACE, "create", "secret", "generic", "atlassian-api-key",
-                f"--from-literal=api-key={API_KEY}")
-        org = (ROOT / "manifests/examples/org.yaml").read_text().replace(
-            "  syncInterval: 5m", f"  apiBaseURL: {sim.url}   # the simulator\n  syncInterval: 5m")
+        kubectl(
+            "-n",
+            NAMESPACE,
+            "create",
+            "secret",
+            "generic",
+            "atlassian-api-key",
+            f"--from-literal=api-key={API_KEY}",
+        )
+        org = (
+            (ROOT / "manifests/examples/org.yaml")
+            .read_text()
+            .replace(
+                "  syncInterval: 5m",
+                f"  apiBaseURL: {sim.url}   # the simulator\n  syncInterval: 5m",
+            )
+        )
         kubectl("-n", NAMESPACE, "apply", "-f", "-", input=org)
         kubectl("-n", NAMESPACE, "apply", "-f", str(ROOT / "manifests/examples/accounts.yaml"))
-        kubectl("-n", NAMESPACE, "wait", "--for=condition=Ready", "--timeout=60s", "aorg/acme",
-                "aacct/jane-doe", "aacct/ravi-patel")
+        kubectl(
+            "-n",
+            NAMESPACE,
+            "wait",
+            "--for=condition=Ready",
+            "--timeout=60s",
+            "aorg/acme",
+            "aacct/jane-doe",
+            "aacct/ravi-patel",
+        )
         show("kubectl get aorg,aacct", "get", "aorg,aacct")
 
         step("offboarding John Smith: kubectl apply -f manifests/examples/offboarding.yaml")
         kubectl("-n", NAMESPACE, "apply", "-f", str(ROOT / "manifests/examples/offboarding.yaml"))
-        kubectl("-n", NAMESPACE, "wait", "--for=jsonpath={.status.accountStatus}=Suspended",
-                "--timeout=60s", "aacct/john-smith")
+        kubectl(
+            "-n",
+            NAMESPACE,
+            "wait",
+            "--for=jsonpath={.status.accountStatus}=Suspended",
+            "--timeout=60s",
+            "aacct/john-smith",
+        )
         show("kubectl get aorg,aacct", "get", "aorg,aacct")
-        show("kubectl get events", "get", "events", "--field-selector",
-             "involvedObject.name=john-smith")
+        show(
+            "kubectl get events",
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=john-smith",
+        )
         calls = sim.requests("disable")
-        print(f"\nthe simulator received {len(calls)} disable call(s): "
-              + ", ".join(f"{c['path']} {c['body']}" for c in calls))
+        print(
+            f"\nthe simulator received {len(calls)} disable call(s): "
+            + ", ".join(f"{c['path']} {c['body']}" for c in calls)
+        )
         if args.keep:
-            print(f"\nleft running. export KUBECONFIG={cp.kubeconfig}; kubectl -n {NAMESPACE} "
-                  f"get aacct\nsimulator: {sim.url}/_sim/users  operator log: {op.log}\n"
-                  "stop with: make demo-down")
+            pids = [p.process.pid for p in (op, sim) if p.process is not None]
+            (state / "pids").write_text(" ".join(map(str, pids)))
+            print(
+                f"\nleft running. export KUBECONFIG={cp.kubeconfig}; kubectl -n {NAMESPACE} "
+                f"get aacct\nsimulator: {sim.url}/_sim/users  operator log: {op.log}\n"
+                "stop with: make demo-down"
+            )
         return 0
     finally:
         if not args.keep:
@@ -100,8 +181,9 @@ def step(text: str) -> None:
 
 
 def kubectl(*args: str, input: str | None = None) -> str:
-    result = subprocess.run(["kubectl", *args], input=input, capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        ["kubectl", *args], input=input, capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         raise SystemExit(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
     return result.stdout

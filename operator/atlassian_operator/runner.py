@@ -9,19 +9,40 @@ import logging
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     scope = parser.add_mutually_exclusive_group()
-    scope.add_argument("-n", "--namespace", action="append", dest="namespaces", metavar="NS",
-                       help="watch this namespace (repeatable)")
-    scope.add_argument("-A", "--all-namespaces", action="store_true",
-                       help="watch every namespace (the default)")
-    parser.add_argument("--peering", metavar="NAME",
-                        help="coordinate with other replicas through this kopf peering object "
-                             "instead of running standalone")
-    parser.add_argument("--metrics-port", type=int, default=8080,
-                        help="Prometheus metrics port; 0 turns metrics off (default 8080)")
-    parser.add_argument("--health-port", type=int, default=8081,
-                        help="liveness endpoint port, /healthz; 0 turns it off (default 8081)")
-    parser.add_argument("--bind", default="0.0.0.0",  # noqa: S104 - probes come from the kubelet
-                        help="address for the metrics and health endpoints (default 0.0.0.0)")
+    scope.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        dest="namespaces",
+        metavar="NS",
+        help="watch this namespace (repeatable)",
+    )
+    scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="watch every namespace (the default)"
+    )
+    parser.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="coordinate with other replicas through this kopf peering object "
+        "instead of running standalone",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=8080,
+        help="Prometheus metrics port; 0 turns metrics off (default 8080)",
+    )
+    parser.add_argument(
+        "--health-port",
+        type=int,
+        default=8081,
+        help="liveness endpoint port, /healthz; 0 turns it off (default 8081)",
+    )
+    parser.add_argument(
+        "--bind",
+        default="0.0.0.0",
+        help="address for the metrics and health endpoints (default 0.0.0.0)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     parser.add_argument("--debug", action="store_true", help="log everything, including kopf's")
 
@@ -32,8 +53,7 @@ def main(args: argparse.Namespace) -> int:
     from atlassian_operator.reconcile.metrics import Metrics
 
     kopf.configure(debug=args.debug, verbose=args.verbose or args.debug)
-    logging.getLogger("atlassian_operator").setLevel(
-        logging.DEBUG if args.debug else logging.INFO)
+    logging.getLogger("atlassian_operator").setLevel(logging.DEBUG if args.debug else logging.INFO)
     if not args.verbose and not args.debug:
         # One line per watch event or HTTP request drowns what matters at 10,000 accounts.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
@@ -45,11 +65,13 @@ def main(args: argparse.Namespace) -> int:
         handlers.METRICS.serve(args.metrics_port, args.bind)
     namespaces = args.namespaces or []
     liveness = f"http://{args.bind}:{args.health_port}/healthz" if args.health_port else None
-    asyncio.run(kopf.operator(
-        standalone=args.peering is None,
-        peering_name=args.peering,
-        clusterwide=not namespaces,
-        namespaces=namespaces,
-        liveness_endpoint=liveness,
-    ))
+    asyncio.run(
+        kopf.operator(
+            standalone=args.peering is None,
+            peering_name=args.peering,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            liveness_endpoint=liveness,
+        )
+    )
     return 0

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.operator import OperatorProcess
+
 from support.e2e import API_KEY, E2E
+from support.operator import OperatorProcess
 from support.simulator import Simulator, start_simulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,18 +19,26 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def crds(control_plane: Any) -> None:
     kubectl = ["kubectl", f"--kubeconfig={control_plane.kubeconfig}"]
-    subprocess.run([*kubectl, "apply", "-f", str(ROOT / "crds")], check=True,
-                   capture_output=True)
-    subprocess.run([*kubectl, "wait", "--for=condition=Established", "--timeout=60s",
-                    "crd/atlassianorgs.atlassian.operators.dev",
-                    "crd/atlassianaccounts.atlassian.operators.dev"], check=True,
-                   capture_output=True)
+    subprocess.run([*kubectl, "apply", "-k", str(ROOT / "crds")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *kubectl,
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/atlassianorgs.atlassian.operators.dev",
+            "crd/atlassianaccounts.atlassian.operators.dev",
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture
 def simulator() -> Iterator[Simulator]:
-    with start_simulator(users=40, seed=3, page_size=10, org_id="org-e2e", api_key=API_KEY,
-                         scim_every=1000) as sim:
+    with start_simulator(
+        users=40, seed=3, page_size=10, org_id="org-e2e", api_key=API_KEY, scim_every=1000
+    ) as sim:
         yield sim
 
 

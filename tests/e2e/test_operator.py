@@ -1,9 +1,10 @@
-"""The operator end to end: real API server, real kubectl, the operator as a process, the simulator."""
+"""The operator end to end: real API server and kubectl, operator as a process, simulator."""
 
 from __future__ import annotations
 
-import pytest
 import json
+
+import pytest
 
 from support.e2e import E2E, condition
 
@@ -14,24 +15,52 @@ BOB = "bb0000000000000000000002"
 CAROL = "cc0000000000000000000003"
 SCIM = "dd0000000000000000000004"
 
-JIRA = {"key": "jira-software", "name": "Jira Software", "url": "https://acme.atlassian.net",
-        "last_active": "2026-11-20T09:30:00Z"}
-CONFLUENCE_SUPPORT = {"key": "confluence", "name": "Confluence",
-                      "url": "https://acme-support.atlassian.net/wiki",
-                      "last_active": "2026-11-21T10:00:00Z"}
+JIRA = {
+    "key": "jira-software",
+    "name": "Jira Software",
+    "url": "https://acme.atlassian.net",
+    "last_active": "2026-11-20T09:30:00Z",
+}
+CONFLUENCE_SUPPORT = {
+    "key": "confluence",
+    "name": "Confluence",
+    "url": "https://acme-support.atlassian.net/wiki",
+    "last_active": "2026-11-21T10:00:00Z",
+}
 
 
 def add_people(e2e: E2E) -> None:
-    e2e.sim.add_user(account_id=ALICE, name="Alice Adams", email="alice@acme.example",
-                     account_status="active", access_billable=True,
-                     last_active="2026-11-21T10:00:00Z",
-                     product_access=[JIRA, CONFLUENCE_SUPPORT])
-    e2e.sim.add_user(account_id=BOB, name="Bob Brown", email="bob@acme.example",
-                     account_status="inactive", product_access=[JIRA])
-    e2e.sim.add_user(account_id=CAROL, name="Carol Cruz", email="carol@acme.example",
-                     account_status="closed", product_access=[])
-    e2e.sim.add_user(account_id=SCIM, name="Sam Scim", email="sam@acme.example",
-                     account_status="active", product_access=[JIRA], scim=True)
+    e2e.sim.add_user(
+        account_id=ALICE,
+        name="Alice Adams",
+        email="alice@acme.example",
+        account_status="active",
+        access_billable=True,
+        last_active="2026-11-21T10:00:00Z",
+        product_access=[JIRA, CONFLUENCE_SUPPORT],
+    )
+    e2e.sim.add_user(
+        account_id=BOB,
+        name="Bob Brown",
+        email="bob@acme.example",
+        account_status="inactive",
+        product_access=[JIRA],
+    )
+    e2e.sim.add_user(
+        account_id=CAROL,
+        name="Carol Cruz",
+        email="carol@acme.example",
+        account_status="closed",
+        product_access=[],
+    )
+    e2e.sim.add_user(
+        account_id=SCIM,
+        name="Sam Scim",
+        email="sam@acme.example",
+        account_status="active",
+        product_access=[JIRA],
+        scim=True,
+    )
 
 
 def disables(e2e: E2E, account_id: str | None = None) -> list[dict]:
@@ -46,13 +75,17 @@ def ready(s: dict) -> bool:
 def test_org_status_and_mapped_account_states(e2e: E2E) -> None:
     add_people(e2e)
     e2e.org()
-    for name, spec in {"alice": {"accountId": ALICE}, "bob": {"email": "BOB@acme.example"},
-                       "carol": {"accountId": CAROL}}.items():
+    for name, spec in {
+        "alice": {"accountId": ALICE},
+        "bob": {"email": "BOB@acme.example"},
+        "carol": {"accountId": CAROL},
+    }.items():
         e2e.account(name, **spec)
 
     e2e.kube.kubectl("wait", "--for=condition=Ready", "--timeout=30s", "aorg/acme")
-    e2e.kube.kubectl("wait", "--for=condition=Ready", "--timeout=30s",
-                     "aacct/alice", "aacct/bob", "aacct/carol")
+    e2e.kube.kubectl(
+        "wait", "--for=condition=Ready", "--timeout=30s", "aacct/alice", "aacct/bob", "aacct/carol"
+    )
 
     org = e2e.status("aorg", "acme")
     assert org["users"]["total"] == 44  # 40 generated + 4 added
@@ -79,11 +112,18 @@ def test_org_status_and_mapped_account_states(e2e: E2E) -> None:
     table = e2e.kube.kubectl("get", "aacct").stdout
     assert "alice@acme.example" in table and "Jira Software (acme)" in table
     header = e2e.kube.kubectl("get", "aorg").stdout.splitlines()[0].split()
-    assert header == ["NAME", "ORG-ID", "USERS", "ACTIVE", "SUSPENDED", "READY", "LAST-SYNC",
-                      "AGE"]
+    assert header == ["NAME", "ORG-ID", "USERS", "ACTIVE", "SUSPENDED", "READY", "LAST-SYNC", "AGE"]
     header = e2e.kube.kubectl("get", "aacct").stdout.splitlines()[0].split()
-    assert header == ["NAME", "EMAIL", "DESIRED", "STATUS", "LAST-ACTIVE", "PRODUCTS",
-                      "SYNCED", "AGE"]
+    assert header == [
+        "NAME",
+        "EMAIL",
+        "DESIRED",
+        "STATUS",
+        "LAST-ACTIVE",
+        "PRODUCTS",
+        "SYNCED",
+        "AGE",
+    ]
     assert not e2e.sim.requests("disable") and not e2e.sim.requests("enable")
 
 
@@ -93,10 +133,19 @@ def test_suspension_calls_disable_once_and_reports_it(e2e: E2E) -> None:
     e2e.account("alice", accountId=ALICE)
     e2e.wait_status("aacct", "alice", ready, "alice observed")
 
-    e2e.kube.kubectl("patch", "aacct/alice", "--type=merge", "-p",
-                     '{"spec":{"desiredState":"Suspended","suspensionMessage":"left the company"}}')
-    status = e2e.wait_status("aacct", "alice", lambda s: s.get("accountStatus") == "Suspended"
-                             and s.get("observedGeneration") == 2, "alice Suspended")
+    e2e.kube.kubectl(
+        "patch",
+        "aacct/alice",
+        "--type=merge",
+        "-p",
+        '{"spec":{"desiredState":"Suspended","suspensionMessage":"left the company"}}',
+    )
+    status = e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: s.get("accountStatus") == "Suspended" and s.get("observedGeneration") == 2,
+        "alice Suspended",
+    )
     assert status["lastAction"]["action"] == "Suspend"
     assert status["lastAction"]["result"] == "Succeeded"
     assert condition(status, "Ready", "reason") == "InDesiredState"
@@ -107,8 +156,11 @@ def test_suspension_calls_disable_once_and_reports_it(e2e: E2E) -> None:
     assert [(ev["type"], ev["reason"]) for ev in events] == [("Normal", "Suspended")]
 
     e2e.request_sync()  # a later listing sees it inactive: no second call
-    e2e.kube.wait_for(lambda: e2e.sim.requests("list_users")[-1:] and
-                      len(e2e.sim.requests("list_users")) >= 10, 30, "a second listing")
+    e2e.kube.wait_for(
+        lambda: e2e.sim.requests("list_users")[-1:] and len(e2e.sim.requests("list_users")) >= 10,
+        30,
+        "a second listing",
+    )
     e2e.wait_synced()
     assert len(disables(e2e, ALICE)) == 1
 
@@ -117,14 +169,18 @@ def test_drift_is_resuspended_on_the_next_sync(e2e: E2E) -> None:
     add_people(e2e)
     e2e.org()
     e2e.account("alice", accountId=ALICE, desiredState="Suspended")
-    e2e.wait_status("aacct", "alice", lambda s: s.get("accountStatus") == "Suspended",
-                    "alice Suspended")
-    e2e.sim.update_user(ALICE, account_status="active")  # someone re-enabled her in admin.atlassian.com
+    e2e.wait_status(
+        "aacct", "alice", lambda s: s.get("accountStatus") == "Suspended", "alice Suspended"
+    )
+    e2e.sim.update_user(
+        ALICE, account_status="active"
+    )  # someone re-enabled her in admin.atlassian.com
 
     e2e.request_sync()
     e2e.kube.wait_for(lambda: len(disables(e2e, ALICE)) == 2, 30, "a second disable call")
-    e2e.wait_status("aacct", "alice", lambda s: s.get("accountStatus") == "Suspended",
-                    "alice Suspended again")
+    e2e.wait_status(
+        "aacct", "alice", lambda s: s.get("accountStatus") == "Suspended", "alice Suspended again"
+    )
     assert e2e.sim.user(ALICE)["user"]["account_status"] == "inactive"
 
 
@@ -132,36 +188,57 @@ def test_protected_account_is_never_suspended(e2e: E2E) -> None:
     add_people(e2e)
     e2e.org(suspension={"protectedAccounts": ["ALICE@acme.example"]})
     e2e.account("alice", accountId=ALICE, desiredState="Suspended")
-    status = e2e.wait_status("aacct", "alice",
-                             lambda s: condition(s, "Ready", "reason") == "ProtectedAccount",
-                             "alice ProtectedAccount")
+    status = e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: condition(s, "Ready", "reason") == "ProtectedAccount",
+        "alice ProtectedAccount",
+    )
     assert status["accountStatus"] == "Active"
     assert condition(status, "Synced") == "False"
     assert disables(e2e) == []
     assert [(ev["type"], ev["reason"]) for ev in e2e.events("alice")] == [
-        ("Warning", "ProtectedAccount")]
+        ("Warning", "ProtectedAccount")
+    ]
 
 
 def test_budget_limits_suspensions_per_interval(e2e: E2E) -> None:
     ids = [f"ee00000000000000000000{i:02d}" for i in range(5)]
     for i, account_id in enumerate(ids):
-        e2e.sim.add_user(account_id=account_id, name=f"Leaver {i}",
-                         email=f"leaver{i}@acme.example", account_status="active")
+        e2e.sim.add_user(
+            account_id=account_id,
+            name=f"Leaver {i}",
+            email=f"leaver{i}@acme.example",
+            account_status="active",
+        )
     e2e.org(suspension={"maxPerSync": 2}, syncInterval="10m")
     for i, account_id in enumerate(ids):
         e2e.account(f"leaver{i}", accountId=account_id, desiredState="Suspended")
 
-    e2e.kube.wait_for(lambda: sum(
-        condition(e2e.status("aacct", f"leaver{i}"), "Synced", "reason")
-        in ("Synced", "SuspensionBudgetExceeded") for i in range(5)) == 5, 30,
-        "all five accounts decided")
+    e2e.kube.wait_for(
+        lambda: (
+            sum(
+                condition(e2e.status("aacct", f"leaver{i}"), "Synced", "reason")
+                in ("Synced", "SuspensionBudgetExceeded")
+                for i in range(5)
+            )
+            == 5
+        ),
+        30,
+        "all five accounts decided",
+    )
     assert len(disables(e2e)) == 2
-    waiting = [f"leaver{i}" for i in range(5) if condition(
-        e2e.status("aacct", f"leaver{i}"), "Ready", "reason") == "SuspensionBudgetExceeded"]
+    waiting = [
+        f"leaver{i}"
+        for i in range(5)
+        if condition(e2e.status("aacct", f"leaver{i}"), "Ready", "reason")
+        == "SuspensionBudgetExceeded"
+    ]
     assert len(waiting) == 3
     for name in waiting:
         assert ("Warning", "SuspensionBudgetExceeded") in [
-            (ev["type"], ev["reason"]) for ev in e2e.events(name)]
+            (ev["type"], ev["reason"]) for ev in e2e.events(name)
+        ]
     e2e.request_sync()  # a listing does not refill the budget: the window is 10m long
     e2e.wait_synced()
     assert len(disables(e2e)) == 2
@@ -171,17 +248,23 @@ def test_dry_run_records_without_calling(e2e: E2E) -> None:
     add_people(e2e)
     e2e.org(suspension={"dryRun": True})
     e2e.account("alice", accountId=ALICE, desiredState="Suspended")
-    status = e2e.wait_status("aacct", "alice",
-                             lambda s: condition(s, "Ready", "reason") == "DryRun", "DryRun")
+    status = e2e.wait_status(
+        "aacct", "alice", lambda s: condition(s, "Ready", "reason") == "DryRun", "DryRun"
+    )
     assert status["lastAction"]["result"] == "DryRun"
     assert "would suspend alice@acme.example" in status["lastAction"]["message"]
     assert status["accountStatus"] == "Active"
     assert disables(e2e) == []
 
-    e2e.kube.kubectl("patch", "aorg/acme", "--type=merge", "-p",
-                     '{"spec":{"suspension":{"dryRun":false}}}')
-    e2e.wait_status("aacct", "alice", lambda s: s.get("accountStatus") == "Suspended",
-                    "alice suspended once dry run is off")
+    e2e.kube.kubectl(
+        "patch", "aorg/acme", "--type=merge", "-p", '{"spec":{"suspension":{"dryRun":false}}}'
+    )
+    e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: s.get("accountStatus") == "Suspended",
+        "alice suspended once dry run is off",
+    )
     assert len(disables(e2e, ALICE)) == 1
 
 
@@ -190,13 +273,21 @@ def test_reactivation_only_when_the_org_allows_it(e2e: E2E) -> None:
     e2e.org()
     e2e.account("bob", accountId=BOB, desiredState="Active")
     status = e2e.wait_status(
-        "aacct", "bob", lambda s: condition(s, "Synced", "reason") == "ReactivationNotAllowed",
-        "ReactivationNotAllowed")
+        "aacct",
+        "bob",
+        lambda s: condition(s, "Synced", "reason") == "ReactivationNotAllowed",
+        "ReactivationNotAllowed",
+    )
     assert condition(status, "Synced") == "False"
     assert e2e.sim.requests("enable") == []
 
-    e2e.kube.kubectl("patch", "aorg/acme", "--type=merge", "-p",
-                     '{"spec":{"suspension":{"allowReactivation":true}}}')
+    e2e.kube.kubectl(
+        "patch",
+        "aorg/acme",
+        "--type=merge",
+        "-p",
+        '{"spec":{"suspension":{"allowReactivation":true}}}',
+    )
     e2e.wait_status("aacct", "bob", lambda s: s.get("accountStatus") == "Active", "bob Active")
     assert len(e2e.sim.requests("enable")) == 1
     assert ("Normal", "Reactivated") in [(ev["type"], ev["reason"]) for ev in e2e.events("bob")]
@@ -207,8 +298,11 @@ def test_identity_provider_managed_account_is_reported_not_retried(e2e: E2E) -> 
     e2e.org()
     e2e.account("sam", accountId=SCIM, desiredState="Suspended")
     status = e2e.wait_status(
-        "aacct", "sam", lambda s: condition(s, "Synced", "reason") == "ManagedByIdentityProvider",
-        "ManagedByIdentityProvider")
+        "aacct",
+        "sam",
+        lambda s: condition(s, "Synced", "reason") == "ManagedByIdentityProvider",
+        "ManagedByIdentityProvider",
+    )
     assert status["lastAction"]["result"] == "Failed"
     e2e.request_sync()
     e2e.wait_synced()
@@ -228,15 +322,22 @@ def test_deprovisioned_user_and_removed_product(e2e: E2E) -> None:
     e2e.sim.remove_user(BOB)  # deleted upstream
     e2e.request_sync()
 
-    bob = e2e.wait_status("aacct", "bob", lambda s: s.get("accountStatus") == "Deprovisioned",
-                          "bob Deprovisioned")
+    bob = e2e.wait_status(
+        "aacct", "bob", lambda s: s.get("accountStatus") == "Deprovisioned", "bob Deprovisioned"
+    )
     assert bob["atlassianStatus"] == "deleted"
     assert bob["email"] == "bob@acme.example"  # what was known is kept
     assert [p["status"] for p in bob["productAccess"]] == ["Deprovisioned"]
-    alice = e2e.wait_status("aacct", "alice", lambda s: any(
-        p["status"] == "Deprovisioned" for p in s.get("productAccess", [])), "product removed")
+    alice = e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: any(p["status"] == "Deprovisioned" for p in s.get("productAccess", [])),
+        "product removed",
+    )
     assert {p["product"]: p["status"] for p in alice["productAccess"]} == {
-        "Confluence (acme-support)": "Deprovisioned", "Jira Software (acme)": "Active"}
+        "Confluence (acme-support)": "Deprovisioned",
+        "Jira Software (acme)": "Active",
+    }
     assert alice["activeProducts"] == "Jira Software (acme)"
 
 
@@ -250,16 +351,21 @@ def test_failed_listing_changes_nothing_and_the_next_converges(e2e: E2E) -> None
     e2e.sim.remove_user(ALICE)
     e2e.sim.add_fault(endpoint="list_users", page=3, kind="status", status=500, times=100)
     e2e.request_sync()
-    org = e2e.wait_status("aorg", "acme", lambda s: condition(s, "Synced") == "False",
-                          "org Synced=False", timeout=60)
+    org = e2e.wait_status(
+        "aorg", "acme", lambda s: condition(s, "Synced") == "False", "org Synced=False", timeout=60
+    )
     assert condition(org, "Synced", "reason") == "AtlassianUnavailable"
     assert condition(org, "Ready") == "True"  # the spec and key are fine; Atlassian is not
     assert e2e.status("aacct", "alice") == before  # a partial listing is no proof of deletion
 
     e2e.sim.clear_faults()
     e2e.request_sync()
-    e2e.wait_status("aacct", "alice", lambda s: s.get("accountStatus") == "Deprovisioned",
-                    "alice Deprovisioned after a complete listing")
+    e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: s.get("accountStatus") == "Deprovisioned",
+        "alice Deprovisioned after a complete listing",
+    )
     assert condition(e2e.wait_synced(), "Synced", "reason") == "ListingComplete"
 
 
@@ -268,14 +374,19 @@ def test_account_discovery_creates_observe_only_accounts(e2e: E2E) -> None:
     e2e.account("alice", accountId=ALICE)
     e2e.org(accountDiscovery={"enabled": True})
     e2e.wait_synced()
+
     def all_accounts() -> list[dict]:
         items: list[dict] = json.loads(e2e.kube.kubectl("get", "aacct", "-o", "json").stdout)[
-            "items"]
+            "items"
+        ]
         return items if len(items) == 44 else []
 
     accounts = e2e.kube.wait_for(all_accounts, 30, "an account per org user")
-    discovered = [a for a in accounts
-                  if a["metadata"].get("labels", {}).get("atlassian.operators.dev/org") == "acme"]
+    discovered = [
+        a
+        for a in accounts
+        if a["metadata"].get("labels", {}).get("atlassian.operators.dev/org") == "acme"
+    ]
     assert len(discovered) == 43  # everyone but alice, who already had one
     owner = discovered[0]["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"]) == ("AtlassianOrg", "acme")
@@ -288,8 +399,9 @@ def test_deleting_resources_never_touches_atlassian(e2e: E2E) -> None:
     add_people(e2e)
     e2e.org()
     e2e.account("alice", accountId=ALICE, desiredState="Suspended")
-    e2e.wait_status("aacct", "alice", lambda s: s.get("accountStatus") == "Suspended",
-                    "alice Suspended")
+    e2e.wait_status(
+        "aacct", "alice", lambda s: s.get("accountStatus") == "Suspended", "alice Suspended"
+    )
     e2e.kube.kubectl("delete", "aacct/alice", "--timeout=20s")
     e2e.kube.kubectl("delete", "aorg/acme", "--timeout=20s")
     assert len(disables(e2e)) == 1 and e2e.sim.requests("enable") == []
@@ -301,26 +413,43 @@ def test_email_matching_nobody_and_unknown_org_say_what_to_fix(e2e: E2E) -> None
     e2e.org()
     e2e.account("ghost", email="ghost@acme.example")
     e2e.account("stray", org="nope", accountId=ALICE)
-    ghost = e2e.wait_status("aacct", "ghost",
-                            lambda s: condition(s, "Ready", "reason") == "AccountNotFound",
-                            "ghost AccountNotFound")
+    ghost = e2e.wait_status(
+        "aacct",
+        "ghost",
+        lambda s: condition(s, "Ready", "reason") == "AccountNotFound",
+        "ghost AccountNotFound",
+    )
     assert "no user with email ghost@acme.example" in condition(ghost, "Ready", "message")
-    stray = e2e.wait_status("aacct", "stray",
-                            lambda s: condition(s, "Ready", "reason") == "OrgNotFound",
-                            "stray OrgNotFound")
+    stray = e2e.wait_status(
+        "aacct",
+        "stray",
+        lambda s: condition(s, "Ready", "reason") == "OrgNotFound",
+        "stray OrgNotFound",
+    )
     assert "AtlassianOrg 'nope' not found" in condition(stray, "Ready", "message")
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    pytest.param({"orgRef": {"name": "acme"}},
-                 "spec must set accountId or email (or both)", id="neither-id-nor-email"),
-    pytest.param({"orgRef": {"name": "acme"}, "accountId": ALICE, "desiredState": "Deleted"},
-                 'Unsupported value: "Deleted"', id="unknown-desired-state"),
-    pytest.param({"accountId": ALICE}, "spec.orgRef: Required value", id="no-org-ref"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        pytest.param(
+            {"orgRef": {"name": "acme"}},
+            "spec must set accountId or email (or both)",
+            id="neither-id-nor-email",
+        ),
+        pytest.param(
+            {"orgRef": {"name": "acme"}, "accountId": ALICE, "desiredState": "Deleted"},
+            'Unsupported value: "Deleted"',
+            id="unknown-desired-state",
+        ),
+        pytest.param({"accountId": ALICE}, "spec.orgRef: Required value", id="no-org-ref"),
+    ],
+)
 def test_schema_rejects_invalid_accounts(e2e: E2E, spec: dict, message: str) -> None:
-    manifest = ("apiVersion: atlassian.operators.dev/v1alpha1\nkind: AtlassianAccount\n"
-                f"metadata: {{name: bad}}\nspec: {json.dumps(spec)}\n")
+    manifest = (
+        "apiVersion: atlassian.operators.dev/v1alpha1\nkind: AtlassianAccount\n"
+        f"metadata: {{name: bad}}\nspec: {json.dumps(spec)}\n"
+    )
     result = e2e.kube.kubectl("apply", "-f", "-", input=manifest, check=False)
     assert result.returncode != 0
     assert message in result.stderr

@@ -27,26 +27,45 @@ class E2E:
             manifest = yaml.safe_dump_all(docs)
         self.kube.kubectl("apply", "-f", "-", input=manifest)
 
-    def secret(self, name: str = "atlassian-api-key", key: str = "api-key",
-               value: str = API_KEY) -> None:
-        self.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
-                    "stringData": {key: value}})
+    def secret(
+        self, name: str = "atlassian-api-key", key: str = "api-key", value: str = API_KEY
+    ) -> None:
+        self.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": name},
+                "stringData": {key: value},
+            }
+        )
 
     def org(self, name: str = "acme", secret: bool = True, **spec: Any) -> None:
         if secret:
             self.secret()
-        self.apply({
-            "apiVersion": "atlassian.operators.dev/v1alpha1", "kind": "AtlassianOrg",
-            "metadata": {"name": name},
-            "spec": {"orgId": self.sim.org_id, "apiKeySecretRef": {"name": "atlassian-api-key"},
-                     "apiBaseURL": self.sim.url, "syncInterval": "30s", **spec},
-        })
+        self.apply(
+            {
+                "apiVersion": "atlassian.operators.dev/v1alpha1",
+                "kind": "AtlassianOrg",
+                "metadata": {"name": name},
+                "spec": {
+                    "orgId": self.sim.org_id,
+                    "apiKeySecretRef": {"name": "atlassian-api-key"},
+                    "apiBaseURL": self.sim.url,
+                    "syncInterval": "30s",
+                    **spec,
+                },
+            }
+        )
 
     def account(self, name: str, org: str = "acme", **spec: Any) -> None:
-        self.apply({
-            "apiVersion": "atlassian.operators.dev/v1alpha1", "kind": "AtlassianAccount",
-            "metadata": {"name": name}, "spec": {"orgRef": {"name": org}, **spec},
-        })
+        self.apply(
+            {
+                "apiVersion": "atlassian.operators.dev/v1alpha1",
+                "kind": "AtlassianAccount",
+                "metadata": {"name": name},
+                "spec": {"orgRef": {"name": org}, **spec},
+            }
+        )
 
     def get(self, kind: str, name: str) -> dict[str, Any]:
         return self.kube.get_json(kind, name)
@@ -55,8 +74,14 @@ class E2E:
         status: dict[str, Any] = self.get(kind, name).get("status") or {}
         return status
 
-    def wait_status(self, kind: str, name: str, predicate: Callable[[dict[str, Any]], Any],
-                    describe: str, timeout: float = 30.0) -> dict[str, Any]:
+    def wait_status(
+        self,
+        kind: str,
+        name: str,
+        predicate: Callable[[dict[str, Any]], Any],
+        describe: str,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
         last: dict[str, Any] = {}
 
         def check() -> Any:
@@ -73,20 +98,36 @@ class E2E:
         return last
 
     def wait_synced(self, org: str = "acme", timeout: float = 30.0) -> dict[str, Any]:
-        return self.wait_status("aorg", org, lambda s: condition(s, "Synced") == "True",
-                                f"org {org} Synced=True", timeout)
+        return self.wait_status(
+            "aorg",
+            org,
+            lambda s: condition(s, "Synced") == "True",
+            f"org {org} Synced=True",
+            timeout,
+        )
 
     def request_sync(self, org: str = "acme") -> str:
         """Ask for a listing now, and return the lastSyncTime before it."""
         before = str(self.status("aorg", org).get("lastSyncTime", ""))
-        self.kube.kubectl("annotate", "--overwrite", f"aorg/{org}",
-                          f"atlassian.operators.dev/sync-requested={time.time_ns()}")
+        self.kube.kubectl(
+            "annotate",
+            "--overwrite",
+            f"aorg/{org}",
+            f"atlassian.operators.dev/sync-requested={time.time_ns()}",
+        )
         return before
 
     def events(self, name: str) -> list[dict[str, Any]]:
-        items = json.loads(self.kube.kubectl(
-            "get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json",
-        ).stdout)["items"]
+        items = json.loads(
+            self.kube.kubectl(
+                "get",
+                "events",
+                "--field-selector",
+                f"involvedObject.name={name}",
+                "-o",
+                "json",
+            ).stdout
+        )["items"]
         return items  # type: ignore[no-any-return]
 
 

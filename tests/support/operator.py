@@ -1,4 +1,4 @@
-"""Run the real operator as a process, the way a user runs it, for tests, the demo and benchmarks."""
+"""Run the real operator as a process, as a user runs it: for tests, the demo and benchmarks."""
 
 from __future__ import annotations
 

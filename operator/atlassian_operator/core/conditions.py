@@ -17,7 +17,9 @@ class Condition:
     reason: str
     message: str
 
-    def render(self, generation: int, now: str, previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    def render(
+        self, generation: int, now: str, previous: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
         status = "True" if self.status else "False"
         unchanged = previous is not None and previous.get("status") == status
         return {

@@ -59,27 +59,34 @@ def decide_account(
     action = needed_action(spec.desired_state, user)
     who = f"{user.email or user.account_id}"
     if action is None:
-        if spec.desired_state is DesiredState.ACTIVE and account_state(
-            user.account_status
-        ) == DEPROVISIONED:
-            return Decision(blocked=Blocked(
-                "AccountDeprovisioned",
-                f"{who} is {user.account_status} in Atlassian and cannot be re-enabled by this "
-                "operator; restore it in admin.atlassian.com",
-            ))
+        if (
+            spec.desired_state is DesiredState.ACTIVE
+            and account_state(user.account_status) == DEPROVISIONED
+        ):
+            return Decision(
+                blocked=Blocked(
+                    "AccountDeprovisioned",
+                    f"{who} is {user.account_status} in Atlassian and cannot be re-enabled by this "
+                    "operator; restore it in admin.atlassian.com",
+                )
+            )
         return NOTHING
     if action is Action.SUSPEND and policy.protects(user.account_id, user.email):
-        return Decision(blocked=Blocked(
-            "ProtectedAccount",
-            f"{who} is listed in spec.suspension.protectedAccounts of the org; "
-            "it is never suspended",
-        ))
+        return Decision(
+            blocked=Blocked(
+                "ProtectedAccount",
+                f"{who} is listed in spec.suspension.protectedAccounts of the org; "
+                "it is never suspended",
+            )
+        )
     if action is Action.REACTIVATE and not policy.allow_reactivation:
-        return Decision(blocked=Blocked(
-            "ReactivationNotAllowed",
-            f"{who} is suspended and desiredState is Active, but the org does not allow "
-            "re-activation; set spec.suspension.allowReactivation: true on the AtlassianOrg",
-        ))
+        return Decision(
+            blocked=Blocked(
+                "ReactivationNotAllowed",
+                f"{who} is suspended and desiredState is Active, but the org does not allow "
+                "re-activation; set spec.suspension.allowReactivation: true on the AtlassianOrg",
+            )
+        )
     if (
         last_action
         and last_action.get("action") == action
@@ -90,9 +97,11 @@ def decide_account(
         return Decision(blocked=Blocked(str(last_action["reason"]), str(last_action["message"])))
     if policy.dry_run:
         verb = "suspend" if action is Action.SUSPEND else "re-enable"
-        return Decision(blocked=Blocked(
-            "DryRun",
-            f"dry run: would {verb} {who}; set spec.suspension.dryRun: false on the org to act",
-            action,
-        ))
+        return Decision(
+            blocked=Blocked(
+                "DryRun",
+                f"dry run: would {verb} {who}; set spec.suspension.dryRun: false on the org to act",
+                action,
+            )
+        )
     return Decision(action=action)

@@ -1,4 +1,4 @@
-"""The Atlassian -> Kubernetes mapping of account states and product access, as the seed defines it."""
+"""The Atlassian -> Kubernetes mapping of account states and product access, per the seed."""
 
 from __future__ import annotations
 

@@ -89,7 +89,9 @@ class OrgSpec:
     def from_dict(cls, spec: Mapping[str, Any]) -> OrgSpec:
         org_id = spec.get("orgId")
         if not org_id:
-            raise InvalidSpec("spec.orgId is required: the organization ID from admin.atlassian.com")
+            raise InvalidSpec(
+                "spec.orgId is required: the organization ID from admin.atlassian.com"
+            )
         secret = spec.get("apiKeySecretRef") or {}
         if not secret.get("name"):
             raise InvalidSpec("spec.apiKeySecretRef.name is required: a Secret in this namespace")
@@ -177,8 +179,9 @@ class AccountResource:
         except InvalidSpec as exc:
             spec = exc
         return cls(
-            ref=ObjectRef(ACCOUNT_KIND, meta.get("namespace", ""), meta.get("name", ""),
-                          meta.get("uid", "")),
+            ref=ObjectRef(
+                ACCOUNT_KIND, meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")
+            ),
             generation=int(meta.get("generation") or 0),
             resource_version=str(meta.get("resourceVersion") or ""),
             created=str(meta.get("creationTimestamp") or ""),

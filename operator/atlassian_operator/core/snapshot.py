@@ -60,23 +60,29 @@ class OrgSnapshot:
     def observe(self, spec: AccountSpec, known_account_id: str | None) -> Observation:
         """Find the user by accountId, else by email, else by the id an earlier sync resolved."""
         if spec.account_id:
-            return Observation(self._users.get(spec.account_id), spec.account_id,
-                               None if spec.account_id in self._users else
-                               f"no user with accountId {spec.account_id} in org {self.org_id}")
+            return Observation(
+                self._users.get(spec.account_id),
+                spec.account_id,
+                None
+                if spec.account_id in self._users
+                else f"no user with accountId {spec.account_id} in org {self.org_id}",
+            )
         assert spec.email is not None
         matches = self._by_email.get(spec.email.lower(), [])
         if len(matches) == 1:
             return Observation(self._users[matches[0]], matches[0])
         if len(matches) > 1:
             return Observation(
-                None, None,
+                None,
+                None,
                 f"email {spec.email} matches {len(matches)} users in org {self.org_id} "
                 f"({', '.join(sorted(matches))}); set spec.accountId to choose one",
             )
         if known_account_id and known_account_id in self._users:
             return Observation(self._users[known_account_id], known_account_id)
         return Observation(
-            None, known_account_id,
+            None,
+            known_account_id,
             f"no user with email {spec.email} in org {self.org_id}; check the address "
             "(Atlassian hides emails of users with restricted visibility: use spec.accountId)",
         )

@@ -53,14 +53,17 @@ def _observed_fields(obs: Observation, previous: Mapping[str, Any]) -> dict[str,
             "accountStatus": account_state(user.account_status),
             "lastActive": timestamp(user.last_active),
             "billable": user.access_billable,
-            "productAccess": product_access(previous.get("productAccess") or (),
-                                            user.product_access),
+            "productAccess": product_access(
+                previous.get("productAccess") or (), user.product_access
+            ),
         }
     elif was_observed(obs, previous):
         # Missing from a complete listing: the seed's `deleted`, Deprovisioned.
         fields = {
-            **{k: previous.get(k) for k in ("accountId", "email", "displayName", "lastActive",
-                                             "billable")},
+            **{
+                k: previous.get(k)
+                for k in ("accountId", "email", "displayName", "lastActive", "billable")
+            },
             "atlassianStatus": DELETED,
             "accountStatus": DEPROVISIONED,
             "productAccess": deprovisioned(previous.get("productAccess") or ()),
@@ -79,16 +82,24 @@ def was_observed(obs: Observation, previous: Mapping[str, Any]) -> bool:
 
 
 def _last_action(
-    decision: Decision, result: ActionResult | None, previous: Mapping[str, Any],
-    generation: int, now: str,
+    decision: Decision,
+    result: ActionResult | None,
+    previous: Mapping[str, Any],
+    generation: int,
+    now: str,
 ) -> Mapping[str, Any] | None:
     last: Mapping[str, Any] | None = previous.get("lastAction")
     if result is not None:
         return result.render(generation)
     blocked = decision.blocked
     if blocked is not None and blocked.reason == "DryRun" and blocked.action is not None:
-        dry = {"action": str(blocked.action), "result": "DryRun", "reason": "DryRun",
-               "message": blocked.message, "observedGeneration": generation}
+        dry = {
+            "action": str(blocked.action),
+            "result": "DryRun",
+            "reason": "DryRun",
+            "message": blocked.message,
+            "observedGeneration": generation,
+        }
         if last and all(last.get(k) == v for k, v in dry.items()):
             return last
         return {**dry, "time": now}
@@ -96,40 +107,66 @@ def _last_action(
 
 
 def _conditions(
-    spec: AccountSpec, obs: Observation, fields: Mapping[str, Any], decision: Decision,
-    result: ActionResult | None, org: str,
+    spec: AccountSpec,
+    obs: Observation,
+    fields: Mapping[str, Any],
+    decision: Decision,
+    result: ActionResult | None,
+    org: str,
 ) -> tuple[Condition, Condition]:
     if obs.user is None and "atlassianStatus" not in fields:
         problem = obs.problem or f"account not found in org {org}"
-        return (Condition(READY, False, "AccountNotFound", problem),
-                Condition(SYNCED, False, "AccountNotFound", problem))
+        return (
+            Condition(READY, False, "AccountNotFound", problem),
+            Condition(SYNCED, False, "AccountNotFound", problem),
+        )
     if result is not None and not result.succeeded:
-        return (Condition(READY, False, result.reason, result.message),
-                Condition(SYNCED, False, result.reason, result.message))
+        return (
+            Condition(READY, False, result.reason, result.message),
+            Condition(SYNCED, False, result.reason, result.message),
+        )
     state = fields.get("accountStatus")
     desired = spec.desired_state
     blocked = decision.blocked
     if blocked is None and desired is DesiredState.ACTIVE and state == DEPROVISIONED:
-        blocked = Blocked("AccountDeprovisioned",
-                          f"account {fields.get('accountId')} is {fields.get('atlassianStatus')} "
-                          "in Atlassian and cannot be re-enabled by this operator; restore it "
-                          "in admin.atlassian.com")
+        blocked = Blocked(
+            "AccountDeprovisioned",
+            f"account {fields.get('accountId')} is {fields.get('atlassianStatus')} "
+            "in Atlassian and cannot be re-enabled by this operator; restore it "
+            "in admin.atlassian.com",
+        )
     if blocked is not None:
-        return (Condition(READY, False, blocked.reason, blocked.message),
-                Condition(SYNCED, False, blocked.reason, blocked.message))
-    synced = Condition(SYNCED, True, "Synced",
-                       f"observed in the last complete listing of org {org}")
+        return (
+            Condition(READY, False, blocked.reason, blocked.message),
+            Condition(SYNCED, False, blocked.reason, blocked.message),
+        )
+    synced = Condition(
+        SYNCED, True, "Synced", f"observed in the last complete listing of org {org}"
+    )
     if desired is None:
         shown = state or f"{fields.get('atlassianStatus')!r} in Atlassian"
         return Condition(READY, True, "Observed", f"observe only; account is {shown}"), synced
     if state == str(desired):
         return Condition(READY, True, "InDesiredState", f"account is {state}"), synced
     if desired is DesiredState.SUSPENDED and state == DEPROVISIONED:
-        return (Condition(READY, True, "Deprovisioned",
-                          "account is deprovisioned: it has no access and is not billed"), synced)
-    return (Condition(READY, False, "Unknown",
-                      f"Atlassian status {fields.get('atlassianStatus')!r} is not one this "
-                      "operator knows"), synced)
+        return (
+            Condition(
+                READY,
+                True,
+                "Deprovisioned",
+                "account is deprovisioned: it has no access and is not billed",
+            ),
+            synced,
+        )
+    return (
+        Condition(
+            READY,
+            False,
+            "Unknown",
+            f"Atlassian status {fields.get('atlassianStatus')!r} is not one this operator knows",
+        ),
+        synced,
+    )
 
 
 def account_status(
@@ -152,8 +189,9 @@ def account_status(
     status: dict[str, Any] = {
         **fields,
         "observedGeneration": generation,
-        "conditions": render_conditions((ready, synced), previous.get("conditions"),
-                                        generation, now),
+        "conditions": render_conditions(
+            (ready, synced), previous.get("conditions"), generation, now
+        ),
     }
     last = _last_action(decision, result, previous, generation, now)
     if last:
@@ -162,7 +200,12 @@ def account_status(
 
 
 def org_status(
-    snapshot: OrgSnapshot, *, generation: int, now: str, duration: float, requests: int,
+    snapshot: OrgSnapshot,
+    *,
+    generation: int,
+    now: str,
+    duration: float,
+    requests: int,
     rate_limited: int,
 ) -> dict[str, Any]:
     """The org's status fields after a complete listing (conditions are added by the caller)."""
@@ -184,8 +227,10 @@ def problem_status(
 
     What was observed before is kept: not knowing is not a reason to forget.
     """
-    conditions = (Condition(READY, False, reason, message),
-                  Condition(SYNCED, False, reason, message))
+    conditions = (
+        Condition(READY, False, reason, message),
+        Condition(SYNCED, False, reason, message),
+    )
     return {
         **previous,
         "observedGeneration": generation,

@@ -9,10 +9,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from atlassian_operator.core.resources import ORG_KIND, ObjectRef
+from atlassian_operator.core.resources import ORG_KIND, AccountResource, ObjectRef
 from atlassian_operator.reconcile.kube import KubeApi
 from atlassian_operator.reconcile.metrics import Metrics
-from atlassian_operator.reconcile.org import ClientFactory, OrgRuntime
+from atlassian_operator.reconcile.org import ClientFactory, OrgRuntime, report_account_problem
 from atlassian_operator.reconcile.registry import AccountRegistry
 
 logger = logging.getLogger(__name__)
@@ -39,14 +39,14 @@ class Fleet:
             if runtime is not None:
                 asyncio.ensure_future(runtime.stop())  # noqa: RUF006 - stop() awaits its own tasks
                 for account in self.registry.of_org(*key):
-                    self._orphans.setdefault((account.ref.namespace, account.ref.name),
-                                             time.monotonic())
+                    self._orphans.setdefault(
+                        (account.ref.namespace, account.ref.name), time.monotonic()
+                    )
             return
         runtime = self.orgs.get(key)
         if runtime is None:
             ref = ObjectRef(ORG_KIND, key[0], key[1], meta.get("uid", ""))
-            runtime = OrgRuntime(ref, self.kube, self.registry, self.metrics,
-                                 self._client_factory)
+            runtime = OrgRuntime(ref, self.kube, self.registry, self.metrics, self._client_factory)
             self.orgs[key] = runtime
             runtime.update(body)
             runtime.start()
@@ -59,8 +59,11 @@ class Fleet:
         if event_type == "DELETED":
             # Deleting an AtlassianAccount never changes the Atlassian account.
             old = self.registry.remove(namespace, name)
-            if old is not None and old.org_name and (org := self.orgs.get((namespace,
-                                                                            old.org_name))):
+            if (
+                old is not None
+                and old.org_name
+                and (org := self.orgs.get((namespace, old.org_name)))
+            ):
                 org.budget.withdraw(name)
             self._orphans.pop((namespace, name), None)
             return
@@ -105,16 +108,18 @@ class Fleet:
                     self._orphans.pop(key, None)
                     await self._report_orphan(account)
 
-    async def _report_orphan(self, account: Any) -> None:
+    async def _report_orphan(self, account: AccountResource) -> None:
         org_name = account.org_name
         reason, message = (
-            ("OrgNotFound", f"AtlassianOrg {org_name!r} not found in namespace "
-                            f"{account.ref.namespace}; create it or fix spec.orgRef.name")
-            if org_name else ("InvalidSpec", str(account.spec))
+            (
+                "OrgNotFound",
+                f"AtlassianOrg {org_name!r} not found in namespace "
+                f"{account.ref.namespace}; create it or fix spec.orgRef.name",
+            )
+            if org_name
+            else ("InvalidSpec", str(account.spec))
         )
-        probe = OrgRuntime(ObjectRef(ORG_KIND, account.ref.namespace, org_name or ""),
-                           self.kube, self.registry, self.metrics, self._client_factory)
-        await probe.write_problem(account, reason, message)
+        await report_account_problem(self.kube, self.registry, account, reason, message)
 
     async def close(self) -> None:
         if self._orphan_task is not None:

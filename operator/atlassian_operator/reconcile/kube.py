@@ -13,7 +13,7 @@ import datetime
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -27,7 +27,6 @@ from atlassian_operator.core.resources import (
 )
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 _PLURALS = {"AtlassianOrg": ORG_PLURAL, "AtlassianAccount": ACCOUNT_PLURAL}
 
 
@@ -39,9 +38,9 @@ class KubeApi:
     def __init__(self, api_client: client.ApiClient | None = None, concurrency: int = 8) -> None:
         if api_client is None:
             try:
-                config.load_incluster_config()
+                config.load_incluster_config()  # type: ignore[no-untyped-call]
             except config.ConfigException:
-                config.load_kube_config()
+                config.load_kube_config()  # type: ignore[no-untyped-call]
             cfg = client.Configuration.get_default_copy()
             cfg.connection_pool_maxsize = concurrency
             api_client = client.ApiClient(cfg)
@@ -51,7 +50,7 @@ class KubeApi:
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="kube")
         self.writes = 0
 
-    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
 
@@ -60,7 +59,12 @@ class KubeApi:
         self.writes += 1
         result: dict[str, Any] = await self._call(
             self._custom.patch_namespaced_custom_object_status,
-            GROUP, VERSION, ref.namespace, _PLURALS[ref.kind], ref.name, {"status": patch},
+            GROUP,
+            VERSION,
+            ref.namespace,
+            _PLURALS[ref.kind],
+            ref.name,
+            {"status": patch},
         )
         return result
 
@@ -68,8 +72,14 @@ class KubeApi:
         """Create an AtlassianAccount; False when one of that name already exists."""
         try:
             self.writes += 1
-            await self._call(self._custom.create_namespaced_custom_object,
-                             GROUP, VERSION, namespace, ACCOUNT_PLURAL, body)
+            await self._call(
+                self._custom.create_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                ACCOUNT_PLURAL,
+                body,
+            )
         except ApiException as exc:
             if exc.status == 409:
                 return False
@@ -112,8 +122,13 @@ class KubeApi:
         now = datetime.datetime.now(datetime.UTC)
         body = {
             "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
-            "involvedObject": {"apiVersion": f"{GROUP}/{VERSION}", "kind": ref.kind,
-                               "name": ref.name, "namespace": ref.namespace, "uid": ref.uid},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": ref.kind,
+                "name": ref.name,
+                "namespace": ref.namespace,
+                "uid": ref.uid,
+            },
             "type": type_,
             "reason": reason,
             "message": message[:1024],
@@ -131,4 +146,4 @@ class KubeApi:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._api.close()
+        self._api.close()  # type: ignore[no-untyped-call]

@@ -11,31 +11,57 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         labels = ["namespace", "org"]
-        self.syncs = Counter("atlassian_operator_syncs", "Org syncs by result",
-                             [*labels, "result"], registry=self.registry)
-        self.sync_seconds = Histogram("atlassian_operator_sync_duration_seconds",
-                                      "Duration of org syncs", labels, registry=self.registry,
-                                      buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600))
-        self.last_success = Gauge("atlassian_operator_last_successful_sync_timestamp_seconds",
-                                  "Unix time of the last complete listing", labels,
-                                  registry=self.registry)
-        self.requests = Counter("atlassian_operator_atlassian_requests",
-                                "Atlassian API responses by endpoint and status code (0: none)",
-                                [*labels, "endpoint", "code"], registry=self.registry)
-        self.rate_limited = Counter("atlassian_operator_atlassian_rate_limited",
-                                    "429 responses from Atlassian", [*labels, "endpoint"],
-                                    registry=self.registry)
-        self.retries = Counter("atlassian_operator_atlassian_retries",
-                               "Waits before a retry or to pace requests, by reason",
-                               [*labels, "endpoint", "reason"], registry=self.registry)
-        self.actions = Counter("atlassian_operator_lifecycle_actions",
-                               "Suspensions and reactivations by result",
-                               [*labels, "action", "result"], registry=self.registry)
-        self.accounts = Gauge("atlassian_operator_org_users",
-                              "Users of the org by mapped state, from the last complete listing",
-                              [*labels, "state"], registry=self.registry)
+        self.syncs = Counter(
+            "atlassian_operator_syncs",
+            "Org syncs by result",
+            [*labels, "result"],
+            registry=self.registry,
+        )
+        self.sync_seconds = Histogram(
+            "atlassian_operator_sync_duration_seconds",
+            "Duration of org syncs",
+            labels,
+            registry=self.registry,
+            buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600),
+        )
+        self.last_success = Gauge(
+            "atlassian_operator_last_successful_sync_timestamp_seconds",
+            "Unix time of the last complete listing",
+            labels,
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "atlassian_operator_atlassian_requests",
+            "Atlassian API responses by endpoint and status code (0: none)",
+            [*labels, "endpoint", "code"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "atlassian_operator_atlassian_rate_limited",
+            "429 responses from Atlassian",
+            [*labels, "endpoint"],
+            registry=self.registry,
+        )
+        self.retries = Counter(
+            "atlassian_operator_atlassian_retries",
+            "Waits before a retry or to pace requests, by reason",
+            [*labels, "endpoint", "reason"],
+            registry=self.registry,
+        )
+        self.actions = Counter(
+            "atlassian_operator_lifecycle_actions",
+            "Suspensions and reactivations by result",
+            [*labels, "action", "result"],
+            registry=self.registry,
+        )
+        self.accounts = Gauge(
+            "atlassian_operator_org_users",
+            "Users of the org by mapped state, from the last complete listing",
+            [*labels, "state"],
+            registry=self.registry,
+        )
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 - scraped in-cluster
+    def serve(self, port: int, addr: str = "0.0.0.0") -> None:
         start_http_server(port, addr=addr, registry=self.registry)
 
     def response(self, ref: ObjectRef, endpoint: str, status: int) -> None:

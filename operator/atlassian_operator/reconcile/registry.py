@@ -1,4 +1,4 @@
-"""Every AtlassianAccount the watch has shown us, indexed by org and by the Atlassian user it claims."""
+"""Every AtlassianAccount the watch has shown, indexed by org and by the Atlassian user it names."""
 
 from __future__ import annotations
 
@@ -53,7 +53,9 @@ class AccountRegistry:
         return old
 
     def of_org(self, namespace: str, org: str) -> list[AccountResource]:
-        return [self._accounts[(namespace, n)] for n in sorted(self._by_org.get((namespace, org), ()))]
+        return [
+            self._accounts[(namespace, n)] for n in sorted(self._by_org.get((namespace, org), ()))
+        ]
 
     def claimants(self, namespace: str, org: str, account_id: str) -> list[AccountResource]:
         """Accounts naming this Atlassian user, oldest first: the first one manages it."""
