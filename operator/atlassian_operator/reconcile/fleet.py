@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from atlassian_operator.core.resources import ORG_KIND, AccountResource, ObjectRef
+from atlassian_operator.reconcile.accounts import report_account_problem
 from atlassian_operator.reconcile.kube import KubeApi
 from atlassian_operator.reconcile.metrics import Metrics
-from atlassian_operator.reconcile.org import ClientFactory, OrgRuntime, report_account_problem
+from atlassian_operator.reconcile.org import ClientFactory, OrgRuntime
 from atlassian_operator.reconcile.registry import AccountRegistry
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class Fleet:
             self._ensure_orphan_watch()
             return
         self._orphans.pop((namespace, name), None)
-        await org.reconcile(account)
+        await org.accounts.reconcile(account)
 
     def _ensure_orphan_watch(self) -> None:
         if self._orphan_task is None or self._orphan_task.done():
@@ -103,7 +104,7 @@ class Fleet:
                 org = self.orgs.get((key[0], account.org_name or ""))
                 if org is not None:
                     self._orphans.pop(key, None)
-                    await org.reconcile(account)
+                    await org.accounts.reconcile(account)
                 elif now - since >= ORPHAN_GRACE_SECONDS:
                     self._orphans.pop(key, None)
                     await self._report_orphan(account)
