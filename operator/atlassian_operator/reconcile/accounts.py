@@ -204,18 +204,28 @@ class AccountReconciler:
     async def _act(
         self, action: Action, user: User, spec: AccountSpec, account: AccountResource
     ) -> ActionResult | None:
-        assert self.org.client is not None and self.org.snapshot is not None
+        assert self.org.snapshot is not None
+        name = account.ref.name
+        client = self.org.client
+        if client is None:  # the key's Secret went away: act again only with a key in hand
+            self._schedule_retry(name)
+            return ActionResult(
+                action,
+                False,
+                "SecretNotUsable",
+                f"AtlassianOrg {self.org.ref.name} has no usable API key; see its Synced condition",
+                utcnow(),
+            )
         async with self._locks[f"id:{user.account_id}"]:
             current = self.org.snapshot.users.get(user.account_id)
             if current is None or needed_action(spec.desired_state, current) is not action:
                 return None  # another reconcile got there first
-            name = account.ref.name
             try:
                 if action is Action.SUSPEND:
                     self.org.budget.spend(name, self.org.clock())
-                    await self.org.client.disable(user.account_id, spec.suspension_message)
+                    await client.disable(user.account_id, spec.suspension_message)
                 else:
-                    await self.org.client.enable(user.account_id)
+                    await client.enable(user.account_id)
             except AtlassianError as exc:
                 reason = failure_reason(exc)
                 self.org.metrics.action(self.org.ref, action, reason)

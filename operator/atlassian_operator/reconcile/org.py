@@ -184,6 +184,7 @@ class OrgRuntime:
                 self.ref.namespace, spec.secret_name, spec.secret_key
             )
         except SecretProblem as exc:
+            self._drop_client()  # a deleted or emptied Secret revokes the operator's use of the key
             await self._write_org_problem("SecretNotUsable", str(exc), config_error=True, now=now)
             return False
         client = self._client_for(spec, api_key)
@@ -229,11 +230,15 @@ class OrgRuntime:
             await discover(self.kube, self.registry, self.snapshot, self.ref)
         return True
 
+    def _drop_client(self) -> None:
+        if self._client is not None:
+            self._spawn(self._client.aclose())
+        self._client, self._client_identity = None, None
+
     def _client_for(self, spec: OrgSpec, api_key: str) -> AtlassianClient:
         identity = (spec.api_base_url, hashlib.sha256(api_key.encode()).hexdigest())
         if self._client is None or identity != self._client_identity:
-            if self._client is not None:
-                self._spawn(self._client.aclose())
+            self._drop_client()
             self._client = self._client_factory(api_key, spec.api_base_url, OrgObserver(self))
             self._client_identity = identity
         return self._client
