@@ -40,6 +40,14 @@ demo-down:  # after `make demo DEMO_ARGS=--keep`
 bench: install controlplane
 	$(PY) hack/bench.py
 
+e2e-kind: install  # needs Docker and kind; not run in CI here
+	hack/e2e-kind.sh $(E2E_ARGS)
+
+IMAGE ?= ghcr.io/atlassian-operator/atlassian-operator:0.1.0
+image:
+	@command -v docker >/dev/null || { echo "error: docker is required for 'make image'" >&2; exit 1; }
+	docker build -t $(IMAGE) .
+
 cluster-up: install controlplane
 	$(PY) hack/controlplane/controlplane.py up --dir .dev/controlplane --kubeconfig $(KUBECONFIG_DEV)
 	@echo "export KUBECONFIG=$(KUBECONFIG_DEV)"

@@ -1,0 +1,92 @@
+"""The install manifests render with kustomize and the real API server accepts them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+CLUSTER_SCOPED = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
+
+
+def render(path: str) -> list[dict[str, Any]]:
+    proc = subprocess.run(
+        [KUBECTL, "kustomize", str(ROOT / path)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
+def only(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    [doc] = [d for d in docs if d["kind"] == kind]
+    return doc
+
+
+@pytest.mark.parametrize("path", ["manifests", "manifests/overlays/namespaced"])
+def test_renders_a_safe_single_replica_deployment(path: str) -> None:
+    docs = render(path)
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds.count("CustomResourceDefinition") == 2
+    assert {"Namespace", "ServiceAccount", "ClusterRole", "Deployment", "Service"} <= set(kinds)
+    assert {d["metadata"].get("namespace") for d in docs if d["kind"] not in CLUSTER_SCOPED} == {
+        "atlassian-operator"
+    }
+    deployment = only(docs, "Deployment")
+    spec = deployment["spec"]
+    assert (spec["replicas"], spec["strategy"]["type"]) == (1, "Recreate")
+    pod = spec["template"]["spec"]
+    assert pod["serviceAccountName"] == "atlassian-operator"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    [container] = pod["containers"]
+    assert container["image"] == "ghcr.io/atlassian-operator/atlassian-operator:0.1.0"
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert {"requests", "limits"} <= set(container["resources"])
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert f"--health-port={ports['health']}" in container["args"]
+    assert f"--metrics-port={ports['metrics']}" in container["args"]
+    service = only(docs, "Service")
+    assert service["spec"]["ports"][0]["name"] == "metrics"
+    assert service["spec"]["selector"].items() <= (spec["template"]["metadata"]["labels"].items())
+    scope = "--all-namespaces" if path == "manifests" else "--namespace=$(POD_NAMESPACE)"
+    assert container["args"][:2] == ["run", scope]
+
+
+def test_the_api_server_accepts_the_install_and_the_examples(kube: Any, crds: None) -> None:
+    docs = render("manifests")
+    for doc in docs:  # into the test namespace: the dry run creates no namespace to put it in
+        if doc["kind"] not in CLUSTER_SCOPED:
+            doc["metadata"]["namespace"] = kube.namespace
+        for subject in doc.get("subjects", []):
+            subject["namespace"] = kube.namespace
+    docs = [d for d in docs if d["kind"] != "Namespace"]
+    result = kube.kubectl(
+        "apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(docs), namespaced=False
+    )
+    assert "deployment.apps/atlassian-operator created (server dry run)" in result.stdout
+    assert "clusterrole.rbac.authorization.k8s.io/atlassian-operator created" in result.stdout
+
+    examples = sorted((ROOT / "manifests" / "examples").glob("*.yaml"))
+    assert examples
+    result = kube.kubectl("apply", "--dry-run=server", *[f"--filename={path}" for path in examples])
+    for kind, name in [
+        ("atlassianorg", "acme"),
+        ("atlassianaccount", "john-smith"),
+        ("atlassianaccount", "jane-doe"),
+        ("secret", "atlassian-api-key"),
+    ]:
+        assert f"{kind}.atlassian.operators.dev/{name} created" in result.stdout or (
+            f"{kind}/{name} created" in result.stdout
+        ), result.stdout

@@ -1,0 +1,396 @@
+"""The operator's RBAC, proven on a real API server: the operator runs with nothing but the
+ServiceAccount token the manifests grant, and does everything a user relies on.
+
+kopf does not fail on missing permissions: it logs them ("Not enough permissions", "Failed to
+post an event") and degrades. So these tests fail on those log lines and on any 403, not only
+on outcomes, and also check the outcomes themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from controlplane import ControlPlane
+
+from support.e2e import API_KEY, E2E, condition
+from support.operator import OperatorProcess
+from support.simulator import Simulator
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+SA = "atlassian-operator"
+ALICE = "aa00000000000000000000a1"
+ACCOUNTS_URL = "/apis/atlassian.operators.dev/v1alpha1/atlassianaccounts"
+PERMISSION_PROBLEMS = re.compile(r"403|Forbidden|Not enough permissions|Failed to post an event")
+RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+
+
+def render(path: str) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        [KUBECTL, "kustomize", str(ROOT / path)], capture_output=True, text=True, check=True
+    ).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def rbac_for_namespace(docs: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
+    """The ServiceAccount, roles and bindings of a render, moved into a test namespace.
+
+    Cluster-scoped objects get a per-test name so that tests never share them.
+    """
+    cluster_name = f"{SA}-{namespace}"
+    result = []
+    for doc in docs:
+        if doc["kind"] not in RBAC_KINDS:
+            continue
+        doc = json.loads(json.dumps(doc))
+        meta = doc["metadata"]
+        if doc["kind"].startswith("Cluster"):
+            meta["name"] = cluster_name
+        else:
+            meta["namespace"] = namespace
+        if doc["kind"].endswith("Binding"):
+            if doc["roleRef"]["kind"] == "ClusterRole":
+                doc["roleRef"]["name"] = cluster_name
+            for subject in doc["subjects"]:
+                assert (subject["kind"], subject["name"]) == ("ServiceAccount", SA)
+                subject["namespace"] = namespace
+        result.append(doc)
+    return result
+
+
+def token_kubeconfig(admin_kubeconfig: Path, token: str, path: Path) -> Path:
+    """A kubeconfig with the admin's server and CA, and nothing but the token as credential."""
+    admin = json.loads(
+        subprocess.run(
+            [
+                KUBECTL,
+                f"--kubeconfig={admin_kubeconfig}",
+                "config",
+                "view",
+                "--raw",
+                "--minify",
+                "-o",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    cluster = admin["clusters"][0]["cluster"]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "operator",
+        "clusters": [
+            {
+                "name": "c",
+                "cluster": {
+                    "server": cluster["server"],
+                    "certificate-authority-data": cluster["certificate-authority-data"],
+                },
+            }
+        ],
+        "users": [{"name": SA, "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": "c", "user": SA}}],
+    }
+    path.write_text(json.dumps(config))
+    path.chmod(0o600)
+    return path
+
+
+class OperatorAsServiceAccount:
+    """Apply a render's RBAC into the test namespace, and run the operator with its token."""
+
+    def __init__(self, kube: Any, tmp_path: Path, docs: list[dict[str, Any]]) -> None:
+        self.kube, self.tmp_path = kube, tmp_path
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        self.rbac = rbac_for_namespace(docs, kube.namespace)
+        self.operator: OperatorProcess | None = None
+
+    def start(self, args: list[str]) -> OperatorProcess:
+        self.kube.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(self.rbac))
+        token = self.kube.kubectl("create", "token", SA, "--duration=1h").stdout.strip()
+        kubeconfig = token_kubeconfig(self.kube.kubeconfig, token, self.tmp_path / "sa.kubeconfig")
+        whoami = subprocess.run(
+            [KUBECTL, f"--kubeconfig={kubeconfig}", "auth", "whoami", "-o", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert json.loads(whoami)["status"]["userInfo"]["username"] == (
+            f"system:serviceaccount:{self.kube.namespace}:{SA}"
+        )
+        # The operator gets only this kubeconfig: no client certificate, no admin context.
+        assert "client-certificate" not in kubeconfig.read_text()
+        self.operator = OperatorProcess(kubeconfig, [], args).start()
+        return self.operator
+
+    def stop(self) -> str:
+        """Stop the operator and return its log."""
+        assert self.operator is not None
+        self.operator.stop()
+        return self.operator.log_text()
+
+    def cleanup(self) -> None:
+        if self.operator is not None:
+            self.operator.stop()
+        for doc in self.rbac:
+            if doc["kind"].startswith("Cluster"):
+                self.kube.kubectl(
+                    "delete",
+                    doc["kind"],
+                    doc["metadata"]["name"],
+                    "--ignore-not-found",
+                    namespaced=False,
+                    check=False,
+                )
+
+
+@pytest.fixture
+def as_service_account(
+    crds: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    # Inside a pod, the Kubernetes client and kopf would prefer the pod's own account.
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_PORT", raising=False)
+    runs: list[OperatorAsServiceAccount] = []
+
+    def make(kube: Any, docs: list[dict[str, Any]]) -> OperatorAsServiceAccount:
+        runs.append(OperatorAsServiceAccount(kube, tmp_path / str(len(runs)), docs))
+        return runs[-1]
+
+    yield make
+    for run in runs:
+        run.cleanup()
+
+
+def permission_problems(log: str) -> list[str]:
+    return [line for line in log.splitlines() if PERMISSION_PROBLEMS.search(line)]
+
+
+def exercise(e2e: E2E) -> None:
+    """Sync with discovery, a suspension with its Event, and status writes of both kinds."""
+    e2e.sim.add_user(
+        account_id=ALICE, name="Alice Adams", email="alice@acme.example", account_status="active"
+    )
+    e2e.account("alice", accountId=ALICE)
+    e2e.org(accountDiscovery={"enabled": True})  # reads the Secret, lists, creates accounts
+
+    org = e2e.wait_synced()
+    assert org["users"]["total"] == 41
+    assert condition(org, "Ready") == "True"
+
+    def accounts() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = json.loads(
+            e2e.kube.kubectl("get", "aacct", "-o", "json").stdout
+        )["items"]
+        return (
+            items
+            if len(items) == 41 and all((a.get("status") or {}).get("accountStatus") for a in items)
+            else []
+        )
+
+    listed = e2e.kube.wait_for(accounts, 30, "a discovered, observed account per org user")
+    discovered = [a for a in listed if a["metadata"]["name"] != "alice"]
+    assert len(discovered) == 40
+    assert all(a["metadata"]["labels"]["atlassian.operators.dev/org"] == "acme" for a in discovered)
+
+    e2e.kube.kubectl(
+        "patch", "aacct/alice", "--type=merge", "-p", '{"spec":{"desiredState":"Suspended"}}'
+    )
+    status = e2e.wait_status(
+        "aacct", "alice", lambda s: s.get("accountStatus") == "Suspended", "alice Suspended"
+    )
+    assert status["lastAction"]["result"] == "Succeeded"
+    assert e2e.sim.user(ALICE)["user"]["account_status"] == "inactive"
+    e2e.kube.wait_for(
+        lambda: (
+            ("Normal", "Suspended") in [(ev["type"], ev["reason"]) for ev in e2e.events("alice")]
+        ),
+        10,
+        "the Suspended Event",
+    )
+    # The operator writes status and Events only: no finalizers, no kopf annotations.
+    objects = [("aorg", "acme"), ("aacct", "alice"), ("aacct", discovered[0]["metadata"]["name"])]
+    for kind, name in objects:
+        meta = e2e.get(kind, name)["metadata"]
+        assert not meta.get("finalizers"), (kind, name, meta)
+        assert set(meta.get("annotations") or {}) <= {
+            "kubectl.kubernetes.io/last-applied-configuration"
+        }, (kind, name, meta)
+
+
+def test_namespaced_install_rbac_is_enough(
+    as_service_account: Any, kube: Any, simulator: Simulator
+) -> None:
+    """The single-namespace overlay: Role + RoleBinding, and kopf's cluster-wide reads."""
+    run = as_service_account(kube, render("manifests/overlays/namespaced"))
+    operator = run.start(["--namespace", kube.namespace])
+    exercise(E2E(kube, simulator, operator))
+    log = run.stop()
+    assert permission_problems(log) == [], log[-5000:]
+    assert "Traceback" not in log, log[-5000:]
+    assert API_KEY not in log
+
+
+@pytest.fixture
+def private_kube(kube: Any, tmp_path: Path) -> Iterator[Any]:
+    """A namespace on a control plane of its own, with the CRDs: an operator watching all
+    namespaces sees no other test's leftovers there (without a controller-manager, deleted
+    namespaces keep their objects). On an external cluster (KUBECONFIG_E2E), the shared one."""
+    if os.environ.get("KUBECONFIG_E2E"):
+        # A real cluster finishes deleting earlier tests' namespaces: wait for that instead.
+        def settled() -> bool:
+            out = kube.kubectl(
+                "get", "namespaces", "-o", "jsonpath={.items[*].status.phase}", namespaced=False
+            ).stdout
+            return "Terminating" not in out
+
+        kube.wait_for(settled, 120, "earlier tests' namespaces to be deleted")
+        yield kube
+        return
+    cp = ControlPlane.start(tmp_path / "cp" / "state", kubeconfig=tmp_path / "cp" / "kubeconfig")
+    try:
+        private = type(kube)(f"t-cluster-wide-{uuid.uuid4().hex[:6]}", cp.kubeconfig)
+        private.kubectl("create", "namespace", private.namespace, namespaced=False)
+        private.kubectl("apply", "-k", str(ROOT / "crds"), namespaced=False)
+        private.kubectl(
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/atlassianorgs.atlassian.operators.dev",
+            "crd/atlassianaccounts.atlassian.operators.dev",
+            namespaced=False,
+        )
+        # A fresh API server answers 429 "storage is (re)initializing" to cached lists of a
+        # new CRD for a moment; let that pass before the operator lists.
+        private.wait_for(
+            lambda: (
+                private.kubectl(
+                    "get",
+                    "--raw",
+                    f"{ACCOUNTS_URL}?resourceVersion=0",
+                    check=False,
+                    namespaced=False,
+                ).returncode
+                == 0
+            ),
+            30,
+            "the CRDs' watch cache",
+        )
+        yield private
+    finally:
+        cp.stop()
+
+
+def test_cluster_wide_install_rbac_is_enough(
+    as_service_account: Any, private_kube: Any, simulator: Simulator
+) -> None:
+    """The base: ClusterRole + ClusterRoleBinding, the operator run with --all-namespaces."""
+    run = as_service_account(private_kube, render("manifests"))
+    operator = run.start(["--all-namespaces"])
+    exercise(E2E(private_kube, simulator, operator))
+    log = run.stop()
+    assert permission_problems(log) == [], log[-5000:]
+    assert "Traceback" not in log, log[-5000:]
+
+
+STATUS_RULE = "atlassian.operators.dev/atlassianorgs/status,atlassianaccounts/status"
+# Every rule of the namespaced install, and what goes wrong without it. The cluster-wide
+# ClusterRole holds the same rules but for `namespaces` (test_roles_grant_only_what_is_needed).
+WITHOUT_RULE: dict[str, str] = {
+    "apiextensions.k8s.io/customresourcedefinitions": r"customresourcedefinitions.*Forbidden",
+    "/namespaces": r"namespaces is forbidden",
+    "atlassian.operators.dev/atlassianorgs,atlassianaccounts": r"atlassianorgs.* is forbidden",
+    "atlassian.operators.dev/atlassianaccounts": r'cannot create resource \\?"atlassianaccounts',
+    STATUS_RULE: r'cannot patch resource \\?"atlassian(orgs|accounts)/status',
+    "/secrets": "SecretNotUsable",  # the org says so in its status
+    "/events": "Failed to post an event",
+}
+
+
+def rule_key(rule: dict[str, Any]) -> str:
+    return f"{','.join(rule['apiGroups'])}/{','.join(rule['resources'])}"
+
+
+def roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] in ("Role", "ClusterRole")]
+
+
+@pytest.mark.parametrize("dropped", list(WITHOUT_RULE))
+def test_every_rule_is_needed(
+    as_service_account: Any, kube: Any, simulator: Simulator, dropped: str
+) -> None:
+    """Without any one rule, the operator visibly fails, and this test file notices."""
+    docs = render("manifests/overlays/namespaced")
+    for role in roles(docs):
+        role["rules"] = [r for r in role["rules"] if rule_key(r) != dropped]
+    run = as_service_account(kube, docs)
+    operator = run.start(["--namespace", kube.namespace])
+    e2e = E2E(kube, simulator, operator)
+    simulator.add_user(
+        account_id=ALICE, name="Alice Adams", email="alice@acme.example", account_status="active"
+    )
+    e2e.account("alice", accountId=ALICE, desiredState="Suspended")
+    e2e.org(accountDiscovery={"enabled": True})
+    symptom = re.compile(WITHOUT_RULE[dropped])
+
+    def noticed() -> bool:
+        if dropped == "/secrets":
+            org = e2e.status("aorg", "acme")
+            return condition(org, "Ready", "reason") == "SecretNotUsable" and (
+                "grant get on secrets" in str(condition(org, "Ready", "message"))
+            )
+        return bool(symptom.search(operator.log_text()))
+
+    kube.wait_for(noticed, 30, f"the symptom of a missing {dropped} rule")
+    if dropped != "/secrets":
+        assert permission_problems(run.stop())
+
+
+def test_roles_grant_only_what_is_needed() -> None:
+    base, namespaced = render("manifests"), render("manifests/overlays/namespaced")
+    for docs in (base, namespaced):
+        for role in roles(docs):
+            for rule in role["rules"]:
+                for field in ("apiGroups", "resources", "verbs"):
+                    assert "*" not in rule[field], (role["kind"], rule)
+                assert "resourceNames" not in rule and "nonResourceURLs" not in rule
+                if "secrets" in rule["resources"]:
+                    assert rule["verbs"] == ["get"], "Secrets: get by name only, no list/watch"
+                if role["kind"] == "ClusterRole" and "namespaces" in rule["resources"]:
+                    assert docs is namespaced, "only --namespace needs namespaces"
+                if rule["verbs"] != ["list", "watch"]:
+                    # Writes are namespaced in the single-namespace install.
+                    assert docs is base or role["kind"] == "Role", rule
+    namespaced_rules = [r for role in roles(namespaced) for r in role["rules"]]
+    base_rules = [r for role in roles(base) for r in role["rules"]]
+    # Each rule has a test that shows it is needed, and the two installs grant the same.
+    assert sorted(map(rule_key, namespaced_rules)) == sorted(WITHOUT_RULE)
+    assert sorted(json.dumps(r, sort_keys=True) for r in namespaced_rules) == sorted(
+        json.dumps(r, sort_keys=True)
+        for r in [*base_rules, *[r for r in namespaced_rules if r["resources"] == ["namespaces"]]]
+    )
+    # Each rule says why it is there.
+    for path in (
+        "manifests/base/clusterrole.yaml",
+        "manifests/overlays/namespaced/role.yaml",
+        "manifests/overlays/namespaced/clusterrole-patch.yaml",
+    ):
+        lines = (ROOT / path).read_text().splitlines()
+        for i, line in enumerate(lines):
+            if line.strip().startswith("- apiGroups:"):
+                assert lines[i - 1].strip().startswith("#"), f"{path}:{i + 1}: say why"
