@@ -45,8 +45,25 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
     await memo.fleet.close()
 
 
+@kopf.index(GROUP, VERSION, ACCOUNT_PLURAL)
+def account_claims(
+    namespace: str | None, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> dict[tuple[str, str], frozenset[str]]:
+    """What each AtlassianAccount names, by org.
+
+    kopf runs no handler until every index holds its first complete listing, so discovery
+    never mistakes an account the watch has not delivered yet for a missing one.
+    """
+    org = (spec.get("orgRef") or {}).get("name")
+    if not org:
+        return {}
+    names = {spec.get("accountId"), (spec.get("email") or "").lower(), status.get("accountId")}
+    return {(namespace or "", org): frozenset(n for n in names if n)}
+
+
 @kopf.on.event(GROUP, VERSION, ORG_PLURAL)
-async def org_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def org_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    memo.fleet.claims = kwargs["account_claims"]  # kopf passes indexes by their handler's name
     memo.fleet.org_event(type, body)
 
 

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import re
+from collections.abc import Iterable
 
 from atlassian_operator.atlassian import User
 from atlassian_operator.core.resources import (
@@ -32,9 +33,15 @@ def discovered_name(org: str, account_id: str) -> str:
     return f"{org}-{slug}"[:253]
 
 
-def unclaimed_users(snapshot: OrgSnapshot, registry: AccountRegistry, org: ObjectRef) -> list[User]:
-    """Users no AtlassianAccount of this org names, by account ID or by email."""
-    claimed: set[str] = set()
+def unclaimed_users(
+    snapshot: OrgSnapshot, registry: AccountRegistry, org: ObjectRef, listed: Iterable[str]
+) -> list[User]:
+    """Users no AtlassianAccount of this org names, by account ID or by email.
+
+    `listed` are the names from kopf's index of every AtlassianAccount, complete from the first
+    listing on; the registry adds what this process has seen or written since.
+    """
+    claimed: set[str] = set(listed)
     for account in registry.of_org(org.namespace, org.name):
         if isinstance(account.spec, AccountSpec):
             claimed.update(
@@ -71,10 +78,14 @@ def discovered_account(org: ObjectRef, user: User) -> dict[str, object]:
 
 
 async def discover(
-    kube: KubeApi, registry: AccountRegistry, snapshot: OrgSnapshot, org: ObjectRef
+    kube: KubeApi,
+    registry: AccountRegistry,
+    snapshot: OrgSnapshot,
+    org: ObjectRef,
+    listed: Iterable[str],
 ) -> int:
     """Create the missing accounts; returns how many were created."""
-    missing = unclaimed_users(snapshot, registry, org)
+    missing = unclaimed_users(snapshot, registry, org, listed)
     created = await asyncio.gather(
         *(kube.create_account(org.namespace, discovered_account(org, u)) for u in missing)
     )

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,11 +68,13 @@ class OrgRuntime:
         registry: AccountRegistry,
         metrics: Metrics,
         client_factory: ClientFactory,
+        claims: Callable[[], Iterable[str]] = tuple,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ref = ref
         self.kube, self.registry, self.metrics = kube, registry, metrics
         self._client_factory = client_factory
+        self._claims = claims
         self._clock = clock
         self.generation = 0
         self.spec: OrgSpec | None = None
@@ -227,7 +229,7 @@ class OrgRuntime:
         )
         await self.accounts.reconcile_all()
         if spec.discovery:
-            await discover(self.kube, self.registry, self.snapshot, self.ref)
+            await discover(self.kube, self.registry, self.snapshot, self.ref, self._claims())
         return True
 
     def _drop_client(self) -> None:
