@@ -18,8 +18,6 @@ from atlassian_operator.reconcile.fleet import Fleet
 from atlassian_operator.reconcile.kube import KubeApi
 from atlassian_operator.reconcile.metrics import Metrics
 
-METRICS: Metrics | None = None  # set by the runner before kopf starts
-
 
 def new_client(api_key: str, base_url: str, observer: ClientObserver) -> AtlassianClient:
     return AtlassianClient(api_key, base_url=base_url, observer=observer)
@@ -37,7 +35,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.posting.enabled = False
     # Quiet watch streams are reconnected well before proxies and load balancers drop them.
     settings.watching.server_timeout = 300
-    memo.fleet = Fleet(KubeApi(), METRICS or Metrics(), new_client)
+    # Watching named namespaces only: no cluster-wide CRD or namespace scanning, so a
+    # single-namespace install needs no cluster-wide permission at all (the CRDs must exist
+    # when the operator starts, which kustomize and Helm orderings give).
+    settings.scanning.disabled = bool(memo.get("namespaced"))
+    memo.fleet = Fleet(KubeApi(), memo.get("metrics") or Metrics(), new_client)
 
 
 @kopf.on.cleanup()

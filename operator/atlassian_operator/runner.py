@@ -58,11 +58,11 @@ def main(args: argparse.Namespace) -> int:
         # One line per watch event or HTTP request drowns what matters at 10,000 accounts.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    from atlassian_operator import handlers  # registers the handlers with kopf
+    from atlassian_operator import handlers  # noqa: F401 - registers the handlers with kopf
 
-    handlers.METRICS = Metrics()
+    metrics = Metrics()
     if args.metrics_port:
-        handlers.METRICS.serve(args.metrics_port, args.bind)
+        metrics.serve(args.metrics_port, args.bind)
     namespaces = args.namespaces or []
     liveness = f"http://{args.bind}:{args.health_port}/healthz" if args.health_port else None
     asyncio.run(
@@ -72,6 +72,7 @@ def main(args: argparse.Namespace) -> int:
             clusterwide=not namespaces,
             namespaces=namespaces,
             liveness_endpoint=liveness,
+            memo=kopf.Memo(metrics=metrics, namespaced=bool(namespaces)),
         )
     )
     return 0

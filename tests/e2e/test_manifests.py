@@ -35,7 +35,8 @@ def test_renders_a_safe_single_replica_deployment(path: str) -> None:
     docs = render(path)
     kinds = sorted(d["kind"] for d in docs)
     assert kinds.count("CustomResourceDefinition") == 2
-    assert {"Namespace", "ServiceAccount", "ClusterRole", "Deployment", "Service"} <= set(kinds)
+    role = "Role" if path.endswith("namespaced") else "ClusterRole"
+    assert {"Namespace", "ServiceAccount", role, "Deployment", "Service"} <= set(kinds)
     assert {d["metadata"].get("namespace") for d in docs if d["kind"] not in CLUSTER_SCOPED} == {
         "atlassian-operator"
     }
