@@ -7,6 +7,7 @@ AtlassianAccount is never blocked and never changes anything in Atlassian.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -19,8 +20,10 @@ from atlassian_operator.reconcile.kube import KubeApi
 from atlassian_operator.reconcile.metrics import Metrics
 
 
-def new_client(api_key: str, base_url: str, observer: ClientObserver) -> AtlassianClient:
-    return AtlassianClient(api_key, base_url=base_url, observer=observer)
+def new_client(
+    api_key: str, base_url: str, observer: ClientObserver, timeout: float = 30.0
+) -> AtlassianClient:
+    return AtlassianClient(api_key, base_url=base_url, observer=observer, timeout=timeout)
 
 
 @kopf.on.startup()
@@ -39,7 +42,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # single-namespace install needs no cluster-wide permission at all (the CRDs must exist
     # when the operator starts, which kustomize and Helm orderings give).
     settings.scanning.disabled = bool(memo.get("namespaced"))
-    memo.fleet = Fleet(KubeApi(), memo.get("metrics") or Metrics(), new_client)
+    timeout = float(memo.get("atlassian_timeout") or 30.0)
+    memo.fleet = Fleet(
+        KubeApi(), memo.get("metrics") or Metrics(), functools.partial(new_client, timeout=timeout)
+    )
 
 
 @kopf.on.cleanup()
@@ -47,25 +53,8 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
     await memo.fleet.close()
 
 
-@kopf.index(GROUP, VERSION, ACCOUNT_PLURAL)
-def account_claims(
-    namespace: str | None, spec: kopf.Spec, status: kopf.Status, **_: Any
-) -> dict[tuple[str, str], frozenset[str]]:
-    """What each AtlassianAccount names, by org.
-
-    kopf runs no handler until every index holds its first complete listing, so discovery
-    never mistakes an account the watch has not delivered yet for a missing one.
-    """
-    org = (spec.get("orgRef") or {}).get("name")
-    if not org:
-        return {}
-    names = {spec.get("accountId"), (spec.get("email") or "").lower(), status.get("accountId")}
-    return {(namespace or "", org): frozenset(n for n in names if n)}
-
-
 @kopf.on.event(GROUP, VERSION, ORG_PLURAL)
-async def org_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    memo.fleet.claims = kwargs["account_claims"]  # kopf passes indexes by their handler's name
+async def org_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     memo.fleet.org_event(type, body)
 
 

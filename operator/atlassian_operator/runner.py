@@ -43,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="0.0.0.0",
         help="address for the metrics and health endpoints (default 0.0.0.0)",
     )
+    parser.add_argument(
+        "--atlassian-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="timeout of each Atlassian request; retried with backoff (default 30)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     parser.add_argument("--debug", action="store_true", help="log everything, including kopf's")
 
@@ -72,7 +79,11 @@ def main(args: argparse.Namespace) -> int:
             clusterwide=not namespaces,
             namespaces=namespaces,
             liveness_endpoint=liveness,
-            memo=kopf.Memo(metrics=metrics, namespaced=bool(namespaces)),
+            memo=kopf.Memo(
+                metrics=metrics,
+                namespaced=bool(namespaces),
+                atlassian_timeout=args.atlassian_timeout,
+            ),
         )
     )
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 
 
 class SuspensionBudget:
@@ -35,6 +36,10 @@ class SuspensionBudget:
         free = self.available(now)
         ahead = sorted(self._waiting.items(), key=lambda item: (item[1], item[0]))[:free]
         return any(k == key for k, _ in ahead)
+
+    def restore(self, spent: Iterable[float], now: float) -> None:
+        """Calls made before a restart, so that a restart never refills the window."""
+        self._spent = deque(sorted(t for t in spent if t > now - self.window))
 
     def spend(self, key: str, now: float) -> None:
         self._spent.append(now)

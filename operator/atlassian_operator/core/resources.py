@@ -156,6 +156,28 @@ class AccountSpec:
 
 
 @dataclass(frozen=True)
+class AccountClaim:
+    """What one AtlassianAccount names, and when it last made a disable call.
+
+    Kept in kopf's index, which is complete before any handler runs: discovery learns who
+    already has an account, and a restarted operator learns what its budget already spent.
+    """
+
+    names: frozenset[str]
+    last_disable: str | None = None
+
+    @classmethod
+    def of(cls, spec: Mapping[str, Any], status: Mapping[str, Any]) -> AccountClaim:
+        names = {spec.get("accountId"), (spec.get("email") or "").lower(), status.get("accountId")}
+        last = status.get("lastAction") or {}
+        made_call = last.get("action") == "Suspend" and last.get("result") in (
+            "Succeeded",
+            "Failed",
+        )
+        return cls(frozenset(n for n in names if n), last.get("time") if made_call else None)
+
+
+@dataclass(frozen=True)
 class AccountResource:
     """One AtlassianAccount as last seen: identity, generation, parsed spec and current status."""
 

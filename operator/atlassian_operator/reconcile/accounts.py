@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from atlassian_operator.atlassian import AtlassianError, User
-from atlassian_operator.core.conditions import READY, SYNCED, find
+from atlassian_operator.core.conditions import READY, find
 from atlassian_operator.core.decisions import (
     Action,
     Blocked,
@@ -130,16 +130,17 @@ class AccountReconciler:
             await self.write_problem(account, "InvalidSpec", str(spec))
             return
         if self.org.snapshot is None or self.org.spec is None:
-            if account.status.get("observedGeneration") == account.generation:
-                return  # already reported on this spec; the first listing will bring it up to date
-            synced = find(self.org.status.get("conditions"), SYNCED)
-            detail = (
-                f": {synced.get('message')}" if synced and synced.get("status") == "False" else ""
-            )
+            failure = self.org.last_failure
+            if failure is None:
+                return  # the first listing is under way and brings every account up to date
+            ready = find(account.status.get("conditions"), READY)
+            waiting = ready is not None and ready.get("reason") == "OrgNotSynced"
+            if account.status.get("observedGeneration") == account.generation and not waiting:
+                return  # observed on this spec before a restart: keep it until a listing works
             await self.write_problem(
                 account,
                 "OrgNotSynced",
-                f"waiting for a complete listing of AtlassianOrg {self.org.ref.name}{detail}",
+                f"waiting for a complete listing of AtlassianOrg {self.org.ref.name}: {failure}",
             )
             return
         observation = self.org.snapshot.observe(spec, account.status.get("accountId"))
@@ -229,14 +230,24 @@ class AccountReconciler:
             except AtlassianError as exc:
                 reason = failure_reason(exc)
                 self.org.metrics.action(self.org.ref, action, reason)
+                logger.warning(
+                    "%s of %s for %s failed: %s", action, user.account_id, account.ref, exc
+                )
                 if is_transient(exc):
                     self._schedule_retry(name)
                 return ActionResult(action, False, reason, str(exc), utcnow())
             self._attempts.pop(name, None)
             self.org.metrics.action(self.org.ref, action, "Succeeded")
             verb = "disabled" if action is Action.SUSPEND else "enabled"
-            self.org.snapshot.record_status(
+            self.org.record_action(
                 user.account_id, "inactive" if action is Action.SUSPEND else "active"
+            )
+            logger.info(
+                "%s %s (%s) for %s",
+                verb.capitalize(),
+                user.account_id,
+                user.email or "no email",
+                account.ref,
             )
             return ActionResult(
                 action,

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from atlassian_operator.core.resources import ORG_KIND, AccountResource, ObjectRef
@@ -31,11 +31,6 @@ class Fleet:
         self._client_factory = client_factory
         self._orphans: dict[tuple[str, str], float] = {}
         self._orphan_task: asyncio.Task[None] | None = None
-        # kopf's index of what every AtlassianAccount names, by (namespace, org); see handlers.
-        self.claims: Mapping[tuple[str, str], Iterable[frozenset[str]]] = {}
-
-    def claimed(self, namespace: str, org: str) -> set[str]:
-        return set().union(*self.claims.get((namespace, org), ()))
 
     def org_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         meta = body.get("metadata") or {}
@@ -58,7 +53,6 @@ class Fleet:
                 self.registry,
                 self.metrics,
                 self._client_factory,
-                claims=lambda: self.claimed(*key),
             )
             self.orgs[key] = runtime
             runtime.update(body)

@@ -23,6 +23,7 @@ from atlassian_operator.core.resources import (
     GROUP,
     ORG_PLURAL,
     VERSION,
+    AccountClaim,
     ObjectRef,
 )
 
@@ -85,6 +86,27 @@ class KubeApi:
                 return False
             raise
         return True
+
+    async def account_claims(self, namespace: str, org: str) -> list[AccountClaim]:
+        """What every AtlassianAccount of an org names, from a fresh paged LIST.
+
+        The watch may not have delivered every account yet (at start-up, or while the API
+        server's cache warms); decisions that need them all ask the server instead.
+        """
+        claims: list[AccountClaim] = []
+        token: str | None = None
+        while True:
+            page = await self._call(
+                self._custom.list_namespaced_custom_object, GROUP, VERSION, namespace,
+                ACCOUNT_PLURAL, limit=500, _continue=token,
+            )  # fmt: skip
+            for item in page.get("items", ()):
+                spec, status = item.get("spec") or {}, item.get("status") or {}
+                if (spec.get("orgRef") or {}).get("name") == org:
+                    claims.append(AccountClaim.of(spec, status))
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return claims
 
     async def read_api_key(self, namespace: str, name: str, key: str) -> str:
         try:

@@ -14,16 +14,19 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from atlassian_operator.atlassian import AtlassianClient, AtlassianError
 from atlassian_operator.core.budget import SuspensionBudget
 from atlassian_operator.core.conditions import READY, SYNCED, Condition, find, render_conditions
+from atlassian_operator.core.mapping import parse_time
 from atlassian_operator.core.reasons import failure_reason, is_configuration_error
 from atlassian_operator.core.resources import (
     ORG_KIND,
     SYNC_REQUESTED_ANNOTATION,
+    AccountClaim,
     InvalidSpec,
     ObjectRef,
     OrgSpec,
@@ -45,6 +48,14 @@ ClientFactory = Callable[[str, str, "OrgObserver"], AtlassianClient]
 FAILED_SYNC_BACKOFF_SECONDS = 5.0
 
 
+@dataclass
+class ListingCount:
+    """Requests and 429s of the current listing only (lifecycle calls share the client)."""
+
+    requests: int = 0
+    rate_limited: int = 0
+
+
 class OrgObserver:
     """The client's hooks for one org: metrics, and the RateLimited condition while it waits."""
 
@@ -53,10 +64,17 @@ class OrgObserver:
 
     def response(self, endpoint: str, status: int) -> None:
         self._org.metrics.response(self._org.ref, endpoint, status)
+        if endpoint == "list_users":
+            self._org.listing.requests += 1
+            self._org.listing.rate_limited += status == 429
 
     def waiting(self, endpoint: str, seconds: float, reason: str) -> None:
         self._org.metrics.waiting(self._org.ref, endpoint, reason)
-        if reason == "rate_limited" and endpoint == "list_users":
+        # Whether refused (429) or holding back before the limit is used up, a listing that
+        # waits for Atlassian's rate limit says so; short pacing pauses are not worth a write.
+        if endpoint == "list_users" and (
+            reason == "rate_limited" or (reason == "pacing" and seconds >= 1.0)
+        ):
             self._org.report_rate_limited(seconds)
 
 
@@ -68,13 +86,14 @@ class OrgRuntime:
         registry: AccountRegistry,
         metrics: Metrics,
         client_factory: ClientFactory,
-        claims: Callable[[], Iterable[str]] = tuple,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ref = ref
         self.kube, self.registry, self.metrics = kube, registry, metrics
         self._client_factory = client_factory
-        self._claims = claims
+        self.listing = ListingCount()
+        self.last_failure: str | None = None  # why the last sync failed, until one succeeds
+        self._actions: dict[str, tuple[float, str]] = {}
         self._clock = clock
         self.generation = 0
         self.spec: OrgSpec | None = None
@@ -176,21 +195,12 @@ class OrgRuntime:
     async def sync(self) -> bool:
         """List the org; on success, reconcile its accounts. False when the listing failed."""
         started, now = self._clock(), utcnow()
+        client = await self._usable_client(now)
+        if client is None or self.spec is None:
+            await self._tell_waiting_accounts()
+            return False
         spec = self.spec
-        if spec is None:
-            message = str(self.spec_error or "the spec cannot be read")
-            await self._write_org_problem("InvalidSpec", message, config_error=True, now=now)
-            return False
-        try:
-            api_key = await self.kube.read_api_key(
-                self.ref.namespace, spec.secret_name, spec.secret_key
-            )
-        except SecretProblem as exc:
-            self._drop_client()  # a deleted or emptied Secret revokes the operator's use of the key
-            await self._write_org_problem("SecretNotUsable", str(exc), config_error=True, now=now)
-            return False
-        client = self._client_for(spec, api_key)
-        requests_before, limited_before = client.stats.requests, client.stats.rate_limited
+        self.listing = ListingCount()
         try:
             users = await client.list_all_users(spec.org_id)
         except AtlassianError as exc:
@@ -199,20 +209,28 @@ class OrgRuntime:
             await self._write_org_problem(
                 failure_reason(exc), str(exc), config_error=is_configuration_error(exc), now=now
             )
+            await self._tell_waiting_accounts()
             return False
-        self.snapshot = OrgSnapshot(spec.org_id, users, datetime.now(UTC))
+        snapshot = OrgSnapshot(spec.org_id, users, datetime.now(UTC))
+        self._replay_actions(snapshot, since=started)
+        claims = None
+        if self.snapshot is None or spec.discovery:
+            claims = await self.kube.account_claims(self.ref.namespace, self.ref.name)
+        if self.snapshot is None and claims is not None:
+            self._restore_budget(claims)
+        self.snapshot = snapshot
+        self.last_failure = None
         duration = self._clock() - started
         self.metrics.sync_done(self.ref, "succeeded", duration)
-        self.metrics.snapshot(self.ref, self.snapshot.user_counts())
-        pages = client.stats.requests - requests_before
+        self.metrics.snapshot(self.ref, snapshot.user_counts())
         await self._write_org_status(
             org_status(
-                self.snapshot,
+                snapshot,
                 generation=self.generation,
                 now=now,
                 duration=duration,
-                requests=pages,
-                rate_limited=client.stats.rate_limited - limited_before,
+                requests=self.listing.requests,
+                rate_limited=self.listing.rate_limited,
             ),
             (
                 Condition(
@@ -222,15 +240,60 @@ class OrgRuntime:
                     SYNCED,
                     True,
                     "ListingComplete",
-                    f"listed {len(self.snapshot)} users of org {spec.org_id} in {pages} requests",
+                    f"listed {len(snapshot)} users of org {spec.org_id} "
+                    f"in {self.listing.requests} requests",
                 ),
             ),
             now,
         )
         await self.accounts.reconcile_all()
-        if spec.discovery:
-            await discover(self.kube, self.registry, self.snapshot, self.ref, self._claims())
+        if spec.discovery and claims is not None:
+            listed = set().union(*(claim.names for claim in claims))
+            await discover(self.kube, self.registry, snapshot, self.ref, listed)
         return True
+
+    async def _usable_client(self, now: str) -> AtlassianClient | None:
+        """The client for the current spec and key; None (and the org says why) otherwise."""
+        if self.spec is None:
+            message = str(self.spec_error or "the spec cannot be read")
+            await self._write_org_problem("InvalidSpec", message, config_error=True, now=now)
+            return None
+        try:
+            api_key = await self.kube.read_api_key(
+                self.ref.namespace, self.spec.secret_name, self.spec.secret_key
+            )
+        except SecretProblem as exc:
+            self._drop_client()  # a deleted or emptied Secret revokes the operator's use of the key
+            await self._write_org_problem("SecretNotUsable", str(exc), config_error=True, now=now)
+            return None
+        return self._client_for(self.spec, api_key)
+
+    async def _tell_waiting_accounts(self) -> None:
+        """Accounts still waiting for a first listing learn the org's current problem."""
+        if self.snapshot is None:
+            await self.accounts.reconcile_all()
+
+    def record_action(self, account_id: str, account_status: str) -> None:
+        """What a lifecycle call changed; replayed onto a listing that was already running."""
+        if self.snapshot is not None:
+            self.snapshot.record_status(account_id, account_status)
+        self._actions[account_id] = (self._clock(), account_status)
+
+    def _replay_actions(self, snapshot: OrgSnapshot, since: float) -> None:
+        # A page read before the call returned shows the old state: the call is the newer truth.
+        for account_id, (at, account_status) in list(self._actions.items()):
+            if at >= since:
+                snapshot.record_status(account_id, account_status)
+            else:
+                del self._actions[account_id]
+
+    def _restore_budget(self, claims: Iterable[AccountClaim]) -> None:
+        """Disable calls made before a restart still count against the rolling window."""
+        wall, mono = datetime.now(UTC), self._clock()
+        made = [parse_time(c.last_disable) for c in claims if c.last_disable]
+        self.budget.restore(
+            (mono - (wall - t).total_seconds() for t in made if t is not None), mono
+        )
 
     def _drop_client(self) -> None:
         if self._client is not None:
@@ -249,6 +312,7 @@ class OrgRuntime:
         self, reason: str, message: str, *, config_error: bool, now: str
     ) -> None:
         """A failed sync changes nothing but the org's conditions: the snapshot stays as it was."""
+        self.last_failure = message
         ready = find(self.status.get("conditions"), READY)
         keep_ready = (
             not config_error
@@ -283,7 +347,10 @@ class OrgRuntime:
         synced = find(self.status.get("conditions"), SYNCED)
         if synced is not None and synced.get("reason") == "RateLimited":
             return
-        message = f"Atlassian answered 429; the listing waits {seconds:.0f}s and continues"
+        message = (
+            f"Atlassian's rate limit is used up; the listing waits {seconds:.0f}s for it to reset "
+            "and then continues"
+        )
         ready = find(self.status.get("conditions"), READY)
         ready_condition = (
             Condition(

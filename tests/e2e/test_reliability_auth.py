@@ -1,0 +1,198 @@
+"""Issue 7, item 3: authentication and the API key Secret.
+
+A wrong key, a key removed from its Secret, a deleted Secret and a key rotated in place each give
+the org a condition that says what is wrong (AuthenticationFailed / SecretNotUsable) and what to
+do; none makes the operator hammer Atlassian (a rejected key is tried once per syncInterval, a
+missing one not at all); a suspension asked for while the key is wrong is not lost; and a key
+rotated in place is picked up by the running operator, without a restart and without touching
+the AtlassianOrg.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import time
+
+import pytest
+
+from support.e2e import API_KEY, E2E, condition
+from support.reliability import calls, sim_time
+
+pytestmark = pytest.mark.e2e
+
+ALICE = "a1000000000000000000a001"
+WRONG_KEY = "revoked-key-5d1e0b77"
+
+
+def add_alice(e2e: E2E) -> None:
+    e2e.sim.add_user(
+        account_id=ALICE, name="Alice Adams", email="alice@acme.example", account_status="active"
+    )
+
+
+def replace_secret(e2e: E2E, data: dict[str, str]) -> None:
+    """Replace the whole Secret (apply would merge, keeping keys we mean to remove)."""
+    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "atlassian-api-key"},
+        "data": encoded,
+    }
+    e2e.kube.kubectl("replace", "-f", "-", input=json.dumps(manifest))
+
+
+def rejected_listings(e2e: E2E) -> list[dict]:
+    return [r for r in e2e.sim.requests("list_users") if r["status"] == 401]
+
+
+def test_wrong_key_is_reported_retried_with_backoff_and_a_fix_in_place_is_picked_up(
+    e2e: E2E,
+) -> None:
+    add_alice(e2e)
+    e2e.secret(value=WRONG_KEY)
+    e2e.org(secret=False)
+    assert e2e.operator.process is not None
+    pid = e2e.operator.process.pid
+
+    org = e2e.wait_status(
+        "aorg",
+        "acme",
+        lambda s: condition(s, "Ready", "reason") == "AuthenticationFailed",
+        "org AuthenticationFailed",
+    )
+    message = str(condition(org, "Ready", "message"))
+    assert "rejected the API key (401)" in message and "Secret" in message
+    assert WRONG_KEY not in message and API_KEY not in message
+    assert condition(org, "Synced", "reason") == "AuthenticationFailed"
+    e2e.account("alice", accountId=ALICE, desiredState="Suspended")
+    alice = e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: condition(s, "Ready", "reason") == "OrgNotSynced",
+        "alice waits for the org",
+    )
+    assert "rejected the API key" in str(condition(alice, "Ready", "message"))
+
+    # A rejected key is tried again, but not in a loop: wait for the second try (a positive
+    # signal), then fix the key in place (the Secret only; not the org, no restart).
+    e2e.kube.wait_for(lambda: len(rejected_listings(e2e)) >= 2, 40, "a second try of the key")
+    e2e.secret(value=API_KEY)
+    e2e.wait_status(
+        "aorg",
+        "acme",
+        lambda s: condition(s, "Ready") == "True",
+        "org Ready with the fixed key",
+        timeout=60,
+    )
+    e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: s.get("accountStatus") == "Suspended",
+        "the suspension asked for while the key was wrong",
+    )
+    assert e2e.operator.process.pid == pid and e2e.operator.process.poll() is None
+
+    # No hot loop: each try waited longer than the one before, the first at least seconds.
+    listings = e2e.sim.requests("list_users")
+    tries = [sim_time(r) for r in listings if r["status"] == 401]
+    tries.append(sim_time(next(r for r in listings if r["status"] == 200)))
+    gaps = [b - a for a, b in itertools.pairwise(tries)]
+    assert len(gaps) >= 2 and gaps[0] >= 3.0, gaps
+    assert all(b >= a * 0.9 for a, b in itertools.pairwise(gaps)), gaps
+    assert [r["status"] for r in calls(e2e.sim, "disable")] == [204]
+    assert [ev["reason"] for ev in e2e.events("alice")] == ["Suspended"]
+
+
+def test_key_rotated_to_a_bad_one_holds_suspensions_until_it_is_fixed(e2e: E2E) -> None:
+    add_alice(e2e)
+    e2e.org()
+    e2e.account("alice", accountId=ALICE)
+    e2e.wait_status("aacct", "alice", lambda s: condition(s, "Ready") == "True", "alice observed")
+
+    e2e.secret(value=WRONG_KEY)  # rotated in place, to a key Atlassian does not accept
+    e2e.request_sync()
+    e2e.wait_status(
+        "aorg",
+        "acme",
+        lambda s: condition(s, "Ready", "reason") == "AuthenticationFailed",
+        "org AuthenticationFailed",
+    )
+    e2e.kube.kubectl(
+        "patch", "aacct/alice", "--type=merge", "-p", '{"spec":{"desiredState":"Suspended"}}'
+    )
+    alice = e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: condition(s, "Ready", "reason") == "AuthenticationFailed",
+        "alice AuthenticationFailed",
+    )
+    assert alice["accountStatus"] == "Active"
+    assert alice["lastAction"]["result"] == "Failed"
+    assert ("Warning", "SuspendFailed") in [
+        (ev["type"], ev["reason"]) for ev in e2e.events("alice")
+    ]
+
+    # A later sync happens (positive signal) and still makes no second disable with a bad key.
+    rejected = len(rejected_listings(e2e))
+    e2e.request_sync()
+    e2e.kube.wait_for(lambda: len(rejected_listings(e2e)) > rejected, 30, "another listing")
+    assert [r["status"] for r in calls(e2e.sim, "disable", ALICE)] == [401]
+
+    e2e.secret(value=API_KEY)
+    e2e.request_sync()
+    e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: (
+            s.get("accountStatus") == "Suspended"
+            and condition(s, "Ready", "reason") == "InDesiredState"
+        ),
+        "alice Suspended",
+    )
+    assert condition(e2e.wait_synced(), "Ready") == "True"
+    assert [r["status"] for r in calls(e2e.sim, "disable", ALICE)] == [401, 204]
+
+
+def test_unusable_secret_says_how_to_fix_it_and_calls_nobody(e2e: E2E) -> None:
+    add_alice(e2e)
+    e2e.org()
+    e2e.account("alice", accountId=ALICE)
+    alice = e2e.wait_status(
+        "aacct", "alice", lambda s: condition(s, "Ready") == "True", "alice observed"
+    )
+    listings = len(e2e.sim.requests("list_users"))
+
+    cases = [
+        (lambda: replace_secret(e2e, {"token": API_KEY}), "has no key 'api-key' (it has: token)"),
+        (lambda: replace_secret(e2e, {"api-key": "  \n"}), "key 'api-key' is empty"),
+        (lambda: e2e.kube.kubectl("delete", "secret", "atlassian-api-key"), "not found; create it"),
+    ]
+    for change, expected in cases:
+        change()
+        before = e2e.request_sync()
+        org = e2e.wait_status(
+            "aorg",
+            "acme",
+            lambda s, expected=expected: expected in str(condition(s, "Ready", "message")),
+            f"org says {expected!r}",
+        )
+        assert condition(org, "Ready", "reason") == "SecretNotUsable"
+        assert condition(org, "Synced", "reason") == "SecretNotUsable"
+        assert org["lastSyncTime"] == before  # nothing was listed
+    assert len(e2e.sim.requests("list_users")) == listings, "listed without a usable key"
+    # Not knowing is not forgetting: Alice keeps what the last complete listing said.
+    assert e2e.status("aacct", "alice") == alice
+
+    e2e.secret(value=API_KEY)
+    started = time.time()
+    e2e.request_sync()
+    org = e2e.wait_status(
+        "aorg",
+        "acme",
+        lambda s: condition(s, "Ready") == "True" and condition(s, "Synced") == "True",
+        "org recovered",
+    )
+    assert time.time() - started < 20

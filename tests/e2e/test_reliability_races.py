@@ -1,0 +1,212 @@
+"""Issue 7, item 5: drift and races (re-enabled upstream is in test_operator.py).
+
+- an account deleted in Atlassian while its disable call is in flight;
+- two AtlassianAccounts naming one Atlassian user, one after the other and both at once;
+- desiredState flipped Suspended -> Active -> Suspended faster than a call takes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from support.e2e import E2E, condition
+from support.reliability import calls, wait_until
+
+pytestmark = pytest.mark.e2e
+
+ALICE = "a2000000000000000000a002"
+
+
+def add_alice(e2e: E2E) -> None:
+    e2e.sim.add_user(
+        account_id=ALICE, name="Alice Adams", email="alice@acme.example", account_status="active"
+    )
+
+
+def later_sync(e2e: E2E) -> None:
+    """A positive signal that the operator looked again: a listing requested and answered."""
+    listed = len(e2e.sim.requests("list_users"))
+    e2e.request_sync()
+    e2e.kube.wait_for(lambda: len(e2e.sim.requests("list_users")) > listed, 30, "a listing")
+    e2e.wait_synced()
+
+
+def test_account_deleted_upstream_while_its_suspension_is_in_flight(e2e: E2E) -> None:
+    add_alice(e2e)
+    e2e.org()
+    e2e.account("alice", accountId=ALICE)
+    e2e.wait_status("aacct", "alice", lambda s: condition(s, "Ready") == "True", "alice seen")
+    e2e.sim.add_fault(endpoint="disable", account_id=ALICE, kind="slow", delay_seconds=3.0)
+
+    e2e.kube.kubectl(
+        "patch", "aacct/alice", "--type=merge", "-p", '{"spec":{"desiredState":"Suspended"}}'
+    )
+    wait_until(lambda: e2e.sim.faults() == [], 10, "the disable call in flight")
+    e2e.sim.remove_user(ALICE)  # deleted in admin.atlassian.com meanwhile
+
+    alice = e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: (s.get("lastAction") or {}).get("result") == "Failed",
+        "the disable answered 404",
+    )
+    assert alice["lastAction"]["reason"] == "AccountNotFound"
+    assert condition(alice, "Ready", "reason") == "AccountNotFound"
+    assert alice["accountStatus"] == "Active"  # nothing is concluded without a listing
+    later_sync(e2e)
+    alice = e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: s.get("accountStatus") == "Deprovisioned",
+        "alice Deprovisioned by the complete listing",
+    )
+    assert alice["atlassianStatus"] == "deleted"
+    # Deprovisioned is as suspended as it gets: the desired state holds, nothing to retry.
+    assert condition(alice, "Ready") == "True", alice["conditions"]
+    later_sync(e2e)
+    assert [c["status"] for c in calls(e2e.sim, "disable")] == [404]
+    assert e2e.sim.requests("enable") == []
+    assert [(ev["type"], ev["reason"]) for ev in e2e.events("alice")] == [
+        ("Warning", "SuspendFailed")
+    ]
+
+
+def test_second_account_naming_the_same_user_is_told_and_never_acts(e2e: E2E) -> None:
+    add_alice(e2e)
+    e2e.org()
+    e2e.account("alice", accountId=ALICE, desiredState="Suspended")
+    e2e.wait_status(
+        "aacct", "alice", lambda s: s.get("accountStatus") == "Suspended", "alice Suspended"
+    )
+    e2e.sim.update_user(ALICE, account_status="active")  # re-enabled upstream: both would act
+    e2e.account("alice-again", email="ALICE@acme.example", desiredState="Suspended")
+
+    dup = e2e.wait_status(
+        "aacct",
+        "alice-again",
+        lambda s: condition(s, "Ready", "reason") == "DuplicateAccount",
+        "alice-again DuplicateAccount",
+    )
+    message = str(condition(dup, "Ready", "message"))
+    assert "alice" in message and ALICE in message and "delete one of the two" in message
+    assert condition(dup, "Synced") == "False"
+    later_sync(e2e)
+    e2e.wait_status(
+        "aacct", "alice", lambda s: s.get("accountStatus") == "Suspended", "alice re-suspended"
+    )
+    later_sync(e2e)
+    assert len(calls(e2e.sim, "disable", ALICE)) == 2  # the first, and one re-suspension
+    assert condition(e2e.status("aacct", "alice-again"), "Ready", "reason") == "DuplicateAccount"
+
+    # The older one goes: the younger takes over, with nothing left to do.
+    e2e.kube.kubectl("delete", "aacct/alice")
+    later_sync(e2e)
+    again = e2e.wait_status(
+        "aacct",
+        "alice-again",
+        lambda s: condition(s, "Ready", "reason") == "InDesiredState",
+        "alice-again manages alice now",
+    )
+    assert again["accountStatus"] == "Suspended" and again["accountId"] == ALICE
+    assert len(calls(e2e.sim, "disable", ALICE)) == 2
+
+
+def test_two_accounts_created_at_once_for_one_user_make_one_call(e2e: E2E) -> None:
+    add_alice(e2e)
+    e2e.org()
+    e2e.wait_synced()
+    e2e.apply(
+        [
+            {
+                "apiVersion": "atlassian.operators.dev/v1alpha1",
+                "kind": "AtlassianAccount",
+                "metadata": {"name": name},
+                "spec": {"orgRef": {"name": "acme"}, **spec, "desiredState": "Suspended"},
+            }
+            for name, spec in (
+                ("a-by-id", {"accountId": ALICE}),
+                ("b-by-email", {"email": "alice@acme.example"}),
+            )
+        ]
+    )
+    e2e.wait_status(
+        "aacct", "a-by-id", lambda s: s.get("accountStatus") == "Suspended", "alice Suspended"
+    )
+    later_sync(e2e)
+    later_sync(e2e)
+    assert len(calls(e2e.sim, "disable", ALICE)) == 1
+    reasons = {
+        n: condition(e2e.status("aacct", n), "Ready", "reason") for n in ("a-by-id", "b-by-email")
+    }
+    # Same creation second: the name breaks the tie, the older (first) one manages the user.
+    assert reasons == {"a-by-id": "InDesiredState", "b-by-email": "DuplicateAccount"}
+
+
+@pytest.mark.parametrize(
+    "allow_reactivation", [False, True], ids=["no-reactivation", "reactivation"]
+)
+def test_desired_state_flipped_back_and_forth_quickly(e2e: E2E, allow_reactivation: bool) -> None:
+    add_alice(e2e)
+    e2e.org(suspension={"allowReactivation": allow_reactivation})
+    e2e.account("alice", accountId=ALICE)
+    e2e.wait_status("aacct", "alice", lambda s: condition(s, "Ready") == "True", "alice seen")
+    e2e.sim.add_fault(endpoint="disable", account_id=ALICE, kind="slow", delay_seconds=1.0)
+
+    for desired in ("Suspended", "Active", "Suspended"):
+        e2e.kube.kubectl(
+            "patch",
+            "aacct/alice",
+            "--type=merge",
+            "-p",
+            f'{{"spec":{{"desiredState":"{desired}"}}}}',
+        )
+    generation = e2e.get("aacct", "alice")["metadata"]["generation"]
+    status = e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: (
+            s.get("observedGeneration") == generation
+            and condition(s, "Ready", "reason") == "InDesiredState"
+        ),
+        "alice Suspended, settled",
+    )
+    assert status["accountStatus"] == "Suspended"
+    later_sync(e2e)
+    assert e2e.sim.user(ALICE)["user"]["account_status"] == "inactive"
+    disables, enables = calls(e2e.sim, "disable", ALICE), calls(e2e.sim, "enable", ALICE)
+    if allow_reactivation:
+        # Each call that went out was asked for; they alternate and end in a disable.
+        assert len(disables) == len(enables) + 1 and len(disables) <= 2
+    else:
+        assert (len(disables), enables) == (1, [])
+    assert condition(e2e.status("aacct", "alice"), "Ready", "reason") == "InDesiredState"
+
+
+def test_listing_in_flight_during_a_suspension_does_not_repeat_it(e2e: E2E) -> None:
+    early = "000000000000000000000a05"  # sorts first: on page 1 of the listing
+    e2e.sim.add_user(account_id=early, name="Early Bird", email="early@acme.example")
+    e2e.org()
+    e2e.account("early", accountId=early)
+    e2e.wait_status("aacct", "early", lambda s: condition(s, "Ready") == "True", "early seen")
+    listed = len(e2e.sim.requests("list_users"))
+
+    # A listing reads page 1 (early still active), then waits 3 s for page 2 ...
+    e2e.sim.add_fault(endpoint="list_users", page=2, kind="slow", delay_seconds=3.0)
+    e2e.request_sync()
+    wait_until(lambda: e2e.sim.faults() == [], 10, "page 2 in flight")
+    assert len(e2e.sim.requests("list_users")) == listed + 1
+    # ... while early is suspended from the previous snapshot.
+    e2e.kube.kubectl(
+        "patch", "aacct/early", "--type=merge", "-p", '{"spec":{"desiredState":"Suspended"}}'
+    )
+    wait_until(lambda: calls(e2e.sim, "disable", early), 10, "the disable")
+    assert len(e2e.sim.requests("list_users")) == listed + 1, "the listing ended too soon"
+
+    # That listing ends showing early active as of before the disable: old news, not drift.
+    later_sync(e2e)
+    later_sync(e2e)
+    assert [c["status"] for c in calls(e2e.sim, "disable", early)] == [204]
+    assert [ev["reason"] for ev in e2e.events("early")] == ["Suspended"]
+    status = e2e.status("aacct", "early")
+    assert status["accountStatus"] == "Suspended"
+    assert condition(status, "Ready", "reason") == "InDesiredState"
