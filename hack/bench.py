@@ -1,0 +1,1097 @@
+#!/usr/bin/env python3
+"""`make bench`: how the operator scales, measured on this machine against a naive poller.
+
+A local control plane (kube-apiserver + etcd), the Atlassian simulator and the operator as a
+process, as `make demo` runs them. For each N (1,000 and 10,000; `--quick`: 300 and 2,000) it
+creates an org of N simulated users and one AtlassianAccount per user, then measures:
+
+- first sync: Atlassian requests (simulator log) against ceil(N / page size), the time from the
+  first listing request to the last AtlassianAccount status written (a watch on the accounts),
+  and every Kubernetes write on the way;
+- a quiet sync (nothing changed; requested with the sync-requested annotation): account writes
+  (watch events), org writes, and wall time until the operator's CPU goes idle;
+- suspension latency, spec patch -> the simulator receiving the disable call (its request log
+  has millisecond UTC timestamps, the same clock as ours), 100 accounts one at a time and
+  100 at once (maxPerSync 200 from the start, so the rolling window admits both batches);
+- (largest N) a sync under a rate limit of R requests per 60 s window against pages / R;
+- operator peak RSS (VmHWM) and CPU seconds (utime + stime) from /proc;
+- the naive design, in the same run against the same simulator: one request per account per
+  interval (GET /_sim/users/{id}, which returns the user as listed: the simulator serves no
+  per-user Atlassian route), 4 at a time like the operator's client.
+
+Plus the listing alone at 50,000 users (`--quick`: 10,000) in a separate process, and a pure
+in-process timing of the status render + diff of every account (the quiet sync's CPU).
+Results: bench/results/<timestamp>.{json,md}, and bench/latest.{json,md}. It reports, it asserts
+nothing. BENCH_PROFILE=1 runs the operator under cProfile and writes the top entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import io
+import json
+import math
+import os
+import platform
+import pstats
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "hack" / "controlplane"), str(ROOT / "tests"), str(ROOT / "operator")]
+
+GROUP, VERSION = "atlassian.operators.dev", "v1alpha1"
+ACCOUNTS, ORGS = "atlassianaccounts", "atlassianorgs"
+SYNC_ANNOTATION = f"{GROUP}/sync-requested"
+API_KEY = "bench-org-api-key-7f3e"
+PAGE_SIZE = 100
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def now() -> float:
+    return time.time()
+
+
+def parse_sim_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def proc_mem(pid: int) -> dict[str, float]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            out[key] = int(value.split()[0]) / 1024  # MiB
+    return out
+
+
+def wait_cpu_idle(pid: int, quiet: float = 0.6, timeout: float = 300.0) -> float:
+    """Waits until the process uses (almost) no CPU for `quiet` seconds; returns when that began."""
+    deadline = now() + timeout
+    last_busy, last_cpu = now(), proc_cpu(pid)
+    while now() < deadline:
+        time.sleep(0.1)
+        cpu = proc_cpu(pid)
+        if cpu - last_cpu > 0.011:  # more than one tick per 100 ms: busy
+            last_busy = now()
+        last_cpu = cpu
+        if now() - last_busy >= quiet:
+            return last_busy
+    raise TimeoutError("operator never went idle")
+
+
+def log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+# ------------------------------------------------------------------------------ kubernetes
+
+
+class Kube:
+    def __init__(self, kubeconfig: Path) -> None:
+        from kubernetes import client, config
+
+        cfg = client.Configuration()
+        config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)
+        cfg.connection_pool_maxsize = 32
+        self.api = client.ApiClient(cfg)
+        self.custom = client.CustomObjectsApi(self.api)
+        self.core = client.CoreV1Api(self.api)
+        self.kubeconfig = kubeconfig
+
+    def kubectl(self, *args: str, input: str | None = None) -> str:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        result = subprocess.run(
+            ["kubectl", *args], input=input, capture_output=True, text=True, env=env, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr}")
+        return result.stdout
+
+    def org(self, ns: str, name: str) -> dict[str, Any]:
+        return self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, ORGS, name)
+
+    def request_sync(self, ns: str, name: str) -> None:
+        self.custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            ns,
+            ORGS,
+            name,
+            {"metadata": {"annotations": {SYNC_ANNOTATION: str(time.time_ns())}}},
+        )
+
+    def patch_spec(self, ns: str, name: str, spec: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, ns, ACCOUNTS, name, {"spec": spec}
+        )
+
+
+class Watcher:
+    """Every event of one plural in one namespace, with arrival times, in a thread."""
+
+    def __init__(self, kube: Kube, ns: str, plural: str, resource_version: str) -> None:
+        self.kube, self.ns, self.plural = kube, ns, plural
+        self.events: list[tuple[float, str, str, dict[str, Any]]] = []  # (t, type, name, status)
+        self.latest: dict[str, dict[str, Any]] = {}
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self._stop = threading.Event()
+        self._rv = resource_version
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        from kubernetes import watch
+
+        while not self._stop.is_set():
+            w = watch.Watch()
+            try:
+                for event in w.stream(
+                    self.kube.custom.list_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    self.ns,
+                    self.plural,
+                    resource_version=self._rv,
+                    timeout_seconds=60,
+                    allow_watch_bookmarks=False,
+                ):
+                    obj = event["object"]
+                    meta = obj.get("metadata") or {}
+                    self._rv = meta.get("resourceVersion", self._rv)
+                    status = obj.get("status") or {}
+                    with self.changed:
+                        self.events.append((now(), event["type"], meta.get("name", ""), status))
+                        self.latest[meta.get("name", "")] = status
+                        self.changed.notify_all()
+                    if self._stop.is_set():
+                        break
+            except Exception as exc:  # reconnect from the last resourceVersion
+                if not self._stop.is_set():
+                    log(f"watch {self.plural} restarted: {exc}")
+                    time.sleep(0.2)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.events)
+
+    def since(self, index: int) -> list[tuple[float, str, str, dict[str, Any]]]:
+        with self.lock:
+            return self.events[index:]
+
+    def wait(self, predicate: Any, timeout: float) -> bool:
+        deadline = now() + timeout
+        with self.changed:
+            while not predicate(self):
+                remaining = deadline - now()
+                if remaining <= 0:
+                    return False
+                self.changed.wait(min(remaining, 1.0))
+        return True
+
+    def quiet_for(self, seconds: float, timeout: float = 120.0) -> None:
+        deadline = now() + timeout
+        while now() < deadline:
+            with self.lock:
+                last = self.events[-1][0] if self.events else 0.0
+            if now() - last >= seconds:
+                return
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def ready_reason(status: dict[str, Any]) -> str | None:
+    for c in status.get("conditions") or ():
+        if c.get("type") == "Ready":
+            return c.get("reason")
+    return None
+
+
+# ------------------------------------------------------------------------------- operator
+
+
+def start_operator(kubeconfig: Path, ns: str, profile: Path | None) -> Any:
+    from support.operator import OperatorProcess
+
+    class Operator(OperatorProcess):
+        """The operator, optionally under cProfile (it exits on SIGTERM, writing the profile)."""
+
+        def start(self) -> Any:
+            if profile is None:
+                return super().start()
+            args = [
+                sys.executable,
+                "-m",
+                "cProfile",
+                "-o",
+                str(profile),
+                "-m",
+                "atlassian_operator.cli",
+                "run",
+                "--metrics-port",
+                str(self.metrics_port),
+                "--health-port",
+                str(self.health_port),
+                "--bind",
+                "127.0.0.1",
+                "--namespace",
+                ns,
+            ]
+            env = {**os.environ, "KUBECONFIG": self.kubeconfig, "PYTHONUNBUFFERED": "1"}
+            with self.log.open("ab") as out:
+                self.process = subprocess.Popen(
+                    args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+                )
+            self._wait_healthy()
+            return self
+
+    return Operator(kubeconfig, [ns]).start()
+
+
+# ---------------------------------------------------------------------------- naive poller
+
+
+async def naive_interval(base_url: str, account_ids: list[str], concurrency: int) -> dict[str, Any]:
+    """One GET per account, `concurrency` at a time: what a per-object poll does each interval."""
+    import httpx
+
+    limit = asyncio.Semaphore(concurrency)
+    failures = 0
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {API_KEY}"}
+    ) as http:
+
+        async def one(account_id: str) -> None:
+            nonlocal failures
+            async with limit:
+                response = await http.get(f"/_sim/users/{account_id}")
+                if response.status_code != 200:
+                    failures += 1
+                else:
+                    response.json()
+
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(one(a) for a in account_ids))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return {
+        "requests": len(account_ids),
+        "failures": failures,
+        "wall_seconds": round(wall, 2),
+        "poller_cpu_seconds": round(cpu, 2),
+        "concurrency": concurrency,
+    }
+
+
+# --------------------------------------------------------------------------- listing alone
+
+
+def listing_child(url: str, org_id: str, profile: str | None) -> None:
+    """Runs in a fresh process: list the org with the operator's client, build the snapshot."""
+    from atlassian_operator.atlassian import AtlassianClient
+    from atlassian_operator.core.snapshot import OrgSnapshot
+    from atlassian_operator.core.status import org_status
+
+    async def run() -> dict[str, Any]:
+        async with AtlassianClient(API_KEY, base_url=url) as client:
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            users = await client.list_all_users(org_id)
+            t1 = time.perf_counter()
+            snapshot = OrgSnapshot(org_id, users, datetime.now(UTC))
+            org_status(snapshot, generation=1, now="x", duration=0, requests=0, rate_limited=0)
+            t2 = time.perf_counter()
+            return {
+                "users": len(snapshot),
+                "requests": client.stats.requests,
+                "listing_seconds": round(t1 - t0, 2),
+                "snapshot_seconds": round(t2 - t1, 3),
+                "cpu_seconds": round(time.process_time() - cpu0, 2),
+            }
+
+    profiler = cProfile.Profile() if profile else None
+    if profiler:
+        profiler.enable()
+    result = asyncio.run(run())
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    result["peak_rss_mib"] = round(proc_mem(os.getpid())["VmHWM"], 1)
+    print(json.dumps(result))
+
+
+def listing_alone(n: int, profile_dir: Path | None) -> dict[str, Any]:
+    from support.simulator import start_simulator
+
+    t0 = now()
+    sim = start_simulator(
+        users=n, seed=11, page_size=PAGE_SIZE, org_id="org-listing", api_key=API_KEY
+    )
+    started = now() - t0
+    try:
+        profile = str(profile_dir / "listing.prof") if profile_dir else ""
+        out = subprocess.run(
+            [sys.executable, __file__, "--listing-child", sim.url, sim.org_id, profile],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        sim.stop()
+    result.update(
+        n=n, min_requests=math.ceil(n / PAGE_SIZE), simulator_start_seconds=round(started, 1)
+    )
+    return result
+
+
+# ---------------------------------------------------------------- pure status render + diff
+
+
+def render_diff_timing(
+    kube: Kube, ns: str, sim_users: list[dict[str, Any]], org_id: str, profile_dir: Path | None
+) -> dict[str, Any]:
+    """The quiet sync's per-account CPU in this process: observe, decide, render, diff."""
+    from atlassian_operator.atlassian import User
+    from atlassian_operator.core.decisions import decide_account
+    from atlassian_operator.core.resources import AccountResource, OrgSpec
+    from atlassian_operator.core.snapshot import OrgSnapshot
+    from atlassian_operator.core.status import account_status, status_patch
+
+    tracemalloc.start()
+    items = kube.custom.list_namespaced_custom_object(GROUP, VERSION, ns, ACCOUNTS)["items"]
+    bodies_bytes = tracemalloc.get_traced_memory()[0]
+    accounts = [AccountResource.from_body(item) for item in items]
+    del items  # what stays: the AccountResources, sharing the status dicts of the bodies
+    resources_bytes = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    t0 = time.perf_counter()
+    users = [User.model_validate(entry["user"]) for entry in sim_users]
+    snapshot = OrgSnapshot(org_id, users, datetime.now(UTC))
+    t_snapshot = time.perf_counter() - t0
+    policy = OrgSpec.from_dict(
+        {"orgId": org_id, "apiKeySecretRef": {"name": "x"}, "suspension": {"maxPerSync": 200}}
+    ).suspension
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def run() -> int:
+        changed = 0
+        for account in accounts:
+            spec = account.spec
+            obs = snapshot.observe(spec, account.status.get("accountId"))
+            decision = decide_account(
+                spec, obs.user, policy, account.status.get("lastAction"), account.generation
+            )
+            status = account_status(
+                spec=spec,
+                generation=account.generation,
+                observation=obs,
+                decision=decision,
+                result=None,
+                previous=account.status,
+                org=org_id,
+                now=stamp,
+            )
+            if status_patch(account.status, status):
+                changed += 1
+        return changed
+
+    t0 = time.perf_counter()
+    changed = run()
+    elapsed = time.perf_counter() - t0
+    if profile_dir:
+        profiler = cProfile.Profile()
+        profiler.runcall(run)
+        profiler.dump_stats(str(profile_dir / "render-diff.prof"))
+    return {
+        "accounts": len(accounts),
+        "changed": changed,
+        "render_diff_seconds": round(elapsed, 3),
+        "per_account_us": round(elapsed / max(1, len(accounts)) * 1e6, 1),
+        "snapshot_from_models_seconds": round(t_snapshot, 3),
+        "account_bodies_mib": round(bodies_bytes / 2**20, 1),
+        "account_registry_mib": round(resources_bytes / 2**20, 1),
+    }
+
+
+# ------------------------------------------------------------------------------- scenario
+
+
+class Scenario:
+    def __init__(self, kube: Kube, n: int, args: argparse.Namespace, profile_dir: Path | None):
+        self.kube, self.n, self.args, self.profile_dir = kube, n, args, profile_dir
+        self.ns, self.org_name = f"bench-{n}", "acme"
+        self.result: dict[str, Any] = {
+            "n": n,
+            "page_size": PAGE_SIZE,
+            "min_requests": math.ceil(n / PAGE_SIZE),
+        }
+
+    def run(self, rate_limited: bool) -> dict[str, Any]:
+        from support.simulator import start_simulator
+
+        n, ns, kube = self.n, self.ns, self.kube
+        log(f"N={n}: simulator and {n} AtlassianAccounts")
+        self.sim = sim = start_simulator(
+            users=n, seed=7, page_size=PAGE_SIZE, org_id=f"org-{n}", api_key=API_KEY
+        )
+        try:
+            entries = sim.users()
+            self.ids = [e["user"]["account_id"] for e in entries]
+            self.sim_users = entries
+            self.setup(entries)
+            self.first_sync()
+            if not self.result["first_sync"]["complete"]:
+                log(f"N={n}: the first sync did not finish; skipping the other measurements")
+                self.result["operator"] = self.operator_usage()
+                return self.result
+            self.quiet_sync()
+            self.suspensions(entries)
+            if rate_limited:
+                self.rate_limited_sync()
+            self.result["operator"] = self.operator_usage()
+            self.result["render_diff_in_process"] = render_diff_timing(
+                kube, ns, sim.users(), sim.org_id, self.profile_dir
+            )
+        finally:
+            for w in getattr(self, "watchers", ()):
+                w.stop()
+            op = getattr(self, "op", None)
+            if op is not None:
+                op.stop()
+        log(f"N={n}: naive baseline (one GET per account)")
+        self.result["naive"] = asyncio.run(naive_interval(sim.url, self.ids, 4))
+        sim.stop()
+        return self.result
+
+    # --- setup (not the operator's time)
+    def setup(self, entries: list[dict[str, Any]]) -> None:
+        kube, ns = self.kube, self.ns
+        t0 = now()
+        kube.core.create_namespace({"metadata": {"name": ns}})
+        kube.core.create_namespaced_secret(
+            ns, {"metadata": {"name": "atlassian-api-key"}, "stringData": {"api-key": API_KEY}}
+        )
+        kube.custom.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            ns,
+            ORGS,
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "AtlassianOrg",
+                "metadata": {"name": self.org_name},
+                "spec": {
+                    "orgId": self.sim.org_id,
+                    "apiKeySecretRef": {"name": "atlassian-api-key"},
+                    "apiBaseURL": self.sim.url,
+                    "syncInterval": "20m",
+                    "suspension": {"maxPerSync": 200},
+                },
+            },
+        )
+
+        def create(i: int) -> None:
+            kube.custom.create_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                ns,
+                ACCOUNTS,
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": "AtlassianAccount",
+                    "metadata": {"name": f"u{i:05d}"},
+                    "spec": {
+                        "orgRef": {"name": self.org_name},
+                        "accountId": entries[i]["user"]["account_id"],
+                    },
+                },
+            )
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(create, range(len(entries))))
+        self.result["setup_create_seconds"] = round(now() - t0, 1)
+        listing = kube.custom.list_namespaced_custom_object(GROUP, VERSION, ns, ACCOUNTS, limit=1)
+        rv = listing["metadata"]["resourceVersion"]
+        self.acc = Watcher(kube, ns, ACCOUNTS, rv)
+        self.orgw = Watcher(kube, ns, ORGS, rv)
+        self.watchers = [self.acc, self.orgw]
+
+    # --- first sync: operator start -> every status written
+    def first_sync(self) -> None:
+        n, sim = self.n, self.sim
+        sim.clear_requests()
+        log(f"N={n}: starting the operator; first sync")
+        t_start = now()
+        profile = self.profile_dir / f"operator-{n}.prof" if self.profile_dir else None
+        self.op = start_operator(self.kube.kubeconfig, self.ns, profile)
+        self.pid = self.op.process.pid
+        done = self.acc.wait(
+            lambda w: sum(1 for s in w.latest.values() if s.get("accountStatus")) >= n,
+            timeout=self.args.first_sync_timeout,
+        )
+        events = self.acc.since(0)
+        observed_at = {}
+        for t, _, name, status in events:
+            if status.get("accountStatus") and name not in observed_at:
+                observed_at[name] = t
+        t_all = max(observed_at.values()) if observed_at else float("nan")
+        lists = sim.requests("list_users")
+        first_list = parse_sim_time(lists[0]["time"]) if lists else float("nan")
+        writes = [e for e in events if e[1] == "MODIFIED"]
+        problems = sum(1 for e in writes if not e[3].get("accountStatus"))
+        org = self.kube.org(self.ns, self.org_name).get("status") or {}
+        if done:
+            self.acc.quiet_for(3.0)
+            wait_cpu_idle(self.pid)
+        self.result["first_sync"] = {
+            "complete": done,
+            "statuses_written": len(observed_at),
+            "atlassian_requests": len(lists),
+            "org_status_apiRequests": org.get("apiRequests"),
+            "listing_seconds": org.get("lastSyncDurationSeconds"),
+            "first_request_to_all_statuses_seconds": round(t_all - first_list, 2),
+            "operator_start_to_all_statuses_seconds": round(t_all - t_start, 2),
+            "account_writes": len(self.acc.since(0)) - sum(1 for e in events if e[1] == "ADDED"),
+            "account_writes_without_observation": problems,
+            "org_writes": sum(1 for e in self.orgw.since(0) if e[1] == "MODIFIED"),
+            "operator_cpu_seconds": round(proc_cpu(self.pid), 2),
+            "operator_rss_mib": round(proc_mem(self.pid)["VmRSS"], 1),
+        }
+        log(f"N={n}: first sync {self.result['first_sync']}")
+
+    # --- a sync in which nothing changed
+    def quiet_sync(self) -> None:
+        n, sim, pid = self.n, self.sim, self.pid
+        runs = []
+        for _ in range(self.args.quiet_syncs):
+            sim.clear_requests()
+            acc0, org0 = self.acc.count(), self.orgw.count()
+            before = (self.kube.org(self.ns, self.org_name).get("status") or {}).get("lastSyncTime")
+            cpu0, rss0 = proc_cpu(pid), proc_mem(pid)["VmRSS"]
+            t0 = now()
+            self.kube.request_sync(self.ns, self.org_name)
+            self.orgw.wait(
+                lambda w, before=before, org0=org0: any(
+                    e[3].get("lastSyncTime") != before for e in w.since(org0)
+                ),
+                timeout=300,
+            )
+            t_idle = wait_cpu_idle(pid)
+            org = self.kube.org(self.ns, self.org_name).get("status") or {}
+            org_events = self.orgw.since(org0)
+            runs.append(
+                {
+                    "wall_seconds": round(t_idle - t0, 2),
+                    "listing_seconds": org.get("lastSyncDurationSeconds"),
+                    "atlassian_requests": len(sim.requests("list_users")),
+                    "account_writes": len(self.acc.since(acc0)),
+                    # the first org event is our own annotation, not the operator's write
+                    "org_status_writes": max(0, len(org_events) - 1),
+                    "operator_cpu_seconds": round(proc_cpu(pid) - cpu0, 2),
+                    "operator_rss_growth_mib": round(proc_mem(pid)["VmRSS"] - rss0, 1),
+                }
+            )
+            time.sleep(0.5)
+        self.result["quiet_sync"] = {**min(runs, key=lambda r: r["wall_seconds"]), "runs": runs}
+        log(f"N={n}: quiet sync {runs}")
+
+    # --- suspension latency
+    def suspensions(self, entries: list[dict[str, Any]]) -> None:
+        n, sim = self.n, self.sim
+        count = min(self.args.suspensions, max(1, n // 10))
+        index = {e["user"]["account_id"]: i for i, e in enumerate(entries)}
+        targets = [
+            e["user"]["account_id"]
+            for e in entries
+            if e["user"]["account_status"] == "active" and not e["scim"]
+        ][: 2 * count]
+        one_by_one, at_once = targets[:count], targets[count:]
+        sim.clear_requests()
+        latencies, status_latencies = [], []
+        log(f"N={n}: {count} suspensions one at a time")
+        for account_id in one_by_one:
+            name = f"u{index[account_id]:05d}"
+            start = self.acc.count()
+            t0 = now()
+            self.kube.patch_spec(self.ns, name, {"desiredState": "Suspended"})
+            got = self._wait_disables({account_id}, timeout=30)
+            latencies.append(got[account_id] - t0)
+            self.acc.wait(
+                lambda w, name=name: w.latest.get(name, {}).get("accountStatus") == "Suspended",
+                timeout=30,
+            )
+            status_latencies.append(self._status_time(name, "Suspended", start) - t0)
+        log(f"N={n}: {len(at_once)} suspensions at once")
+        sim.clear_requests()
+        patched: dict[str, float] = {}
+        acc0 = self.acc.count()
+
+        def patch(account_id: str) -> None:
+            patched[account_id] = now()
+            self.kube.patch_spec(
+                self.ns, f"u{index[account_id]:05d}", {"desiredState": "Suspended"}
+            )
+
+        t0 = now()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(patch, at_once))
+        t_patched = now()
+        got = self._wait_disables(set(at_once), timeout=120)
+        names = {f"u{index[a]:05d}" for a in at_once}
+        self.acc.wait(
+            lambda w: all(w.latest.get(x, {}).get("accountStatus") == "Suspended" for x in names),
+            timeout=120,
+        )
+        t_status = max(self._status_time(x, "Suspended", acc0) for x in names)
+        batch_latencies = [got[a] - patched[a] for a in at_once]
+        calls = sim.requests("disable")
+        self.result["suspension"] = {
+            "one_at_a_time": {
+                "count": len(latencies),
+                "p50_seconds": round(percentile(latencies, 50), 3),
+                "p95_seconds": round(percentile(latencies, 95), 3),
+                "max_seconds": round(max(latencies), 3),
+                "to_status_p50_seconds": round(percentile(status_latencies, 50), 3),
+                "to_status_max_seconds": round(max(status_latencies), 3),
+            },
+            "at_once": {
+                "count": len(at_once),
+                "patching_seconds": round(t_patched - t0, 2),
+                "all_disabled_seconds": round(max(got.values()) - t0, 2),
+                "all_statuses_seconds": round(t_status - t0, 2),
+                "per_account_p50_seconds": round(percentile(batch_latencies, 50), 3),
+                "per_account_max_seconds": round(max(batch_latencies), 3),
+                "disable_calls": len(calls),
+            },
+        }
+        log(f"N={n}: suspension {self.result['suspension']}")
+
+    def _wait_disables(self, ids: set[str], timeout: float) -> dict[str, float]:
+        deadline = now() + timeout
+        seen: dict[str, float] = {}
+        while now() < deadline:
+            for entry in self.sim.requests("disable"):
+                account_id = entry["path"].split("/")[2]
+                if account_id in ids and account_id not in seen and entry["status"] == 204:
+                    seen[account_id] = parse_sim_time(entry["time"])
+            if len(seen) == len(ids):
+                return seen
+            time.sleep(0.01)
+        raise TimeoutError(f"{len(ids) - len(seen)} disable calls never arrived")
+
+    def _status_time(self, name: str, state: str, start: int = 0) -> float:
+        """When the watch first showed this account's status in `state`, from event `start` on."""
+        for t, _, ev_name, status in self.acc.since(start):
+            if ev_name == name and status.get("accountStatus") == state:
+                return t
+        return float("nan")
+
+    # --- a sync under a rate limit
+    def rate_limited_sync(self) -> None:
+        sim, r, window = self.sim, self.args.rate_limit, 60.0
+        pages = self.result["min_requests"]
+        log(
+            f"N={self.n}: sync under a rate limit of {r} requests per {window:.0f}s ({pages} pages)"
+        )
+        sim.set_rate_limit(r, window_seconds=window)
+        sim.clear_requests()
+        org0 = self.orgw.count()
+        before = (self.kube.org(self.ns, self.org_name).get("status") or {}).get("lastSyncTime")
+        t0 = now()
+        self.kube.request_sync(self.ns, self.org_name)
+
+        def finished(w: Watcher) -> bool:
+            for _, _, _, status in w.since(org0):
+                if status.get("lastSyncTime") != before:
+                    return True
+                for c in status.get("conditions") or ():
+                    if (
+                        c.get("type") == "Synced"
+                        and c.get("status") == "False"
+                        and not c.get("message", "").startswith("Atlassian answered 429")
+                    ):
+                        return True
+            return False
+
+        ok = self.orgw.wait(finished, timeout=pages / r * window + 3 * window)
+        t_end = now()
+        requests = sim.requests("list_users")
+        sim.set_rate_limit(None)
+        status = self.kube.org(self.ns, self.org_name).get("status") or {}
+        succeeded = status.get("lastSyncTime") != before
+        first = parse_sim_time(requests[0]["time"]) if requests else t0
+        last_ok = max(
+            (parse_sim_time(e["time"]) for e in requests if e["status"] == 200), default=t_end
+        )
+        # Fixed windows aligned to the epoch: the earliest the last page can be answered.
+        offset = first % window
+        windows_needed = math.ceil(pages / r)
+        fixed_window_min = max(0.0, (windows_needed - 1) * window - offset)
+        self.result["rate_limited"] = {
+            "limit_per_window": r,
+            "window_seconds": window,
+            "pages": pages,
+            "pages_over_r_seconds": round(pages / r * window, 1),
+            "fixed_window_minimum_seconds": round(fixed_window_min, 1),
+            "first_to_last_page_seconds": round(last_ok - first, 1),
+            "listing_seconds": status.get("lastSyncDurationSeconds"),
+            "requests": len(requests),
+            "responses_429": sum(1 for e in requests if e["status"] == 429),
+            "failed_syncs": 0 if (ok and succeeded) else 1,
+            "org_rateLimitedResponses": status.get("rateLimitedResponses"),
+        }
+        log(f"N={self.n}: rate limited {self.result['rate_limited']}")
+
+    def operator_usage(self) -> dict[str, Any]:
+        mem = proc_mem(self.pid)
+        return {
+            "peak_rss_mib": round(mem["VmHWM"], 1),
+            "rss_mib": round(mem["VmRSS"], 1),
+            "cpu_seconds": round(proc_cpu(self.pid), 2),
+        }
+
+
+# ---------------------------------------------------------------------------------- report
+
+
+def fmt(value: Any, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value}{unit}"
+
+
+def g(d: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def table(results: dict[str, Any]) -> str:
+    scenarios = results["scenarios"]
+    head = ("Measure", *[f"N = {s['n']:,}" for s in scenarios], "Target")
+    rows: list[tuple[str, ...]] = []
+
+    def row(label: str, render: Any, target: str = "") -> None:
+        cells = []
+        for s in scenarios:
+            try:
+                cells.append(render(s))
+            except (KeyError, TypeError, ZeroDivisionError):
+                cells.append("-")
+        rows.append((label, *cells, target))
+
+    fs = "first_sync"
+    row(
+        "Atlassian requests per full sync (minimum ceil(N/100))",
+        lambda s: f"{s[fs]['atlassian_requests']} (min {s['min_requests']})",
+        "= pages",
+    )
+    row(
+        "First sync: first request -> every status written",
+        lambda s: (
+            f"{s[fs]['first_request_to_all_statuses_seconds']} s"
+            if s[fs]["complete"]
+            else f"not done in {results['first_sync_timeout']:.0f} s "
+            f"({s[fs]['statuses_written']} written)"
+        ),
+        "< 120 s at 10k",
+    )
+    row(
+        "  operator start -> every status written",
+        lambda s: (
+            f"{s[fs]['operator_start_to_all_statuses_seconds']} s" if s[fs]["complete"] else "-"
+        ),
+    )
+    row("  listing (org lastSyncDurationSeconds)", lambda s: f"{s[fs]['listing_seconds']} s")
+    row(
+        "  account status writes (of which without observation)",
+        lambda s: f"{s[fs]['account_writes']} ({s[fs]['account_writes_without_observation']})",
+        "N",
+    )
+    row(
+        "Quiet sync: account writes / org status writes",
+        lambda s: f"{s['quiet_sync']['account_writes']} / {s['quiet_sync']['org_status_writes']}",
+        "0 / 1",
+    )
+    row(
+        "Quiet sync: wall (annotation -> operator idle)",
+        lambda s: f"{s['quiet_sync']['wall_seconds']} s",
+        "< 5 s at 10k",
+    )
+    row("  of which listing", lambda s: f"{s['quiet_sync']['listing_seconds']} s")
+    row("  operator CPU", lambda s: f"{s['quiet_sync']['operator_cpu_seconds']} s")
+    one, many = ("suspension", "one_at_a_time"), ("suspension", "at_once")
+    row(
+        "Suspension latency, one at a time: p50 / p95 / max",
+        lambda s: (
+            f"{g(s, *one, 'p50_seconds')} / {g(s, *one, 'p95_seconds')} / "
+            f"{g(s, *one, 'max_seconds')} s (n={g(s, *one, 'count')})"
+        ),
+        "p50 < 0.5 s, p95 < 2 s",
+    )
+    row(
+        "Suspensions at once: last disable call / last status",
+        lambda s: (
+            f"{g(s, *many, 'all_disabled_seconds')} / "
+            f"{g(s, *many, 'all_statuses_seconds')} s (n={g(s, *many, 'count')})"
+        ),
+        "100 in < 10 s",
+    )
+    row(
+        "Operator peak RSS (VmHWM)",
+        lambda s: f"{s['operator']['peak_rss_mib']} MiB",
+        "< 300 MB at 10k",
+    )
+    row("Operator CPU seconds (whole scenario)", lambda s: f"{s['operator']['cpu_seconds']} s")
+    row(
+        "Naive: Atlassian requests per interval (ratio)",
+        lambda s: (
+            f"{s['naive']['requests']} "
+            f"({s['naive']['requests'] / s['quiet_sync']['atlassian_requests']:.0f}x)"
+        ),
+    )
+    row(
+        "Naive: wall per interval, 4 at a time (ratio to listing)",
+        lambda s: (
+            f"{s['naive']['wall_seconds']} s "
+            f"({s['naive']['wall_seconds'] / s['quiet_sync']['listing_seconds']:.0f}x)"
+        ),
+    )
+    for s in scenarios:
+        rl = s.get("rate_limited")
+        if not rl:
+            continue
+        here = lambda x, text, s=s: text if x is s else ""  # noqa: E731
+        naive_min = s["n"] / rl["limit_per_window"] * rl["window_seconds"] / 60
+        rows.append(
+            (
+                f"Rate limit {rl['limit_per_window']} requests/min, {rl['pages']} pages",
+                *["" for _ in scenarios],
+                "",
+            )
+        )
+        rows.append(
+            (
+                "  sync time / pages÷R / fixed-window minimum",
+                *[
+                    here(
+                        x,
+                        f"{rl['listing_seconds']} s / {rl['pages_over_r_seconds']} s / "
+                        f"{rl['fixed_window_minimum_seconds']} s",
+                    )
+                    for x in scenarios
+                ],
+                "within 10% of pages/R",
+            )
+        )
+        rows.append(
+            (
+                "  429 responses / failed syncs",
+                *[here(x, f"{rl['responses_429']} / {rl['failed_syncs']}") for x in scenarios],
+                "0 failed",
+            )
+        )
+        rows.append(
+            (
+                "  naive at this limit: time per interval (N / R)",
+                *[
+                    here(
+                        x,
+                        f"{naive_min:.0f} min "
+                        f"({naive_min * 60 / max(1.0, rl['listing_seconds'] or 1.0):.0f}x)",
+                    )
+                    for x in scenarios
+                ],
+                "",
+            )
+        )
+    la = results.get("listing_alone")
+    if la:
+        rows.append(
+            (
+                f"Listing alone, {la['n']:,} users: requests / wall / snapshot / peak RSS",
+                f"{la['requests']} (min {la['min_requests']}) / {la['listing_seconds']} s / "
+                f"{la['snapshot_seconds']} s / {la['peak_rss_mib']} MiB",
+                *["" for _ in scenarios[1:]],
+                "",
+            )
+        )
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows
+    ]
+    return "\n".join([line, sep, *body])
+
+
+def profile_summary(profile_dir: Path) -> str:
+    out = io.StringIO()
+    for path in sorted(profile_dir.glob("*.prof")):
+        out.write(f"\n=== {path.name}: top 25 by own time ===\n")
+        stats = pstats.Stats(str(path), stream=out)
+        stats.strip_dirs().sort_stats("tottime").print_stats(25)
+        out.write(f"\n=== {path.name}: top 25 by cumulative time ===\n")
+        stats.sort_stats("cumulative").print_stats(25)
+    return out.getvalue()
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(int(mem) / 2**20, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+# ------------------------------------------------------------------------------------ main
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--listing-child":
+        listing_child(sys.argv[2], sys.argv[3], sys.argv[4] or None)
+        return 0
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller: N = 300 and 2,000, listing alone at 10,000"
+    )
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--listing", type=int, help="users for the listing alone")
+    parser.add_argument("--suspensions", type=int, default=100)
+    parser.add_argument("--rate-limit", type=int, default=60, help="requests per 60 s window")
+    parser.add_argument("--quiet-syncs", type=int, default=2)
+    parser.add_argument("--no-rate-limit", action="store_true")
+    parser.add_argument(
+        "--first-sync-timeout",
+        type=float,
+        default=240.0,
+        help="give up on a first sync after this many seconds (default 240)",
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    sizes = args.sizes or ([300, 2000] if args.quick else [1000, 10000])
+    listing_n = args.listing or (10000 if args.quick else 50000)
+    if args.quick and args.suspensions == 100:
+        args.suspensions = 20
+    if args.quick and args.rate_limit == 60:
+        args.rate_limit = 12
+
+    from controlplane import ControlPlane
+
+    # SIGTERM/SIGHUP must run the clean-up (operator, simulators, control plane), as ^C does.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+    started = now()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    args.out.mkdir(parents=True, exist_ok=True)
+    profile_dir = None
+    if os.environ.get("BENCH_PROFILE"):
+        profile_dir = args.out / f"profile-{stamp}"
+        profile_dir.mkdir()
+    work = Path(tempfile.mkdtemp(prefix="atlassian-bench-"))
+    results: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "machine": machine(),
+        "profiled": profile_dir is not None,
+        "first_sync_timeout": args.first_sync_timeout,
+        "operator_source": os.environ.get("BENCH_OPERATOR_NOTE", "tree"),
+        "scenarios": [],
+    }
+    log("starting a local control plane")
+    cp = ControlPlane.start(work / "controlplane", kubeconfig=work / "kubeconfig")
+    try:
+        kube = Kube(cp.kubeconfig)
+        kube.kubectl(
+            "apply",
+            "-f",
+            str(ROOT / "crds" / f"{ORGS}.yaml"),
+            "-f",
+            str(ROOT / "crds" / f"{ACCOUNTS}.yaml"),
+        )
+        kube.kubectl(
+            "wait", "--for=condition=Established", f"crd/{ORGS}.{GROUP}", f"crd/{ACCOUNTS}.{GROUP}"
+        )
+        for i, n in enumerate(sizes):
+            last = i == len(sizes) - 1
+            results["scenarios"].append(
+                Scenario(kube, n, args, profile_dir).run(
+                    rate_limited=last and not args.no_rate_limit
+                )
+            )
+    finally:
+        cp.stop()
+    log(f"listing alone at {listing_n} users")
+    results["listing_alone"] = listing_alone(listing_n, profile_dir)
+    results["total_seconds"] = round(now() - started, 1)
+
+    text = table(results)
+    md = (
+        f"# Benchmark {results['started']}{' (quick)' if args.quick else ''}"
+        f"{' (PROFILED: times inflated)' if profile_dir else ''}\n\n"
+        f"Machine: {results['machine']['cpus']} CPUs ({results['machine']['cpu']}), "
+        f"{results['machine']['memory_gib']} GiB, Python {results['machine']['python']}. "
+        f"Operator: {results['operator_source']}. "
+        f"Total {results['total_seconds']} s.\n\n{text}\n"
+    )
+    (args.out / f"{stamp}.json").write_text(json.dumps(results, indent=1))
+    (args.out / f"{stamp}.md").write_text(md)
+    if profile_dir:
+        summary = profile_summary(profile_dir)
+        (profile_dir / "summary.txt").write_text(summary)
+        log(f"profiles in {profile_dir}")
+    elif not args.quick and not args.sizes:
+        (ROOT / "bench" / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
+        (ROOT / "bench" / "latest.md").write_text(md)
+    print("\n" + md, flush=True)
+    subprocess.run(["rm", "-rf", str(work)], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
