@@ -243,41 +243,13 @@ def ready_reason(status: dict[str, Any]) -> str | None:
 
 
 def start_operator(kubeconfig: Path, ns: str, profile: Path | None) -> Any:
+    """The operator, optionally under cProfile (it exits on SIGTERM, writing the profile)."""
     from support.operator import OperatorProcess
 
-    class Operator(OperatorProcess):
-        """The operator, optionally under cProfile (it exits on SIGTERM, writing the profile)."""
-
-        def start(self) -> Any:
-            if profile is None:
-                return super().start()
-            args = [
-                sys.executable,
-                "-m",
-                "cProfile",
-                "-o",
-                str(profile),
-                "-m",
-                "atlassian_operator.cli",
-                "run",
-                "--metrics-port",
-                str(self.metrics_port),
-                "--health-port",
-                str(self.health_port),
-                "--bind",
-                "127.0.0.1",
-                "--namespace",
-                ns,
-            ]
-            env = {**os.environ, "KUBECONFIG": self.kubeconfig, "PYTHONUNBUFFERED": "1"}
-            with self.log.open("ab") as out:
-                self.process = subprocess.Popen(
-                    args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
-                )
-            self._wait_healthy()
-            return self
-
-    return Operator(kubeconfig, [ns]).start()
+    launcher = ["-m", "atlassian_operator.cli"]
+    if profile is not None:
+        launcher = ["-m", "cProfile", "-o", str(profile), *launcher]
+    return OperatorProcess(kubeconfig, [ns], launcher=launcher).start()
 
 
 # ---------------------------------------------------------------------------- naive poller

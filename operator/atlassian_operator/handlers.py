@@ -26,14 +26,25 @@ def new_client(
     return AtlassianClient(api_key, base_url=base_url, observer=observer, timeout=timeout)
 
 
+class NoDiffBase(kopf.AnnotationsDiffBaseStorage):
+    """Only on.event handlers here: kopf need not deep-copy every body to diff it."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     # Our own bookkeeping names, in case kopf ever writes any (on.event handlers do not).
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = NoDiffBase(
         prefix=GROUP, key="last-handled-configuration"
     )
+    # At start-up kopf lists every account at once; unbounded, it would hold a worker and a
+    # copy of every body at the same time (the peak RSS at 10,000 accounts).
+    settings.queueing.worker_limit = 64
+    settings.queueing.idle_timeout = 0.5  # an idle worker must not hold one of those slots
     # We post our own, specific Events; kopf would turn log lines into Events as well.
     settings.posting.enabled = False
     # Quiet watch streams are reconnected well before proxies and load balancers drop them.

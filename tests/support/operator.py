@@ -29,11 +29,17 @@ class OperatorProcess:
     """`atlassian-operator run` in a subprocess, its log in a file, restartable."""
 
     def __init__(
-        self, kubeconfig: Path | str, namespaces: Sequence[str], extra_args: Sequence[str] = ()
+        self,
+        kubeconfig: Path | str,
+        namespaces: Sequence[str],
+        extra_args: Sequence[str] = (),
+        launcher: Sequence[str] = ("-m", "atlassian_operator.cli"),
     ) -> None:
+        """`launcher`: the interpreter arguments before `run`, e.g. to run it under cProfile."""
         self.kubeconfig = str(kubeconfig)
         self.namespaces = list(namespaces)
         self.extra_args = list(extra_args)
+        self.launcher = list(launcher)
         fd, name = tempfile.mkstemp(prefix="atlassian-operator-", suffix=".log")
         os.close(fd)
         self.log = Path(name)
@@ -46,7 +52,7 @@ class OperatorProcess:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def start(self) -> Self:
-        args = [sys.executable, "-m", "atlassian_operator.cli", "run",
+        args = [sys.executable, *self.launcher, "run",
                 "--metrics-port", str(self.metrics_port), "--health-port", str(self.health_port),
                 "--bind", "127.0.0.1", *self.extra_args]  # fmt: skip
         for namespace in self.namespaces:

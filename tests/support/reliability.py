@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,32 +44,15 @@ sys.exit(cli.main(sys.argv[2:]))
 """
 
 
-class TunedOperator(OperatorProcess):
-    """`atlassian-operator run` whose Atlassian clients get `client_kwargs` (e.g. timeout=1.0)."""
-
-    def __init__(
-        self,
-        kubeconfig: Path | str,
-        namespaces: Sequence[str],
-        client_kwargs: dict[str, Any],
-        extra_args: Sequence[str] = (),
-    ) -> None:
-        super().__init__(kubeconfig, namespaces, extra_args)
-        self.client_kwargs = client_kwargs
-
-    def start(self) -> TunedOperator:
-        args = [sys.executable, "-c", _TUNED_MAIN, json.dumps(self.client_kwargs), "run",
-                "--metrics-port", str(self.metrics_port), "--health-port", str(self.health_port),
-                "--bind", "127.0.0.1", *self.extra_args]  # fmt: skip
-        for namespace in self.namespaces:
-            args += ["--namespace", namespace]
-        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "PYTHONUNBUFFERED": "1"}
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
-            )
-        self._wait_healthy()
-        return self
+def tuned_operator(
+    kubeconfig: Path | str,
+    namespaces: Sequence[str],
+    client_kwargs: dict[str, Any],
+    extra_args: Sequence[str] = (),
+) -> OperatorProcess:
+    """`atlassian-operator run` whose Atlassian clients get `client_kwargs` (e.g. fast retries)."""
+    launcher = ["-c", _TUNED_MAIN, json.dumps(client_kwargs)]
+    return OperatorProcess(kubeconfig, namespaces, extra_args, launcher=launcher)
 
 
 @contextlib.contextmanager
@@ -84,7 +65,7 @@ def operator_process(
 ) -> Iterator[OperatorProcess]:
     """A started operator for the test's namespace, checked like the `operator` fixture."""
     op: OperatorProcess = (
-        TunedOperator(kube.kubeconfig, [kube.namespace], client_kwargs, extra_args)
+        tuned_operator(kube.kubeconfig, [kube.namespace], client_kwargs, extra_args)
         if client_kwargs is not None
         else OperatorProcess(kube.kubeconfig, [kube.namespace], extra_args)
     )
