@@ -711,7 +711,7 @@ class Scenario:
                     if (
                         c.get("type") == "Synced"
                         and c.get("status") == "False"
-                        and not c.get("message", "").startswith("Atlassian answered 429")
+                        and c.get("reason") != "RateLimited"  # waiting, not failed
                     ):
                         return True
             return False
