@@ -453,3 +453,21 @@ def test_schema_rejects_invalid_accounts(e2e: E2E, spec: dict, message: str) -> 
     result = e2e.kube.kubectl("apply", "-f", "-", input=manifest, check=False)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_accounts_of_a_deleted_org_say_so_and_nothing_is_called(e2e: E2E) -> None:
+    add_people(e2e)
+    e2e.org()
+    e2e.account("alice", accountId=ALICE)
+    e2e.wait_status("aacct", "alice", ready, "alice observed")
+
+    e2e.kube.kubectl("delete", "aorg/acme", "--timeout=20s")
+    alice = e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: condition(s, "Ready", "reason") == "OrgNotFound",
+        "alice OrgNotFound",
+    )
+    assert "AtlassianOrg 'acme' not found" in condition(alice, "Ready", "message")
+    assert alice["accountStatus"] == "Active"  # what was observed is kept
+    assert disables(e2e) == [] and e2e.sim.requests("enable") == []

@@ -31,6 +31,7 @@ class Fleet:
         self._client_factory = client_factory
         self._orphans: dict[tuple[str, str], float] = {}
         self._orphan_task: asyncio.Task[None] | None = None
+        self._stopping: set[asyncio.Future[None]] = set()
 
     def org_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         meta = body.get("metadata") or {}
@@ -38,11 +39,14 @@ class Fleet:
         if event_type == "DELETED" or meta.get("deletionTimestamp"):
             runtime = self.orgs.pop(key, None)
             if runtime is not None:
-                asyncio.ensure_future(runtime.stop())  # noqa: RUF006 - stop() awaits its own tasks
+                stopping = asyncio.ensure_future(runtime.stop())
+                self._stopping.add(stopping)
+                stopping.add_done_callback(self._stopping.discard)
                 for account in self.registry.of_org(*key):
                     self._orphans.setdefault(
                         (account.ref.namespace, account.ref.name), time.monotonic()
                     )
+                self._ensure_orphan_watch()
             return
         runtime = self.orgs.get(key)
         if runtime is None:

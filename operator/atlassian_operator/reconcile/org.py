@@ -70,12 +70,11 @@ class OrgObserver:
 
     def waiting(self, endpoint: str, seconds: float, reason: str) -> None:
         self._org.metrics.waiting(self._org.ref, endpoint, reason)
-        # Whether refused (429) or holding back before the limit is used up, a listing that
-        # waits for Atlassian's rate limit says so; short pacing pauses are not worth a write.
-        if endpoint == "list_users" and (
-            reason == "rate_limited" or (reason == "pacing" and seconds >= 1.0)
-        ):
-            self._org.report_rate_limited(seconds)
+        # Refused (429) or holding back before the limit is used up, by any request: the org
+        # shares one limit, so a listing under way or about to start waits too. Short pacing
+        # pauses are not worth a status write.
+        if reason == "rate_limited" or (reason == "pacing" and seconds >= 1.0):
+            self._org.rate_limit_waits(seconds)
 
 
 class OrgRuntime:
@@ -93,6 +92,8 @@ class OrgRuntime:
         self._client_factory = client_factory
         self.listing = ListingCount()
         self.last_failure: str | None = None  # why the last sync failed, until one succeeds
+        self._listing_now = False
+        self._rate_limited_until = 0.0
         self._actions: dict[str, tuple[float, str]] = {}
         self._clock = clock
         self.generation = 0
@@ -201,9 +202,13 @@ class OrgRuntime:
             return False
         spec = self.spec
         self.listing = ListingCount()
+        self._listing_now = True
+        if (wait := self._rate_limited_until - self._clock()) >= 1.0:
+            self.report_rate_limited(wait)  # the client holds every request until then
         try:
             users = await client.list_all_users(spec.org_id)
         except AtlassianError as exc:
+            self._listing_now = False
             self.metrics.sync_done(self.ref, "failed", self._clock() - started)
             logger.warning("Listing org %s failed: %s", spec.org_id, exc)
             await self._write_org_problem(
@@ -211,6 +216,7 @@ class OrgRuntime:
             )
             await self._tell_waiting_accounts()
             return False
+        self._listing_now = False
         snapshot = OrgSnapshot(spec.org_id, users, datetime.now(UTC))
         self._replay_actions(snapshot, since=started)
         claims = None
@@ -342,6 +348,11 @@ class OrgRuntime:
         if patch:
             stored = await self.kube.patch_status(self.ref, patch)
             self.status = dict(stored.get("status") or {})
+
+    def rate_limit_waits(self, seconds: float) -> None:
+        self._rate_limited_until = max(self._rate_limited_until, self._clock() + seconds)
+        if self._listing_now:
+            self.report_rate_limited(seconds)
 
     def report_rate_limited(self, seconds: float) -> None:
         synced = find(self.status.get("conditions"), SYNCED)
