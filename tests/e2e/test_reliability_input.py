@@ -25,21 +25,6 @@ BOB = "b3000000000000000000b003"
 TWINS = ("c3000000000000000000c031", "c3000000000000000000c032")
 
 
-def org_manifest(e2e: E2E, name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "atlassian.operators.dev/v1alpha1",
-        "kind": "AtlassianOrg",
-        "metadata": {"name": name},
-        "spec": {
-            "orgId": e2e.sim.org_id,
-            "apiKeySecretRef": {"name": "atlassian-api-key"},
-            "apiBaseURL": e2e.sim.url,
-            "syncInterval": "30s",
-            **spec,
-        },
-    }
-
-
 def ready(e2e: E2E, kind: str, name: str, reason: str) -> str:
     """Wait for Ready=False with this reason; return its message."""
     status = e2e.wait_status(
@@ -62,11 +47,11 @@ def test_invalid_specs_get_actionable_conditions_and_the_rest_keeps_working(e2e:
     e2e.secret()
     e2e.apply(
         [
-            org_manifest(e2e, "acme"),
-            org_manifest(e2e, "too-often", syncInterval="10s"),
-            org_manifest(e2e, "no-secret", apiKeySecretRef={"name": "missing-secret"}),
-            org_manifest(e2e, "wrong-org", orgId="no-such-org"),
-            org_manifest(e2e, "wrong-url", apiBaseURL=f"{sim.url}/not-atlassian"),
+            e2e.org_manifest("acme"),
+            e2e.org_manifest("too-often", syncInterval="10s"),
+            e2e.org_manifest("no-secret", apiKeySecretRef={"name": "missing-secret"}),
+            e2e.org_manifest("wrong-org", orgId="no-such-org"),
+            e2e.org_manifest("wrong-url", apiBaseURL=f"{sim.url}/not-atlassian"),
         ]
     )
     e2e.account("alice", accountId=ALICE)

@@ -39,21 +39,6 @@ def forms(secret: str) -> list[str]:
     ]
 
 
-def org(e2e: E2E, name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "atlassian.operators.dev/v1alpha1",
-        "kind": "AtlassianOrg",
-        "metadata": {"name": name},
-        "spec": {
-            "orgId": e2e.sim.org_id,
-            "apiKeySecretRef": {"name": "atlassian-api-key"},
-            "apiBaseURL": e2e.sim.url,
-            "syncInterval": "30s",
-            **spec,
-        },
-    }
-
-
 def reason(e2e: E2E, kind: str, name: str, expected: str, timeout: float = 30) -> None:
     e2e.wait_status(
         kind,
@@ -122,13 +107,13 @@ def run_every_error_path(e2e: E2E) -> None:
     e2e.secret(name="empty-key", value=" ")
     e2e.apply(
         [
-            org(e2e, "no-secret", apiKeySecretRef={"name": "missing"}),
-            org(e2e, "empty-secret", apiKeySecretRef={"name": "empty-key"}),
-            org(e2e, "wrong-key", apiKeySecretRef={"name": "wrong-key"}),
-            org(e2e, "wrong-org", orgId="no-such-org"),
-            org(e2e, "wrong-url", apiBaseURL=f"{sim.url}/not-atlassian"),
-            org(e2e, "nobody-there", apiBaseURL=f"http://127.0.0.1:{free_port()}"),
-            org(e2e, "too-often", syncInterval="10s"),
+            e2e.org_manifest("no-secret", apiKeySecretRef={"name": "missing"}),
+            e2e.org_manifest("empty-secret", apiKeySecretRef={"name": "empty-key"}),
+            e2e.org_manifest("wrong-key", apiKeySecretRef={"name": "wrong-key"}),
+            e2e.org_manifest("wrong-org", orgId="no-such-org"),
+            e2e.org_manifest("wrong-url", apiBaseURL=f"{sim.url}/not-atlassian"),
+            e2e.org_manifest("nobody-there", apiBaseURL=f"http://127.0.0.1:{free_port()}"),
+            e2e.org_manifest("too-often", syncInterval="10s"),
         ]
     )
     for name, expected in (

@@ -39,23 +39,25 @@ class E2E:
             }
         )
 
+    def org_manifest(self, name: str = "acme", **spec: Any) -> dict[str, Any]:
+        """An AtlassianOrg pointing at this test's simulator; `spec` overrides the defaults."""
+        return {
+            "apiVersion": "atlassian.operators.dev/v1alpha1",
+            "kind": "AtlassianOrg",
+            "metadata": {"name": name},
+            "spec": {
+                "orgId": self.sim.org_id,
+                "apiKeySecretRef": {"name": "atlassian-api-key"},
+                "apiBaseURL": self.sim.url,
+                "syncInterval": "30s",
+                **spec,
+            },
+        }
+
     def org(self, name: str = "acme", secret: bool = True, **spec: Any) -> None:
         if secret:
             self.secret()
-        self.apply(
-            {
-                "apiVersion": "atlassian.operators.dev/v1alpha1",
-                "kind": "AtlassianOrg",
-                "metadata": {"name": name},
-                "spec": {
-                    "orgId": self.sim.org_id,
-                    "apiKeySecretRef": {"name": "atlassian-api-key"},
-                    "apiBaseURL": self.sim.url,
-                    "syncInterval": "30s",
-                    **spec,
-                },
-            }
-        )
+        self.apply(self.org_manifest(name, **spec))
 
     def account(self, name: str, org: str = "acme", **spec: Any) -> None:
         self.apply(
