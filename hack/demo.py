@@ -102,7 +102,8 @@ def main() -> int:
                 ],
             )
         step("starting the operator")
-        op = OperatorProcess(cp.kubeconfig, [NAMESPACE]).start()
+        # The simulator stands in for https://api.atlassian.com: a cluster admin allows it.
+        op = OperatorProcess(cp.kubeconfig, [NAMESPACE], allow=[sim.url]).start()
         step("applying manifests/examples (Secret, AtlassianOrg, AtlassianAccounts)")
         kubectl("create", "namespace", NAMESPACE)
         kubectl(
@@ -114,6 +115,10 @@ def main() -> int:
             "atlassian-api-key",
             f"--from-literal=api-key={API_KEY}",
         )
+        kubectl(
+            "-n", NAMESPACE, "label", "secret", "atlassian-api-key",
+            "atlassian.operators.dev/api-key=true",
+        )  # fmt: skip
         org = (
             (ROOT / "manifests/examples/org.yaml")
             .read_text()

@@ -1,8 +1,9 @@
-"""The kopf wiring: watch events in, Fleet does the work. No decisions live here.
+"""The kopf wiring: watch events in, the Fleet routes them to each org's owner. No decisions.
 
 Both kinds are watched with `on.event`, not change handlers: the operator keeps no per-object
 state in annotations and puts no finalizer on anything, so deleting an AtlassianOrg or an
-AtlassianAccount is never blocked and never changes anything in Atlassian.
+AtlassianAccount is never blocked and never changes anything in Atlassian. The handlers only
+enqueue; they never await Atlassian, so one org's slow calls cannot hold kopf's workers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import kopf
 
 from atlassian_operator.atlassian import AtlassianClient, ClientObserver
+from atlassian_operator.core.authority import allowed_base_urls
 from atlassian_operator.core.resources import ACCOUNT_PLURAL, GROUP, ORG_PLURAL, VERSION
 from atlassian_operator.reconcile.fleet import Fleet
 from atlassian_operator.reconcile.kube import KubeApi
@@ -55,7 +57,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.scanning.disabled = bool(memo.get("namespaced"))
     timeout = float(memo.get("atlassian_timeout") or 30.0)
     memo.fleet = Fleet(
-        KubeApi(), memo.get("metrics") or Metrics(), functools.partial(new_client, timeout=timeout)
+        KubeApi(),
+        memo.get("metrics") or Metrics(),
+        functools.partial(new_client, timeout=timeout),
+        allowed_base_urls(memo.get("allowed_base_urls") or ()),
     )
 
 
@@ -71,7 +76,16 @@ async def org_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any
 
 @kopf.on.event(GROUP, VERSION, ACCOUNT_PLURAL)
 async def account_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await memo.fleet.account_event(type, body)
+    memo.fleet.account_event(type, body)
+
+
+@kopf.on.probe(id="orgs")
+async def orgs_alive(memo: kopf.Memo, **_: Any) -> int:
+    """The liveness endpoint fails when an org's loop died or stalled: Kubernetes restarts us."""
+    problems = memo.fleet.problems()
+    if problems:
+        raise kopf.PermanentError("; ".join(problems))
+    return len(memo.fleet.owners)
 
 
 logging.getLogger("kubernetes.client.rest").setLevel(logging.WARNING)

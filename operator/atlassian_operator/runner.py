@@ -50,6 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="timeout of each Atlassian request; retried with backoff (default 30)",
     )
+    parser.add_argument(
+        "--allow-api-base-url",
+        action="append",
+        dest="allowed_base_urls",
+        default=[],
+        metavar="URL",
+        help="a base URL besides https://api.atlassian.com that AtlassianOrgs may send their "
+        "API key to (repeatable; plain http only when named here); a cluster admin's choice",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     parser.add_argument("--debug", action="store_true", help="log everything, including kopf's")
 
@@ -83,6 +92,7 @@ def main(args: argparse.Namespace) -> int:
                 metrics=metrics,
                 namespaced=bool(namespaces),
                 atlassian_timeout=args.atlassian_timeout,
+                allowed_base_urls=tuple(args.allowed_base_urls),
             ),
         )
     )

@@ -43,8 +43,8 @@ def simulator() -> Iterator[Simulator]:
 
 
 @pytest.fixture
-def operator(kube: Any, crds: None) -> Iterator[OperatorProcess]:
-    op = OperatorProcess(kube.kubeconfig, [kube.namespace])
+def operator(kube: Any, crds: None, simulator: Simulator) -> Iterator[OperatorProcess]:
+    op = OperatorProcess(kube.kubeconfig, [kube.namespace], allow=[simulator.url])
     op.start()
     try:
         yield op

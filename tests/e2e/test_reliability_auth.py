@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from support.e2e import API_KEY, E2E, condition
+from support.e2e import API_KEY, API_KEY_LABEL, E2E, condition
 from support.reliability import calls, sim_time
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +38,7 @@ def replace_secret(e2e: E2E, data: dict[str, str]) -> None:
     manifest = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": "atlassian-api-key"},
+        "metadata": {"name": "atlassian-api-key", "labels": {API_KEY_LABEL: "true"}},
         "data": encoded,
     }
     e2e.kube.kubectl("replace", "-f", "-", input=json.dumps(manifest))
@@ -95,15 +95,17 @@ def test_wrong_key_is_reported_retried_with_backoff_and_a_fix_in_place_is_picked
     )
     assert e2e.operator.process.pid == pid and e2e.operator.process.poll() is None
 
-    # No hot loop: each try waited longer than the one before, the first at least seconds.
+    # No hot loop: each try of the same wrong key waited longer than the one before, the first
+    # at least seconds; the fixed key was tried within seconds (the Secret is re-read every 5 s,
+    # a Kubernetes GET, and a new key is tried at once).
     listings = e2e.sim.requests("list_users")
     tries = [sim_time(r) for r in listings if r["status"] == 401]
-    tries.append(sim_time(next(r for r in listings if r["status"] == 200)))
     gaps = [b - a for a, b in itertools.pairwise(tries)]
-    assert len(gaps) >= 2 and gaps[0] >= 3.0, gaps
+    assert len(gaps) >= 1 and gaps[0] >= 3.0, gaps
     assert all(b >= a * 0.9 for a, b in itertools.pairwise(gaps)), gaps
     assert [r["status"] for r in calls(e2e.sim, "disable")] == [204]
-    assert [ev["reason"] for ev in e2e.events("alice")] == ["Suspended"]
+    # One Warning Event for the wait (not one per retry), then the suspension.
+    assert [ev["reason"] for ev in e2e.events("alice")] == ["OrgNotSynced", "Suspended"]
 
 
 def test_key_rotated_to_a_bad_one_holds_suspensions_until_it_is_fixed(e2e: E2E) -> None:
@@ -129,17 +131,19 @@ def test_key_rotated_to_a_bad_one_holds_suspensions_until_it_is_fixed(e2e: E2E) 
         lambda s: condition(s, "Ready", "reason") == "AuthenticationFailed",
         "alice AuthenticationFailed",
     )
+    # The org already knows the key is rejected: no disable call is even tried with it.
     assert alice["accountStatus"] == "Active"
-    assert alice["lastAction"]["result"] == "Failed"
-    assert ("Warning", "SuspendFailed") in [
-        (ev["type"], ev["reason"]) for ev in e2e.events("alice")
+    assert "cannot act" in str(condition(alice, "Ready", "message"))
+    assert "lastAction" not in alice
+    assert [(ev["type"], ev["reason"]) for ev in e2e.events("alice")] == [
+        ("Warning", "AuthenticationFailed")
     ]
 
-    # A later sync happens (positive signal) and still makes no second disable with a bad key.
+    # A later sync happens (positive signal) and still makes no disable with a bad key.
     rejected = len(rejected_listings(e2e))
     e2e.request_sync()
     e2e.kube.wait_for(lambda: len(rejected_listings(e2e)) > rejected, 30, "another listing")
-    assert [r["status"] for r in calls(e2e.sim, "disable", ALICE)] == [401]
+    assert calls(e2e.sim, "disable", ALICE) == []
 
     e2e.secret(value=API_KEY)
     e2e.request_sync()
@@ -153,7 +157,7 @@ def test_key_rotated_to_a_bad_one_holds_suspensions_until_it_is_fixed(e2e: E2E) 
         "alice Suspended",
     )
     assert condition(e2e.wait_synced(), "Ready") == "True"
-    assert [r["status"] for r in calls(e2e.sim, "disable", ALICE)] == [401, 204]
+    assert [r["status"] for r in calls(e2e.sim, "disable", ALICE)] == [204]
 
 
 def test_unusable_secret_says_how_to_fix_it_and_calls_nobody(e2e: E2E) -> None:

@@ -65,8 +65,9 @@ def test_invalid_specs_get_actionable_conditions_and_the_rest_keeps_working(e2e:
     assert "kubectl create secret generic missing-secret" in message
     message = ready(e2e, "aorg", "wrong-org", "OrgNotFound")
     assert "no organization 'no-such-org'" in message and "check the org ID" in message
-    message = ready(e2e, "aorg", "wrong-url", "OrgNotFound")
-    assert "check the API base URL" in message and "/not-atlassian" in message
+    # A base URL the cluster admin did not allow: refused before the key is even read.
+    message = ready(e2e, "aorg", "wrong-url", "APIBaseURLNotAllowed")
+    assert "/not-atlassian" in message and "--allow-api-base-url" in message
     message = ready(e2e, "aacct", "unknown-id", "AccountNotFound")
     assert "no user with accountId ffff0000000000000000ffff" in message
     message = ready(e2e, "aacct", "twin", "AccountNotFound")

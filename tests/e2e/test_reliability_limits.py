@@ -33,7 +33,7 @@ def test_thousand_accounts_flipped_at_once(kube: Any, crds: None) -> None:
             api_key=API_KEY,
             scim_every=1_000_000,
         ) as sim,
-        operator_process(kube) as op,
+        operator_process(kube, allow=[sim.url]) as op,
     ):
         e2e = E2E(kube, sim, op)
         bulk = BulkKube(kube)

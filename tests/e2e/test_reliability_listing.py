@@ -63,7 +63,7 @@ def fault(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def world(fault: str, kube: Any, crds: None, simulator: Any) -> Iterator[E2E]:
     extra_args = SHORT_TIMEOUT if fault == "timeout" else []
-    with operator_process(kube, extra_args=extra_args) as op:
+    with operator_process(kube, allow=[simulator.url], extra_args=extra_args) as op:
         yield E2E(kube, simulator, op)
 
 

@@ -47,7 +47,7 @@ def test_thousands_of_accounts_with_churn_stay_responsive_and_flat(kube: Any, cr
         start_simulator(
             users=N, seed=7, page_size=100, org_id="org-load", api_key=API_KEY, scim_every=1_000_000
         ) as sim,
-        operator_process(kube) as op,
+        operator_process(kube, allow=[sim.url]) as op,
     ):
         assert op.process is not None
         pid = op.process.pid

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from support.e2e import E2E, condition
@@ -71,7 +73,9 @@ def test_account_deleted_upstream_while_its_suspension_is_in_flight(e2e: E2E) ->
     ]
 
 
-def test_second_account_naming_the_same_user_is_told_and_never_acts(e2e: E2E) -> None:
+def test_second_account_naming_the_same_user_is_told_and_neither_acts(e2e: E2E) -> None:
+    """Two accounts that both state a desired state for one user are a conflict: neither acts,
+    both say so, and deleting one lets the other act at once (no wait for a listing)."""
     add_alice(e2e)
     e2e.org()
     e2e.account("alice", accountId=ALICE, desiredState="Suspended")
@@ -81,37 +85,33 @@ def test_second_account_naming_the_same_user_is_told_and_never_acts(e2e: E2E) ->
     e2e.sim.update_user(ALICE, account_status="active")  # re-enabled upstream: both would act
     e2e.account("alice-again", email="ALICE@acme.example", desiredState="Suspended")
 
-    dup = e2e.wait_status(
-        "aacct",
-        "alice-again",
-        lambda s: condition(s, "Ready", "reason") == "DuplicateAccount",
-        "alice-again DuplicateAccount",
-    )
-    message = str(condition(dup, "Ready", "message"))
-    assert "alice" in message and ALICE in message and "delete one of the two" in message
-    assert condition(dup, "Synced") == "False"
+    for name, other in (("alice-again", "alice"), ("alice", "alice-again")):
+        dup = e2e.wait_status(
+            "aacct",
+            name,
+            lambda s: condition(s, "Ready", "reason") == "DuplicateAccount",
+            f"{name} DuplicateAccount",
+        )
+        message = str(condition(dup, "Ready", "message"))
+        assert other in message and ALICE in message and "neither acts" in message
+        assert condition(dup, "Synced") == "False"
+    later_sync(e2e)  # the drift is seen, and still nobody acts
     later_sync(e2e)
-    e2e.wait_status(
-        "aacct", "alice", lambda s: s.get("accountStatus") == "Suspended", "alice re-suspended"
-    )
-    later_sync(e2e)
-    assert len(calls(e2e.sim, "disable", ALICE)) == 2  # the first, and one re-suspension
-    assert condition(e2e.status("aacct", "alice-again"), "Ready", "reason") == "DuplicateAccount"
+    assert len(calls(e2e.sim, "disable", ALICE)) == 1  # only the first suspension
 
-    # The older one goes: the younger takes over, with nothing left to do.
     e2e.kube.kubectl("delete", "aacct/alice")
-    later_sync(e2e)
     again = e2e.wait_status(
         "aacct",
         "alice-again",
         lambda s: condition(s, "Ready", "reason") == "InDesiredState",
-        "alice-again manages alice now",
+        "alice-again acts once alice is gone",
+        timeout=10,  # well within a sync interval (30 s): re-evaluated at once
     )
     assert again["accountStatus"] == "Suspended" and again["accountId"] == ALICE
     assert len(calls(e2e.sim, "disable", ALICE)) == 2
 
 
-def test_two_accounts_created_at_once_for_one_user_make_one_call(e2e: E2E) -> None:
+def test_two_accounts_created_at_once_for_one_user_conflict_and_call_at_most_once(e2e: E2E) -> None:
     add_alice(e2e)
     e2e.org()
     e2e.wait_synced()
@@ -129,17 +129,49 @@ def test_two_accounts_created_at_once_for_one_user_make_one_call(e2e: E2E) -> No
             )
         ]
     )
+    for name in ("a-by-id", "b-by-email"):
+        e2e.wait_status(
+            "aacct",
+            name,
+            lambda s: condition(s, "Ready", "reason") == "DuplicateAccount",
+            f"{name} DuplicateAccount",
+        )
+    later_sync(e2e)
+    later_sync(e2e)
+    # The first one may have acted before the second existed; never both, never twice.
+    assert len(calls(e2e.sim, "disable", ALICE)) <= 1
+
+
+def test_an_offboarding_in_git_wins_over_the_discovered_account(e2e: E2E) -> None:
+    """Discovery gives alice an observe-only account; an offboarding for her still acts."""
+    add_alice(e2e)
+    e2e.org(accountDiscovery={"enabled": True})
+    e2e.wait_synced()
+    discovered = e2e.kube.wait_for(
+        lambda: [
+            a["metadata"]["name"]
+            for a in json.loads(e2e.kube.kubectl("get", "aacct", "-o", "json").stdout)["items"]
+            if a["spec"].get("accountId") == ALICE
+        ],
+        30,
+        "alice's discovered account",
+    )[0]
+    e2e.account("offboard-alice", email="alice@acme.example", desiredState="Suspended")
     e2e.wait_status(
-        "aacct", "a-by-id", lambda s: s.get("accountStatus") == "Suspended", "alice Suspended"
+        "aacct",
+        "offboard-alice",
+        lambda s: condition(s, "Ready", "reason") == "InDesiredState",
+        "the offboarding done",
     )
-    later_sync(e2e)
-    later_sync(e2e)
     assert len(calls(e2e.sim, "disable", ALICE)) == 1
-    reasons = {
-        n: condition(e2e.status("aacct", n), "Ready", "reason") for n in ("a-by-id", "b-by-email")
-    }
-    # Same creation second: the name breaks the tie, the older (first) one manages the user.
-    assert reasons == {"a-by-id": "InDesiredState", "b-by-email": "DuplicateAccount"}
+    defers = e2e.wait_status(
+        "aacct",
+        discovered,
+        lambda s: condition(s, "Ready", "reason") == "DefersToAccount",
+        "the discovered account defers",
+    )
+    assert "offboard-alice" in str(condition(defers, "Ready", "message"))
+    assert condition(defers, "Ready") == "True"
 
 
 @pytest.mark.parametrize(

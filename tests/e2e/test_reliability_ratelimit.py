@@ -164,7 +164,7 @@ def test_429_storm_slows_the_sync_which_completes(
                                                 api_key=API_KEY, scim_every=1000))
             for _ in signals
         ]  # fmt: skip
-        op = stack.enter_context(operator_process(kube))
+        op = stack.enter_context(operator_process(kube, allow=[s.url for s in sims]))
         orgs = [Org(E2E(kube, sim, op), signal) for sim, signal in zip(sims, signals, strict=True)]
         for org in orgs:
             org.set_up()

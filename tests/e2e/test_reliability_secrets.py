@@ -65,14 +65,17 @@ def failed_sync(e2e: E2E, expected: str, **fault: Any) -> None:
 def test_api_key_appears_nowhere_after_every_error_path(
     kube: Any, crds: None, simulator: Any
 ) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}"
     with operator_process(
         kube,
+        # Every URL an org below names is allowed, so that each error path really runs.
+        allow=[simulator.url, f"{simulator.url}/not-atlassian", nobody],
         extra_args=["--debug"],
         client_kwargs=FAST_RETRIES,
         secrets=[*forms(API_KEY), *forms(WRONG_KEY)],
     ) as op:
         e2e = E2E(kube, simulator, op)
-        run_every_error_path(e2e)
+        run_every_error_path(e2e, nobody)
         log = op.log_text()
         assert "DEBUG" in log and "httpx" in log  # it really logged at debug level
     statuses = json.loads(kube.kubectl("get", "aorg,aacct", "-o", "json").stdout)
@@ -84,7 +87,7 @@ def test_api_key_appears_nowhere_after_every_error_path(
         assert secret not in json.dumps(statuses), "a key in a status"
 
 
-def run_every_error_path(e2e: E2E) -> None:
+def run_every_error_path(e2e: E2E, nobody: str) -> None:
     sim = e2e.sim
     for account_id, status, extra in (
         (ALICE, "active", {}),
@@ -112,7 +115,7 @@ def run_every_error_path(e2e: E2E) -> None:
             e2e.org_manifest("wrong-key", apiKeySecretRef={"name": "wrong-key"}),
             e2e.org_manifest("wrong-org", orgId="no-such-org"),
             e2e.org_manifest("wrong-url", apiBaseURL=f"{sim.url}/not-atlassian"),
-            e2e.org_manifest("nobody-there", apiBaseURL=f"http://127.0.0.1:{free_port()}"),
+            e2e.org_manifest("nobody-there", apiBaseURL=nobody),
             e2e.org_manifest("too-often", syncInterval="10s"),
         ]
     )
@@ -174,12 +177,14 @@ def run_every_error_path(e2e: E2E) -> None:
         timeout=40,
     )
 
-    # The key rotated in place to a rejected one, a disable with it, and back.
+    # A disable refused with 401 (the key revoked between listings), then the key rotated in
+    # place to a rejected one (no call is even tried with it), and back.
+    sim.add_fault(endpoint="disable", account_id=DANA, kind="status", status=401, times=1)
+    suspend(e2e, "dana")
+    reason(e2e, "aacct", "dana", "AuthenticationFailed")
     e2e.secret(value=WRONG_KEY)
     e2e.request_sync()
     reason(e2e, "aorg", "acme", "AuthenticationFailed")
-    suspend(e2e, "dana")
-    reason(e2e, "aacct", "dana", "AuthenticationFailed")
     e2e.secret(value=API_KEY)
     e2e.request_sync()
     e2e.wait_status(

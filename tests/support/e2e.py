@@ -13,6 +13,7 @@ from support.operator import OperatorProcess
 from support.simulator import Simulator
 
 API_KEY = "e2e-secret-key-0f3c9a"
+API_KEY_LABEL = "atlassian.operators.dev/api-key"  # a Secret's opt-in to serve as an API key
 
 
 class E2E:
@@ -34,7 +35,7 @@ class E2E:
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "metadata": {"name": name},
+                "metadata": {"name": name, "labels": {API_KEY_LABEL: "true"}},
                 "stringData": {key: value},
             }
         )
@@ -130,7 +131,8 @@ class E2E:
                 "json",
             ).stdout
         )["items"]
-        return items  # type: ignore[no-any-return]
+        # In the order they were posted: resourceVersions of new objects only grow.
+        return sorted(items, key=lambda e: int(e["metadata"]["resourceVersion"]))
 
 
 def condition(status: dict[str, Any], type_: str, field: str = "status") -> str | None:

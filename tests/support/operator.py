@@ -34,11 +34,18 @@ class OperatorProcess:
         namespaces: Sequence[str],
         extra_args: Sequence[str] = (),
         launcher: Sequence[str] = ("-m", "atlassian_operator.cli"),
+        allow: Sequence[str] = (),
     ) -> None:
-        """`launcher`: the interpreter arguments before `run`, e.g. to run it under cProfile."""
+        """`launcher`: the interpreter arguments before `run`, e.g. to run it under cProfile.
+
+        `allow`: base URLs (simulators) the operator may send API keys to, as a cluster admin
+        allows them with `--allow-api-base-url`.
+        """
         self.kubeconfig = str(kubeconfig)
         self.namespaces = list(namespaces)
-        self.extra_args = list(extra_args)
+        self.extra_args = [*extra_args]
+        for url in allow:
+            self.extra_args += ["--allow-api-base-url", url]
         self.launcher = list(launcher)
         fd, name = tempfile.mkstemp(prefix="atlassian-operator-", suffix=".log")
         os.close(fd)

@@ -49,25 +49,30 @@ def tuned_operator(
     namespaces: Sequence[str],
     client_kwargs: dict[str, Any],
     extra_args: Sequence[str] = (),
+    allow: Sequence[str] = (),
 ) -> OperatorProcess:
     """`atlassian-operator run` whose Atlassian clients get `client_kwargs` (e.g. fast retries)."""
     launcher = ["-c", _TUNED_MAIN, json.dumps(client_kwargs)]
-    return OperatorProcess(kubeconfig, namespaces, extra_args, launcher=launcher)
+    return OperatorProcess(kubeconfig, namespaces, extra_args, launcher=launcher, allow=allow)
 
 
 @contextlib.contextmanager
 def operator_process(
     kube: Any,
     *,
+    allow: Sequence[str],
     extra_args: Sequence[str] = (),
     client_kwargs: dict[str, Any] | None = None,
     secrets: Iterable[str] = (API_KEY,),
 ) -> Iterator[OperatorProcess]:
-    """A started operator for the test's namespace, checked like the `operator` fixture."""
+    """A started operator for the test's namespace, checked like the `operator` fixture.
+
+    `allow`: the simulators' base URLs, which the operator may send API keys to.
+    """
     op: OperatorProcess = (
-        tuned_operator(kube.kubeconfig, [kube.namespace], client_kwargs, extra_args)
+        tuned_operator(kube.kubeconfig, [kube.namespace], client_kwargs, extra_args, allow)
         if client_kwargs is not None
-        else OperatorProcess(kube.kubeconfig, [kube.namespace], extra_args)
+        else OperatorProcess(kube.kubeconfig, [kube.namespace], extra_args, allow=allow)
     )
     op.start()
     try:

@@ -48,8 +48,12 @@ def user(n: int, **fields: Any) -> dict[str, Any]:
     }
 
 
-def page(users: list[dict[str, Any]], next_link: str | None = None) -> httpx.Response:
-    body: dict[str, Any] = {"data": users, "meta": {"total": 99}, "links": {"self": "s"}}
+def page(
+    users: list[dict[str, Any]], next_link: str | None = None, *, total: int | None = 99
+) -> httpx.Response:
+    body: dict[str, Any] = {"data": users, "links": {"self": "s"}}
+    if total is not None:
+        body["meta"] = {"total": total}
     if next_link is not None:
         body["links"]["next"] = next_link
     return httpx.Response(200, json=body)
@@ -208,6 +212,95 @@ async def test_a_user_listed_twice_is_returned_once(harness: Callable[..., Harne
     h = harness(sequence(page([user(1)], next_link="c"), page([user(1, name="New"), user(2)])))
     users = await h.client.list_all_users(ORG)
     assert [(u.account_id, u.name) for u in users] == [("acc-1", "New"), ("acc-2", "User 2")]
+
+
+# -- a listing that says what it knows of itself ----------------------------------------------
+
+
+async def test_a_consistent_listing_contradicts_nothing(harness: Callable[..., Harness]) -> None:
+    h = harness(
+        sequence(page([user(1), user(2)], next_link="c2", total=3), page([user(3)], total=3))
+    )
+
+    listing = await h.client.list_org_users(ORG)
+
+    assert [u.account_id for u in listing.users] == ["acc-1", "acc-2", "acc-3"]
+    assert (listing.reported_total, listing.duplicates) == (3, ())
+    assert listing.contradiction() is None
+
+
+async def test_a_listing_short_of_its_last_meta_total_says_so(
+    harness: Callable[..., Harness],
+) -> None:
+    # The first page agrees with what came; the last page's meta.total is the one that counts.
+    h = harness(
+        sequence(page([user(1), user(2)], next_link="c2", total=3), page([user(3)], total=5))
+    )
+
+    listing = await h.client.list_org_users(ORG)
+
+    assert len(listing.users) == 3
+    assert listing.reported_total == 5
+    contradiction = listing.contradiction()
+    assert contradiction is not None
+    assert "3 users" in contradiction
+    assert "meta.total says 5" in contradiction
+
+
+async def test_a_last_page_without_meta_keeps_the_total_an_earlier_page_said(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(sequence(page([user(1)], next_link="c2", total=4), page([user(2)], total=None)))
+
+    listing = await h.client.list_org_users(ORG)
+
+    assert listing.reported_total == 4
+    assert listing.contradiction() is not None
+
+
+async def test_a_listing_without_any_total_is_taken_at_its_word(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(sequence(page([user(1)], next_link="c2", total=None), page([user(2)], total=None)))
+
+    listing = await h.client.list_org_users(ORG)
+
+    assert listing.reported_total is None
+    assert listing.contradiction() is None
+
+
+async def test_a_user_repeated_across_pages_is_listed_once_and_reported(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(
+        sequence(
+            page([user(1), user(2)], next_link="c2", total=3),
+            page([user(1, name="New"), user(3)], total=3),
+        )
+    )
+
+    listing = await h.client.list_org_users(ORG)
+
+    assert [(u.account_id, u.name) for u in listing.users] == [
+        ("acc-1", "New"),
+        ("acc-2", "User 2"),
+        ("acc-3", "User 3"),
+    ]
+    assert listing.duplicates == ("acc-1",)
+    contradiction = listing.contradiction()
+    assert contradiction is not None
+    assert "acc-1" in contradiction
+    assert "twice" in contradiction
+    assert "meta.total" not in contradiction  # three distinct users, as the server counted
+
+
+async def test_a_listing_error_on_a_later_page_raises_instead_of_a_partial_listing(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(sequence(page([user(1)], next_link="c2", total=2), httpx.Response(403)))
+
+    with pytest.raises(Forbidden):
+        await h.client.list_org_users(ORG)
 
 
 @pytest.mark.parametrize(
@@ -662,6 +755,7 @@ def test_the_public_surface_is_pinned() -> None:
         "RateLimited",
         "RequestStats",
         "User",
+        "UserListing",
     ]
     for name in package.__all__:
         if name.endswith(

@@ -8,7 +8,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from atlassian_operator.atlassian import Product, User
+from atlassian_operator.atlassian import Product, User, UserListing
 from atlassian_operator.atlassian._models import UserPage, format_validation_error
 
 # Verbatim from developer.atlassian.com (Organizations REST API, "Get users in an
@@ -214,3 +214,95 @@ def test_next_link(links: dict[str, Any] | None, expected: str | None) -> None:
     if links is not None:
         body["links"] = links
     assert UserPage.model_validate(body).next == expected
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        pytest.param(None, None, id="no-meta"),
+        pytest.param({}, None, id="meta-without-total"),
+        pytest.param({"total": 35}, 35, id="a-count"),
+        pytest.param({"total": 0}, 0, id="zero-is-a-count"),
+        pytest.param({"total": "35"}, None, id="a-string-is-not-a-count"),
+        pytest.param({"total": True}, None, id="a-bool-is-not-a-count"),
+        pytest.param({"total": 3.5}, None, id="a-fraction-is-not-a-count"),
+    ],
+)
+def test_page_total_is_meta_total_when_it_is_a_count(
+    meta: dict[str, Any] | None, expected: int | None
+) -> None:
+    body: dict[str, Any] = {"data": []}
+    if meta is not None:
+        body["meta"] = meta
+    assert UserPage.model_validate(body).total == expected
+
+
+# ----- UserListing.contradiction ---------------------------------------------------------------
+
+
+def listed(*ids: str) -> list[User]:
+    return [User.model_validate(realistic_user(account_id=i)) for i in ids]
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        pytest.param(UserListing(listed("a", "b"), 2), id="as-many-as-meta-total"),
+        pytest.param(UserListing(listed("a", "b"), None), id="no-total-reported"),
+        pytest.param(UserListing([], 0), id="an-empty-org"),
+        pytest.param(UserListing([]), id="defaults"),
+    ],
+)
+def test_a_consistent_listing_has_no_contradiction(listing: UserListing) -> None:
+    assert listing.contradiction() is None
+
+
+@pytest.mark.parametrize(
+    ("listing", "says"),
+    [
+        pytest.param(
+            UserListing(listed("a", "b"), 3),
+            ["it returned 2 users while its meta.total says 3"],
+            id="fewer-than-meta-total",
+        ),
+        pytest.param(
+            UserListing(listed("a", "b", "c"), 2),
+            ["it returned 3 users while its meta.total says 2"],
+            id="more-than-meta-total",
+        ),
+        pytest.param(
+            UserListing(listed("a", "b"), 2, ("a",)),
+            ["it returned 1 users twice (a)"],
+            id="a-duplicate",
+        ),
+        pytest.param(
+            UserListing(listed("a", "b"), None, ("b", "a")),
+            ["2 users twice (a, b)"],
+            id="duplicates-without-a-total",
+        ),
+        pytest.param(
+            UserListing(listed("a", "b", "c", "d", "e"), 5, ("e", "d", "c", "b", "a")),
+            ["5 users twice (a, b, c)"],
+            id="at-most-three-named",
+        ),
+        pytest.param(
+            UserListing(listed("a"), 2, ("a",)),
+            ["returned 1 users while its meta.total says 2", "twice (a)"],
+            id="both-problems",
+        ),
+    ],
+)
+def test_a_contradicting_listing_says_why(listing: UserListing, says: list[str]) -> None:
+    contradiction = listing.contradiction()
+
+    assert contradiction is not None
+    for text in says:
+        assert text in contradiction
+
+
+def test_both_contradictions_are_named_in_one_sentence() -> None:
+    contradiction = UserListing(listed("a"), 2, ("a",)).contradiction()
+
+    assert contradiction == (
+        "it returned 1 users while its meta.total says 2; it returned 1 users twice (a)"
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from atlassian_operator.core.budget import SuspensionBudget
@@ -14,6 +16,18 @@ def spent_budget(limit: int, *times: float) -> SuspensionBudget:
     for i, t in enumerate(times):
         budget.spend(f"earlier-{i}", t)
     return budget
+
+
+def grant(budget: SuspensionBudget, now: float) -> list[str]:
+    """The caller's granting policy: while a slot is free and someone waits, the oldest goes."""
+    granted = []
+    while budget.available(now) > 0 and (head := budget.next_in_line()) is not None:
+        budget.spend(head, now)
+        granted.append(head)
+    return granted
+
+
+# ----- the rolling window ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -38,65 +52,118 @@ def test_the_window_rolls_one_call_at_a_time() -> None:
     assert budget.spent(250.0) == 0
 
 
+def test_spent_counts_the_calls_in_the_window() -> None:
+    budget = spent_budget(5, 0.0, 100.0, 200.0)
+
+    assert [budget.spent(t) for t in (200.0, 300.0, 400.0, 500.0)] == [3, 2, 1, 0]
+
+
+# ----- the line --------------------------------------------------------------------------------
+
+
 def test_up_to_limit_requests_go_at_once_and_the_rest_wait() -> None:
     budget = SuspensionBudget(2, WINDOW)
-
-    granted = []
     for name in ("a", "b", "c"):
-        if budget.request(name, 0.0):
-            budget.spend(name, 0.0)
-            granted.append(name)
+        budget.ask(name, 0.0)
 
-    assert granted == ["a", "b"]
-    assert budget.waiting == ["c"]
+    assert grant(budget, 0.0) == ["a", "b"]
+    assert len(budget) == 1
+    assert [budget.waiting(k) for k in ("a", "b", "c")] == [False, False, True]
+    assert budget.next_in_line() == "c"
+    assert budget.spent(0.0) == 2
 
 
 def test_every_disable_call_counts_even_without_a_request() -> None:
     budget = SuspensionBudget(1, WINDOW)
     budget.spend("drift", 0.0)
+    budget.ask("spec-change", 1.0)
 
-    assert budget.request("spec-change", 1.0) is False
+    assert grant(budget, 1.0) == []
+    assert budget.waiting("spec-change")
+    assert grant(budget, WINDOW) == ["spec-change"]
+
+
+def test_nothing_is_granted_when_nobody_asks() -> None:
+    budget = SuspensionBudget(3, WINDOW)
+
+    assert budget.next_in_line() is None
+    assert grant(budget, 0.0) == []
+    assert budget.spent(0.0) == 0
 
 
 def test_the_oldest_waiting_request_goes_first() -> None:
     budget = spent_budget(1, 0.0)
-    assert budget.request("old", 10.0) is False
-    assert budget.request("new", 20.0) is False
+    budget.ask("old", 10.0)
+    budget.ask("new", 20.0)
 
-    assert budget.request("new", WINDOW) is False
-    assert budget.request("old", WINDOW) is True
-    assert budget.waiting == ["old", "new"]
+    assert grant(budget, 20.0) == []
+    assert grant(budget, WINDOW) == ["old"]
+    assert budget.next_in_line() == "new"
 
 
-def test_asking_again_keeps_the_place_in_the_queue() -> None:
+def test_requests_asked_at_the_same_time_go_by_key() -> None:
     budget = spent_budget(1, 0.0)
-    budget.request("old", 10.0)
-    budget.request("new", 20.0)
+    for name in ("c", "a", "b"):
+        budget.ask(name, 10.0)
 
-    budget.request("old", 30.0)
+    assert [grant(budget, t) for t in (WINDOW, 2 * WINDOW, 3 * WINDOW)] == [["a"], ["b"], ["c"]]
 
-    assert budget.waiting == ["old", "new"]
+
+def test_the_line_order_is_by_time_asked_not_by_key() -> None:
+    budget = SuspensionBudget(3, WINDOW)
+    budget.ask("zed", 1.0)
+    budget.ask("amy", 2.0)
+    budget.ask("bob", 3.0)
+
+    assert grant(budget, 3.0) == ["zed", "amy", "bob"]
+
+
+def test_asking_again_keeps_the_place_in_the_line() -> None:
+    budget = spent_budget(1, 0.0)
+    budget.ask("old", 10.0)
+    budget.ask("new", 20.0)
+
+    budget.ask("old", 30.0)
+    budget.ask("new", 5.0)  # an earlier time asked again does not jump the line either
+
+    assert len(budget) == 2
+    assert grant(budget, WINDOW) == ["old"]
+    assert grant(budget, 2 * WINDOW) == ["new"]
 
 
 def test_the_newer_request_goes_once_the_older_one_has_spent() -> None:
     budget = spent_budget(1, 0.0)
-    budget.request("old", 10.0)
-    budget.request("new", 20.0)
+    budget.ask("old", 10.0)
+    budget.ask("new", 20.0)
     budget.spend("old", WINDOW)
 
-    assert budget.request("new", WINDOW) is False
-    assert budget.request("new", 2 * WINDOW) is True
+    assert grant(budget, WINDOW) == []
+    assert grant(budget, 2 * WINDOW) == ["new"]
 
 
-def test_withdraw_frees_the_place_in_the_queue() -> None:
+def test_withdraw_frees_the_place_in_the_line() -> None:
     budget = spent_budget(1, 0.0)
-    budget.request("old", 10.0)
-    budget.request("new", 20.0)
+    budget.ask("old", 10.0)
+    budget.ask("new", 20.0)
 
     budget.withdraw("old")
 
-    assert budget.waiting == ["new"]
-    assert budget.request("new", WINDOW) is True
+    assert not budget.waiting("old")
+    assert len(budget) == 1
+    assert budget.next_in_line() == "new"
+    assert grant(budget, WINDOW) == ["new"]
+
+
+def test_asking_after_a_withdrawal_joins_the_end_of_the_line() -> None:
+    budget = spent_budget(1, 0.0)
+    budget.ask("first", 10.0)
+    budget.ask("second", 20.0)
+    budget.withdraw("first")
+
+    budget.ask("first", 30.0)
+
+    assert grant(budget, WINDOW) == ["second"]
+    assert grant(budget, 2 * WINDOW) == ["first"]
 
 
 def test_withdraw_of_an_unknown_key_is_harmless() -> None:
@@ -104,17 +171,104 @@ def test_withdraw_of_an_unknown_key_is_harmless() -> None:
 
     budget.withdraw("nobody")
 
-    assert budget.waiting == []
+    assert len(budget) == 0
+    assert not budget.waiting("nobody")
+    assert budget.next_in_line() is None
 
 
-def test_spend_takes_the_request_out_of_the_queue() -> None:
+def test_spend_takes_the_request_out_of_the_line() -> None:
     budget = SuspensionBudget(1, WINDOW)
-    budget.request("a", 0.0)
+    budget.ask("a", 0.0)
 
     budget.spend("a", 0.0)
 
-    assert budget.waiting == []
+    assert not budget.waiting("a")
+    assert len(budget) == 0
+    assert budget.next_in_line() is None
     assert budget.spent(0.0) == 1
+
+
+def test_next_in_line_does_not_take_the_request() -> None:
+    budget = SuspensionBudget(1, WINDOW)
+    budget.ask("a", 0.0)
+
+    assert [budget.next_in_line(), budget.next_in_line()] == ["a", "a"]
+    assert budget.waiting("a")
+    assert budget.spent(0.0) == 0
+
+
+# ----- a long line -----------------------------------------------------------------------------
+
+
+def test_ten_thousand_waiting_requests_with_withdrawals_come_out_oldest_first() -> None:
+    rng = random.Random(20240601)
+    budget = spent_budget(1, 0.0)
+    asked: dict[str, float] = {}
+    keys: list[str] = []  # the standing keys, for picking one at random in O(1)
+    gone_keys: list[str] = []  # withdrawn ones, some of which ask again later
+    for i in range(10_000):
+        key = f"acct-{rng.randrange(1_000_000):07d}-{i}"
+        # Times repeat (ten requests a second) so that ties between keys are exercised too.
+        at = float(i // 10)
+        budget.ask(key, at)
+        asked[key] = at
+        keys.append(key)
+        if i % 3 == 0:  # withdraw a standing request now and then
+            j = rng.randrange(len(keys))
+            keys[j], keys[-1] = keys[-1], keys[j]
+            gone = keys.pop()
+            budget.withdraw(gone)
+            del asked[gone]
+            gone_keys.append(gone)
+        if i % 5 == 0 and gone_keys:  # a withdrawn request comes back: it joins at the end
+            back = gone_keys.pop(rng.randrange(len(gone_keys)))
+            budget.ask(back, at)
+            asked[back] = at
+            keys.append(back)
+        if i % 7 == 0 and keys:  # ask again while waiting: keeps the first place
+            budget.ask(keys[rng.randrange(len(keys))], -1.0)
+    expected = sorted(asked, key=lambda k: (asked[k], k))
+    assert len(budget) == len(expected)
+    budget.resize(len(expected) + 5, WINDOW)
+
+    granted = grant(budget, 2.0e6)
+
+    assert granted == expected
+    assert len(budget) == 0
+    assert budget.next_in_line() is None
+
+
+def test_lazily_withdrawn_entries_never_grow_the_heap_past_the_asks() -> None:
+    budget = spent_budget(0)  # nobody can go: the head of the line stays put
+    budget.ask("head", 0.0)
+    pushes = 1
+    for round_ in range(1, 200):
+        for key in ("a", "b", "c"):
+            budget.ask(key, float(round_))
+            budget.ask(key, float(round_) + 0.5)  # asking while waiting pushes nothing
+            pushes += 1
+            budget.withdraw(key)
+        # Lazily deleted entries are skipped: the head stays the oldest standing request.
+        assert budget.next_in_line() == "head"
+        assert len(budget._queue) <= pushes  # the heap itself is the subject
+    assert len(budget) == 1
+
+    budget.withdraw("head")
+
+    assert budget.next_in_line() is None
+    assert budget._queue == []  # every stale entry was dropped on the way
+
+
+def test_withdrawn_entries_at_the_top_are_dropped_by_next_in_line() -> None:
+    budget = SuspensionBudget(1, WINDOW)
+    for i in range(100):
+        budget.ask(f"k{i:03d}", float(i))
+    for i in range(99):
+        budget.withdraw(f"k{i:03d}")
+
+    assert budget.next_in_line() == "k099"
+    assert len(budget._queue) == 1  # the stale entries above it are gone
+    assert len(budget) == 1
 
 
 # ----- next_slot -------------------------------------------------------------------------------
@@ -124,31 +278,42 @@ def test_next_slot_is_none_when_nothing_waits() -> None:
     assert spent_budget(1, 0.0).next_slot(10.0) is None
 
 
+def test_next_slot_is_none_once_every_request_is_withdrawn() -> None:
+    budget = spent_budget(1, 0.0)
+    budget.ask("a", 5.0)
+    budget.withdraw("a")
+
+    assert budget.next_slot(10.0) is None
+
+
 def test_next_slot_is_none_when_the_limit_is_zero_so_nobody_wakes_in_a_loop() -> None:
     budget = SuspensionBudget(0, WINDOW)
-    assert budget.request("a", 0.0) is False
+    budget.ask("a", 0.0)
 
+    assert grant(budget, 0.0) == []
     assert budget.next_slot(0.0) is None
     assert budget.next_slot(10 * WINDOW) is None
 
 
 def test_next_slot_is_now_when_a_slot_is_free() -> None:
     budget = spent_budget(2, 0.0)
-    budget.request("a", 5.0)
+    budget.ask("a", 5.0)
 
     assert budget.next_slot(5.0) == 5.0
 
 
 def test_next_slot_is_when_the_oldest_call_leaves_the_window() -> None:
     budget = spent_budget(2, 10.0, 50.0)
-    budget.request("a", 60.0)
+    budget.ask("a", 60.0)
 
     assert budget.next_slot(60.0) == 10.0 + WINDOW
+    assert grant(budget, 10.0 + WINDOW - 0.001) == []
+    assert grant(budget, 10.0 + WINDOW) == ["a"]
 
 
 def test_next_slot_after_shrinking_the_limit_is_when_a_slot_really_frees() -> None:
     budget = spent_budget(3, 0.0, 10.0, 20.0)
-    budget.request("a", 30.0)
+    budget.ask("a", 30.0)
     budget.resize(1, WINDOW)
 
     slot = budget.next_slot(30.0)
@@ -158,6 +323,29 @@ def test_next_slot_after_shrinking_the_limit_is_when_a_slot_really_frees() -> No
     assert budget.available(slot) > 0
 
 
+# ----- restore ---------------------------------------------------------------------------------
+
+
+def test_restore_keeps_only_calls_inside_the_window() -> None:
+    budget = SuspensionBudget(3, WINDOW)
+
+    budget.restore([1000.0, 50.0, 800.0, 700.0, 701.0], now=1000.0)
+
+    # 50 and 700 are a whole window old (700 + 300 = now) and left out; 701, 800, 1000 count.
+    assert budget.spent(1000.0) == 3
+    assert budget.available(1000.0) == 0
+    assert [budget.available(t) for t in (1000.999, 1001.0, 1100.0, 1300.0)] == [0, 1, 2, 3]
+
+
+def test_a_restart_never_refills_the_window() -> None:
+    budget = SuspensionBudget(2, WINDOW)
+    budget.restore([90.0, 95.0], now=100.0)
+    budget.ask("a", 100.0)
+
+    assert grant(budget, 100.0) == []
+    assert budget.next_slot(100.0) == 90.0 + WINDOW
+
+
 # ----- limits ----------------------------------------------------------------------------------
 
 
@@ -165,18 +353,20 @@ def test_available_is_never_negative_after_the_limit_shrinks() -> None:
     budget = spent_budget(3, 0.0, 1.0, 2.0)
 
     budget.resize(1, WINDOW)
+    budget.ask("a", 3.0)
 
     assert budget.available(3.0) == 0
-    assert budget.request("a", 3.0) is False
+    assert grant(budget, 3.0) == []
 
 
 def test_resize_to_a_larger_limit_lets_waiting_requests_go() -> None:
     budget = spent_budget(1, 0.0)
-    assert budget.request("a", 1.0) is False
+    budget.ask("a", 1.0)
+    assert grant(budget, 1.0) == []
 
     budget.resize(2, WINDOW)
 
-    assert budget.request("a", 2.0) is True
+    assert grant(budget, 2.0) == ["a"]
 
 
 def test_resize_to_a_shorter_window_frees_slots_sooner() -> None:

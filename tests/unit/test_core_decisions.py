@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import pytest
 
@@ -12,7 +12,6 @@ from atlassian_operator.core.resources import AccountSpec, DesiredState, Suspens
 
 ACCOUNT_ID = "5570:ada"
 EMAIL = "ada@acme.example"
-GENERATION = 4
 
 
 def user(status: str, email: str | None = EMAIL) -> User:
@@ -36,11 +35,17 @@ def decide(
     desired: DesiredState | None,
     status: str,
     policy: SuspensionPolicy | None = None,
-    last_action: dict[str, Any] | None = None,
-    generation: int = GENERATION,
+    *,
+    failed: Blocked | None = None,
+    known_emails: Sequence[str] = (),
+    email: str | None = EMAIL,
 ) -> Decision:
     return decide_account(
-        spec(desired), user(status), policy or SuspensionPolicy(), last_action, generation
+        spec(desired),
+        user(status, email=email),
+        policy or SuspensionPolicy(),
+        known_emails=known_emails,
+        failed=failed,
     )
 
 
@@ -80,7 +85,7 @@ def test_desired_state_against_atlassian_status(
 
 
 def test_no_user_no_decision() -> None:
-    assert decide_account(spec(SUSPENDED), None, SuspensionPolicy(), None, 1) == Decision()
+    assert decide_account(spec(SUSPENDED), None, SuspensionPolicy()) == Decision()
 
 
 def test_a_closed_account_cannot_be_activated_and_the_message_says_where_to_restore_it() -> None:
@@ -125,16 +130,47 @@ def test_a_protected_account_is_never_suspended(protected: frozenset[str]) -> No
 
 
 def test_a_protected_account_found_with_a_differently_cased_email_is_protected() -> None:
-    decision = decide_account(
-        spec(SUSPENDED),
-        user("active", email="Ada@ACME.example"),
+    decision = decide(
+        SUSPENDED,
+        "active",
         SuspensionPolicy(protected_accounts=frozenset({EMAIL})),
-        None,
-        GENERATION,
+        email="Ada@ACME.example",
     )
 
     assert decision.blocked is not None
     assert decision.blocked.reason == "ProtectedAccount"
+
+
+@pytest.mark.parametrize(
+    ("atlassian_email", "known"),
+    [
+        pytest.param(None, ["CEO@acme.example"], id="hidden-email-known-from-before"),
+        pytest.param(
+            "ceo.new@acme.example", ["ceo@acme.example"], id="email-changed-old-one-known"
+        ),
+        pytest.param(None, ["someone@acme.example", "ceo@ACME.example"], id="any-known-email"),
+    ],
+)
+def test_an_account_is_protected_by_any_email_it_is_known_by(
+    atlassian_email: str | None, known: list[str]
+) -> None:
+    policy = SuspensionPolicy(protected_accounts=frozenset({"ceo@acme.example"}))
+
+    decision = decide(SUSPENDED, "active", policy, known_emails=known, email=atlassian_email)
+
+    assert decision.action is None
+    assert decision.blocked is not None
+    assert decision.blocked.reason == "ProtectedAccount"
+
+
+def test_known_emails_that_are_not_protected_do_not_block() -> None:
+    policy = SuspensionPolicy(protected_accounts=frozenset({"ceo@acme.example"}))
+
+    decision = decide(
+        SUSPENDED, "active", policy, known_emails=["ada.old@acme.example"], email=None
+    )
+
+    assert decision == Decision(action=Action.SUSPEND)
 
 
 def test_protection_wins_over_dry_run() -> None:
@@ -183,18 +219,13 @@ def test_dry_run_with_nothing_to_do_is_nothing() -> None:
     assert decide(SUSPENDED, "inactive", SuspensionPolicy(dry_run=True)) == Decision()
 
 
-# ----- earlier failures ------------------------------------------------------------------------
+# ----- earlier permanent failures --------------------------------------------------------------
+# The org's owner remembers a permanent failure for the account's generation and the org's
+# configuration, and hands it back as `failed` while neither changed.
 
 
-def failed(reason: str, generation: int = GENERATION, action: str = "Suspend") -> dict[str, Any]:
-    return {
-        "action": action,
-        "result": "Failed",
-        "reason": reason,
-        "message": f"disable of {EMAIL} failed: {reason}",
-        "time": "2024-06-01T12:00:00Z",
-        "observedGeneration": generation,
-    }
+def failure(reason: str, action: Action = Action.SUSPEND) -> Blocked:
+    return Blocked(reason, f"disable of {EMAIL} failed: {reason}", action)
 
 
 @pytest.mark.parametrize(
@@ -205,51 +236,64 @@ def failed(reason: str, generation: int = GENERATION, action: str = "Suspend") -
         pytest.param("AccountNotFound", id="account-not-found"),
     ],
 )
-def test_a_permanent_failure_is_not_retried_for_the_same_generation(reason: str) -> None:
-    decision = decide(SUSPENDED, "active", last_action=failed(reason))
+def test_a_permanent_failure_blocks_while_it_is_given(reason: str) -> None:
+    failed = failure(reason)
 
-    assert decision == Decision(blocked=Blocked(reason, f"disable of {EMAIL} failed: {reason}"))
+    decision = decide(SUSPENDED, "active", failed=failed)
 
-
-def test_a_permanent_failure_is_retried_after_the_spec_changes() -> None:
-    decision = decide(SUSPENDED, "active", last_action=failed("Forbidden", GENERATION - 1))
-
-    assert decision == Decision(action=Action.SUSPEND)
+    assert decision == Decision(blocked=failed)
+    assert decision.action is None
 
 
-@pytest.mark.parametrize(
-    "reason",
-    [
-        pytest.param("RateLimited", id="rate-limited"),
-        pytest.param("AtlassianUnavailable", id="unavailable"),
-        pytest.param("MalformedResponse", id="malformed-response"),
-    ],
-)
-def test_a_transient_failure_is_retried(reason: str) -> None:
-    assert decide(SUSPENDED, "active", last_action=failed(reason)) == Decision(
-        action=Action.SUSPEND
-    )
+def test_without_a_failure_given_the_action_is_tried_again() -> None:
+    # What happens once the account's spec, or the org's spec or key, changed: the owner
+    # forgets the failure and passes none.
+    assert decide(SUSPENDED, "active", failed=None) == Decision(action=Action.SUSPEND)
 
 
 def test_a_failed_reactivation_does_not_block_a_suspension() -> None:
-    last = failed("Forbidden", action="Reactivate")
+    failed = failure("Forbidden", Action.REACTIVATE)
 
-    assert decide(SUSPENDED, "active", last_action=last) == Decision(action=Action.SUSPEND)
+    assert decide(SUSPENDED, "active", failed=failed) == Decision(action=Action.SUSPEND)
 
 
-def test_a_succeeded_action_does_not_block_the_next_one() -> None:
-    last = {**failed("Forbidden"), "result": "Succeeded", "reason": "Succeeded"}
+def test_a_failed_suspension_does_not_block_a_reactivation() -> None:
+    policy = SuspensionPolicy(allow_reactivation=True)
 
-    assert decide(SUSPENDED, "active", last_action=last) == Decision(action=Action.SUSPEND)
+    decision = decide(ACTIVE, "inactive", policy, failed=failure("Forbidden", Action.SUSPEND))
+
+    assert decision == Decision(action=Action.REACTIVATE)
+
+
+def test_a_failed_reactivation_blocks_the_next_reactivation() -> None:
+    policy = SuspensionPolicy(allow_reactivation=True)
+    failed = failure("ManagedByIdentityProvider", Action.REACTIVATE)
+
+    assert decide(ACTIVE, "inactive", policy, failed=failed) == Decision(blocked=failed)
+
+
+def test_a_failure_without_an_action_blocks_nothing() -> None:
+    failed = Blocked("Forbidden", "no action recorded")
+
+    assert decide(SUSPENDED, "active", failed=failed) == Decision(action=Action.SUSPEND)
+
+
+def test_a_failure_given_when_nothing_is_needed_changes_nothing() -> None:
+    assert decide(SUSPENDED, "inactive", failed=failure("Forbidden")) == Decision()
 
 
 def test_a_permanent_failure_blocks_even_a_dry_run_rehearsal() -> None:
-    decision = decide(
-        SUSPENDED,
-        "active",
-        SuspensionPolicy(dry_run=True),
-        last_action=failed("ManagedByIdentityProvider"),
-    )
+    failed = failure("ManagedByIdentityProvider")
 
-    assert decision.blocked is not None
-    assert decision.blocked.reason == "ManagedByIdentityProvider"
+    decision = decide(SUSPENDED, "active", SuspensionPolicy(dry_run=True), failed=failed)
+
+    assert decision == Decision(blocked=failed)
+
+
+def test_protection_wins_over_a_remembered_failure() -> None:
+    policy = SuspensionPolicy(protected_accounts=frozenset({ACCOUNT_ID}))
+
+    blocked = decide(SUSPENDED, "active", policy, failed=failure("Forbidden")).blocked
+
+    assert blocked is not None
+    assert blocked.reason == "ProtectedAccount"

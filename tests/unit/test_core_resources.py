@@ -13,6 +13,7 @@ from atlassian_operator.core.resources import (
     InvalidSpec,
     OrgSpec,
     SuspensionPolicy,
+    desired_state_manager,
     parse_duration,
 )
 
@@ -194,27 +195,54 @@ PROTECTING = OrgSpec.from_dict(
 
 
 @pytest.mark.parametrize(
-    ("account_id", "email", "protected"),
+    ("account_id", "emails", "protected"),
     [
-        pytest.param("5570:boss", None, True, id="by-id"),
-        pytest.param("5570:boss", "someone@acme.example", True, id="by-id-whatever-the-email"),
-        pytest.param("5570:other", "ceo@acme.example", True, id="by-email"),
-        pytest.param("5570:other", "Ceo@ACME.example", True, id="by-email-any-case"),
-        pytest.param(None, "CEO@Acme.Example", True, id="by-email-without-id"),
-        pytest.param("5570:BOSS", None, False, id="ids-are-case-sensitive"),
-        pytest.param("5570:other", "someone@acme.example", False, id="not-listed"),
-        pytest.param("5570:other", None, False, id="hidden-email-not-listed"),
-        pytest.param(None, None, False, id="nothing-known"),
+        pytest.param("5570:boss", [], True, id="by-id"),
+        pytest.param("5570:boss", ["someone@acme.example"], True, id="by-id-whatever-the-email"),
+        pytest.param("5570:other", ["ceo@acme.example"], True, id="by-email"),
+        pytest.param("5570:other", ["Ceo@ACME.example"], True, id="by-email-any-case"),
+        pytest.param(None, ["CEO@Acme.Example"], True, id="by-email-without-id"),
+        pytest.param(
+            "5570:other",
+            [None, "someone@acme.example", "ceo@acme.example"],
+            True,
+            id="by-any-of-several-emails",
+        ),
+        pytest.param(
+            "5570:other", [None, "CEO@acme.example"], True, id="hidden-email-but-known-one"
+        ),
+        pytest.param("5570:BOSS", [], False, id="ids-are-case-sensitive"),
+        pytest.param("5570:other", ["someone@acme.example"], False, id="not-listed"),
+        pytest.param(
+            "5570:other",
+            ["someone@acme.example", "else@acme.example"],
+            False,
+            id="none-of-several-listed",
+        ),
+        pytest.param("5570:other", [None], False, id="hidden-email-not-listed"),
+        pytest.param("5570:other", [""], False, id="empty-email-not-listed"),
+        pytest.param(None, [], False, id="nothing-known"),
     ],
 )
-def test_protects_by_id_and_by_email_case_insensitively(
-    account_id: str | None, email: str | None, protected: bool
+def test_protects_by_id_and_by_any_email_case_insensitively(
+    account_id: str | None, emails: list[str | None], protected: bool
 ) -> None:
-    assert PROTECTING.protects(account_id, email) is protected
+    assert PROTECTING.protects(account_id, emails) is protected
+
+
+def test_protects_takes_any_iterable_of_emails_once() -> None:
+    emails = (e for e in ["someone@acme.example", "CEO@acme.example"])
+
+    assert PROTECTING.protects("5570:other", emails) is True
+
+
+def test_protects_without_emails_looks_at_the_id_alone() -> None:
+    assert PROTECTING.protects("5570:boss") is True
+    assert PROTECTING.protects("5570:other") is False
 
 
 def test_default_policy_protects_nobody() -> None:
-    assert SuspensionPolicy().protects("5570:boss", "ceo@acme.example") is False
+    assert SuspensionPolicy().protects("5570:boss", ["ceo@acme.example"]) is False
 
 
 # ----- AccountSpec -----------------------------------------------------------------------------
@@ -337,3 +365,131 @@ def test_account_resource_names_its_org() -> None:
     assert account.org_name == "acme"
     assert account.generation == 0
     assert account.status == {}
+
+
+# ----- desired_state_manager -------------------------------------------------------------------
+
+T_OLD = "2024-06-01T10:00:00Z"
+T_NEW = "2024-06-01T11:00:00Z"
+T_NEWEST = "2024-06-01T12:00:00Z"
+
+
+def managed(manager: str, time: str | None, *spec_fields: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "manager": manager,
+        "operation": "Apply",
+        "apiVersion": "atlassian.operators.dev/v1alpha1",
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:spec": {f: {} for f in spec_fields}},
+    }
+    if time is not None:
+        entry["time"] = time
+    return entry
+
+
+def status_manager(manager: str, time: str) -> dict[str, Any]:
+    return {
+        "manager": manager,
+        "operation": "Update",
+        "subresource": "status",
+        "time": time,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:status": {"f:accountStatus": {}}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("entries", "manager"),
+    [
+        pytest.param([managed("kubectl", T_OLD, "f:desiredState")], "kubectl", id="one-owner"),
+        pytest.param(
+            [
+                managed("kubectl-client-side-apply", T_NEWEST, "f:orgRef", "f:email"),
+                managed("kubectl-edit", T_OLD, "f:desiredState"),
+            ],
+            "kubectl-edit",
+            id="only-the-owner-of-desired-state-counts",
+        ),
+        pytest.param(
+            [
+                managed("flux", T_OLD, "f:desiredState"),
+                managed("kubectl", T_NEWEST, "f:desiredState"),
+                managed("argocd", T_NEW, "f:desiredState"),
+            ],
+            "kubectl",
+            id="several-appliers-the-latest-wins",
+        ),
+        pytest.param(
+            [
+                managed("kubectl", T_NEWEST, "f:desiredState"),
+                managed("flux", T_OLD, "f:desiredState"),
+            ],
+            "kubectl",
+            id="latest-wins-whatever-the-order",
+        ),
+        pytest.param(
+            [
+                managed("flux", T_OLD, "f:desiredState"),
+                status_manager("atlassian-operator", T_NEWEST),
+            ],
+            "flux",
+            id="status-writers-do-not-count",
+        ),
+        pytest.param(
+            [managed("kubectl", None, "f:desiredState")], "kubectl", id="owner-without-time"
+        ),
+        pytest.param(
+            [managed("", T_NEWEST, "f:desiredState"), managed("flux", T_OLD, "f:desiredState")],
+            "flux",
+            id="nameless-manager-skipped",
+        ),
+        pytest.param(
+            [managed("kubectl", T_OLD, "f:orgRef", "f:accountId")], None, id="nobody-set-it"
+        ),
+        pytest.param([{"manager": "kubectl", "time": T_OLD}], None, id="entry-without-fields"),
+        pytest.param([], None, id="empty-managed-fields"),
+    ],
+)
+def test_desired_state_manager_reads_managed_fields(
+    entries: list[dict[str, Any]], manager: str | None
+) -> None:
+    assert desired_state_manager({"name": "ada", "managedFields": entries}) == manager
+
+
+def test_desired_state_manager_without_managed_fields_is_none() -> None:
+    assert desired_state_manager({"name": "ada"}) is None
+
+
+def test_account_resource_has_no_requester_without_managed_fields() -> None:
+    account = AccountResource.from_body(
+        {
+            "metadata": {"namespace": "it", "name": "ada"},
+            "spec": {"orgRef": {"name": "acme"}, "email": "ada@acme.example"},
+        }
+    )
+
+    assert account.desired_by is None
+
+
+def test_account_resource_knows_who_set_the_desired_state() -> None:
+    account = AccountResource.from_body(
+        {
+            "metadata": {
+                "namespace": "it",
+                "name": "ada",
+                "managedFields": [
+                    managed("kubectl-client-side-apply", T_OLD, "f:orgRef", "f:email"),
+                    managed("argocd-controller", T_NEW, "f:desiredState"),
+                    status_manager("atlassian-operator", T_NEWEST),
+                ],
+            },
+            "spec": {
+                "orgRef": {"name": "acme"},
+                "email": "ada@acme.example",
+                "desiredState": "Suspended",
+            },
+        }
+    )
+
+    assert account.desired_by == "argocd-controller"
+    assert account.org_name == "acme"

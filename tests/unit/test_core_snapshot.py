@@ -109,7 +109,7 @@ def test_observe_by_email_follows_the_known_account_when_the_email_changed_upstr
 def test_observe_by_email_with_two_users_names_both_and_says_to_set_account_id() -> None:
     twin = user("5570:ada2", email="ADA@acme.example")
 
-    obs = snapshot(ADA, twin, BOB).observe(by_email("ada@acme.example"), "5570:ada")
+    obs = snapshot(ADA, twin, BOB).observe(by_email("ada@acme.example"), None)
 
     assert obs.user is None
     assert obs.account_id is None
@@ -117,6 +117,86 @@ def test_observe_by_email_with_two_users_names_both_and_says_to_set_account_id()
     assert "matches 2 users in org org-1" in obs.problem
     assert "5570:ada, 5570:ada2" in obs.problem
     assert "set spec.accountId" in obs.problem
+    assert obs.reason == "AccountNotFound"
+
+
+# ----- a pinned identity -----------------------------------------------------------------------
+
+
+def test_a_pinned_account_among_two_users_with_the_email_is_the_one_observed() -> None:
+    twin = user("5570:ada2", email="ADA@acme.example")
+
+    obs = snapshot(ADA, twin, BOB).observe(by_email("ada@acme.example"), "5570:ada2")
+
+    assert (obs.user, obs.account_id, obs.problem) == (twin, "5570:ada2", None)
+
+
+@pytest.mark.parametrize(
+    "pinned_user",
+    [
+        pytest.param(user("5570:ada", email="ada.lovelace@acme.example"), id="email-changed"),
+        pytest.param(user("5570:ada", email=None), id="email-hidden"),
+    ],
+)
+def test_a_pinned_account_whose_email_matches_nobody_is_still_observed(pinned_user: User) -> None:
+    obs = snapshot(pinned_user, BOB).observe(by_email("ada@acme.example"), "5570:ada")
+
+    assert (obs.user, obs.account_id, obs.problem) == (pinned_user, "5570:ada", None)
+
+
+@pytest.mark.parametrize(
+    "pinned_still_listed",
+    [
+        pytest.param(True, id="pinned-user-listed-under-another-email"),
+        pytest.param(False, id="pinned-user-gone"),
+    ],
+)
+def test_an_email_that_now_resolves_to_someone_else_is_an_identity_change(
+    pinned_still_listed: bool,
+) -> None:
+    newcomer = user("5570:eve", email="Ada@Acme.Example")
+    renamed = user("5570:ada", email="ada.lovelace@acme.example")
+    users = [newcomer, BOB, *([renamed] if pinned_still_listed else [])]
+
+    obs = snapshot(*users).observe(by_email("ada@acme.example"), "5570:ada")
+
+    assert obs.user is None
+    assert obs.account_id == "5570:ada"
+    assert obs.reason == "IdentityChanged"
+    assert obs.problem is not None
+    assert "5570:eve" in obs.problem
+    assert "5570:ada" in obs.problem
+    assert "ada@acme.example" in obs.problem
+    assert "set spec.accountId" in obs.problem
+
+
+def test_an_identity_change_to_several_users_names_them_all() -> None:
+    users = [user("5570:eve", email=ADA.email), user("5570:mal", email=ADA.email), BOB]
+
+    obs = snapshot(*users).observe(by_email("ada@acme.example"), "5570:ada")
+
+    assert (obs.user, obs.account_id, obs.reason) == (None, "5570:ada", "IdentityChanged")
+    assert obs.problem is not None
+    assert "5570:eve, 5570:mal" in obs.problem
+
+
+@pytest.mark.parametrize(
+    ("spec_id", "pinned", "expected"),
+    [
+        pytest.param("5570:bob", "5570:ada", BOB, id="spec-id-over-another-pin"),
+        pytest.param("5570:bob", "5570:bob", BOB, id="spec-id-equal-to-pin"),
+        pytest.param("5570:zed", "5570:ada", None, id="missing-spec-id-never-falls-back-to-pin"),
+    ],
+)
+def test_spec_account_id_always_wins_over_the_pin(
+    spec_id: str, pinned: str, expected: User | None
+) -> None:
+    spec = AccountSpec("acme", account_id=spec_id, email="ada@acme.example")
+
+    obs = snapshot(ADA, BOB).observe(spec, pinned)
+
+    assert (obs.user, obs.account_id) == (expected, spec_id)
+    assert obs.reason != "IdentityChanged"
 
 
 def test_observe_a_missing_email_says_how_to_fix_it() -> None:
@@ -135,6 +215,54 @@ def test_observe_a_vanished_user_keeps_the_known_account_id() -> None:
     assert obs.user is None
     assert obs.account_id == "5570:ada"
     assert obs.problem is not None
+    assert obs.reason == "AccountNotFound"
+
+
+# ----- trusted and untrusted listings ----------------------------------------------------------
+
+
+def test_a_snapshot_is_trusted_by_default() -> None:
+    assert snapshot(ADA).trusted is True
+
+
+def test_an_untrusted_listing_keeps_the_previous_copy_of_users_it_lacks() -> None:
+    previous = snapshot(ADA, BOB, CAROL)
+    bob_reactivated = user("5570:bob", status="active", email="Bob@Acme.Example")
+    dave = user("5570:dave", email="dave@acme.example")
+    later = datetime(2024, 6, 1, 12, 5, tzinfo=UTC)
+
+    merged = OrgSnapshot.untrusted("org-1", previous, [bob_reactivated, dave], later)
+
+    assert merged.trusted is False
+    assert merged.taken_at == later
+    assert merged.org_id == "org-1"
+    assert dict(merged.users) == {
+        "5570:ada": ADA,
+        "5570:bob": bob_reactivated,
+        "5570:carol": CAROL,
+        "5570:dave": dave,
+    }
+    assert merged.observe(by_email("ada@acme.example"), None).user == ADA
+    assert merged.observe(by_email("dave@acme.example"), None).user == dave
+    assert merged.user_counts()["active"] == 3
+    assert dict(previous.users) == {"5570:ada": ADA, "5570:bob": BOB, "5570:carol": CAROL}
+    assert previous.trusted is True
+
+
+def test_an_untrusted_listing_without_a_previous_snapshot_is_what_it_listed() -> None:
+    merged = OrgSnapshot.untrusted("org-1", None, [ADA], TAKEN_AT)
+
+    assert (merged.trusted, dict(merged.users)) == (False, {"5570:ada": ADA})
+
+
+def test_recording_a_status_on_an_untrusted_merge_leaves_the_previous_snapshot_alone() -> None:
+    previous = snapshot(ADA)
+    merged = OrgSnapshot.untrusted("org-1", previous, [], TAKEN_AT)
+
+    merged.record_status("5570:ada", "inactive")
+
+    assert merged.users["5570:ada"].account_status == "inactive"
+    assert previous.users["5570:ada"] == ADA
 
 
 def test_an_empty_org_is_a_snapshot_of_nobody() -> None:

@@ -71,6 +71,7 @@ def render(
     previous: Mapping[str, Any] | None = None,
     generation: int = 1,
     now: str = T0,
+    defers_to: str | None = None,
 ) -> dict[str, Any]:
     return account_status(
         spec=spec(desired),
@@ -81,6 +82,7 @@ def render(
         previous=previous or {},
         org=ORG,
         now=now,
+        defers_to=defers_to,
     )
 
 
@@ -233,6 +235,92 @@ def test_ready_when_in_the_desired_state(
 
     assert condition(status, READY) == ready
     assert condition(status, SYNCED)[0] == "True"
+
+
+# ----- deferring to another account ------------------------------------------------------------
+
+
+def test_an_observe_only_account_defers_to_the_one_that_states_a_desired_state() -> None:
+    status = render(seen(user()), defers_to="offboard-jane")
+
+    ready_status, reason, message = condition(status, READY)
+    assert (ready_status, reason) == ("True", "DefersToAccount")
+    assert "offboard-jane" in message
+    assert "account is Active" in message
+    assert condition(status, SYNCED)[:2] == ("True", "Synced")
+    assert status["accountStatus"] == "Active"
+
+
+def test_an_account_that_states_a_desired_state_does_not_defer() -> None:
+    status = render(seen(user("inactive")), desired=DesiredState.SUSPENDED, defers_to="other")
+
+    assert condition(status, READY) == ("True", "InDesiredState", "account is Suspended")
+
+
+def test_without_a_rival_an_observe_only_account_is_just_observed() -> None:
+    assert condition(render(seen(user()), defers_to=None), READY)[:2] == ("True", "Observed")
+
+
+# ----- an identity that changed ----------------------------------------------------------------
+
+IDENTITY_PROBLEM = (
+    f"email {EMAIL} now belongs to Atlassian account 5570:eve, but this AtlassianAccount "
+    f"resolved to {ACCOUNT_ID} before; it acts on neither until you set spec.accountId"
+)
+
+
+def identity_changed(problem: str | None = IDENTITY_PROBLEM) -> Observation:
+    return Observation(None, ACCOUNT_ID, problem, "IdentityChanged")
+
+
+@pytest.mark.parametrize(
+    "desired",
+    [
+        pytest.param(None, id="observe-only"),
+        pytest.param(DesiredState.SUSPENDED, id="wants-suspended"),
+        pytest.param(DesiredState.ACTIVE, id="wants-active"),
+    ],
+)
+def test_an_identity_change_is_not_ready_and_keeps_what_was_observed(
+    desired: DesiredState | None,
+) -> None:
+    before = render(
+        seen(user(products=[("confluence", "Confluence", WIKI), ("jira-software", "Jira", JIRA)])),
+        desired=desired,
+    )
+
+    after = render(identity_changed(), desired=desired, previous=before, now=T1)
+
+    assert condition(after, READY) == ("False", "IdentityChanged", IDENTITY_PROBLEM)
+    assert condition(after, SYNCED) == ("False", "IdentityChanged", IDENTITY_PROBLEM)
+    observed = {k: v for k, v in before.items() if k not in ("conditions", "observedGeneration")}
+    assert {k: v for k, v in after.items() if k in observed} == observed
+    assert after.keys() - {"conditions", "observedGeneration"} == observed.keys()
+    assert after["atlassianStatus"] == "active"
+    assert after["accountStatus"] == "Active"
+
+
+def test_an_identity_change_without_a_problem_still_says_what_happened() -> None:
+    status = render(identity_changed(problem=None), previous=render(seen(user())))
+
+    ready_status, reason, message = condition(status, READY)
+    assert (ready_status, reason) == ("False", "IdentityChanged")
+    assert message
+
+
+def test_an_identity_change_keeps_the_last_action() -> None:
+    result = ActionResult(Action.SUSPEND, True, "Succeeded", "disabled", T1, "kubectl")
+    before = render(seen(user("inactive")), desired=DesiredState.SUSPENDED, result=result)
+
+    after = render(identity_changed(), desired=DesiredState.SUSPENDED, previous=before, now=T2)
+
+    assert after["lastAction"] == before["lastAction"]
+
+
+def test_an_identity_change_rerendered_is_unchanged() -> None:
+    changed = render(identity_changed(), previous=render(seen(user())), now=T1)
+
+    assert status_patch(changed, render(identity_changed(), previous=changed, now=T2)) == {}
 
 
 # ----- a user who disappears -------------------------------------------------------------------
@@ -413,27 +501,84 @@ def test_a_succeeded_action_is_recorded_and_the_account_is_ready() -> None:
     assert condition(status, READY) == ("True", "InDesiredState", "account is Suspended")
 
 
-def test_a_permanent_failure_in_status_stops_retries_until_the_spec_changes() -> None:
-    result = ActionResult(Action.SUSPEND, False, "ManagedByIdentityProvider", "SCIM", T1)
+@pytest.mark.parametrize(
+    ("requested_by", "expected"),
+    [
+        pytest.param(
+            "argocd-controller", {"requestedBy": "argocd-controller"}, id="requester-known"
+        ),
+        pytest.param(None, {}, id="requester-unknown-is-left-out"),
+        pytest.param("", {}, id="empty-requester-is-left-out"),
+    ],
+)
+def test_last_action_names_who_requested_it(
+    requested_by: str | None, expected: dict[str, str]
+) -> None:
+    result = ActionResult(
+        Action.SUSPEND, True, "Succeeded", f"disabled {EMAIL} in Atlassian", T1, requested_by
+    )
+
     status = render(
+        seen(user("inactive")), desired=DesiredState.SUSPENDED, result=result, generation=2
+    )
+
+    assert status["lastAction"] == {
+        "action": "Suspend",
+        "result": "Succeeded",
+        "reason": "Succeeded",
+        "message": f"disabled {EMAIL} in Atlassian",
+        "time": T1,
+        "observedGeneration": 2,
+        **expected,
+    }
+
+
+def test_the_requester_of_a_failed_action_is_recorded_too() -> None:
+    result = ActionResult(Action.REACTIVATE, False, "Forbidden", "no right", T1, "kubectl-edit")
+
+    status = render(
+        seen(user("inactive")),
+        desired=DesiredState.ACTIVE,
+        decision=Decision(action=Action.REACTIVATE),
+        result=result,
+    )
+
+    assert status["lastAction"]["requestedBy"] == "kubectl-edit"
+    assert status["lastAction"]["result"] == "Failed"
+
+
+def test_a_remembered_permanent_failure_keeps_the_status_quiet_until_it_is_forgotten() -> None:
+    result = ActionResult(Action.SUSPEND, False, "ManagedByIdentityProvider", "SCIM", T1)
+    failed_once = render(
         seen(user()),
         desired=DesiredState.SUSPENDED,
         decision=Decision(action=Action.SUSPEND),
         result=result,
         generation=3,
+        now=T1,
     )
+    # The org's owner remembers the failure and hands it back, as it does, while nothing changed.
+    remembered = Blocked(result.reason, result.message, result.action)
 
-    def decide(generation: int) -> Decision:
+    def decide(failed: Blocked | None) -> Decision:
         return decide_account(
-            spec(DesiredState.SUSPENDED),
-            user(),
-            SuspensionPolicy(),
-            status["lastAction"],
-            generation,
+            spec(DesiredState.SUSPENDED), user(), SuspensionPolicy(), failed=failed
         )
 
-    assert decide(3) == Decision(blocked=Blocked("ManagedByIdentityProvider", "SCIM"))
-    assert decide(4) == Decision(action=Action.SUSPEND)
+    again = render(
+        seen(user()),
+        desired=DesiredState.SUSPENDED,
+        decision=decide(remembered),
+        previous=failed_once,
+        generation=3,
+        now=T2,
+    )
+
+    assert decide(remembered) == Decision(blocked=remembered)
+    assert condition(again, READY) == ("False", "ManagedByIdentityProvider", "SCIM")
+    assert again["lastAction"] == failed_once["lastAction"]
+    assert status_patch(failed_once, again) == {}
+    assert decide(None) == Decision(action=Action.SUSPEND)
 
 
 def test_the_last_action_is_kept_while_nothing_new_happens() -> None:
@@ -449,9 +594,7 @@ def test_the_last_action_is_kept_while_nothing_new_happens() -> None:
 
 
 def dry_run(previous: Mapping[str, Any] | None, now: str, generation: int = 1) -> dict[str, Any]:
-    decision = decide_account(
-        spec(DesiredState.SUSPENDED), user(), SuspensionPolicy(dry_run=True), None, generation
-    )
+    decision = decide_account(spec(DesiredState.SUSPENDED), user(), SuspensionPolicy(dry_run=True))
     return render(
         seen(user()),
         desired=DesiredState.SUSPENDED,

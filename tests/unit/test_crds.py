@@ -13,8 +13,8 @@ import yaml
 
 from atlassian_operator.atlassian import User
 from atlassian_operator.core import resources
-from atlassian_operator.core.decisions import Action, Decision
-from atlassian_operator.core.snapshot import OrgSnapshot
+from atlassian_operator.core.decisions import Action, Blocked, Decision
+from atlassian_operator.core.snapshot import Observation, OrgSnapshot
 from atlassian_operator.core.status import ActionResult, account_status, org_status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +80,9 @@ def test_every_account_status_field_is_declared_in_the_crd() -> None:
         generation=1,
         observation=snapshot.observe(spec, None),
         decision=Decision(action=Action.SUSPEND),
-        result=ActionResult(Action.SUSPEND, True, "Succeeded", "done", "2026-11-01T10:00:00Z"),
+        result=ActionResult(
+            Action.SUSPEND, True, "Succeeded", "done", "2026-11-01T10:00:00Z", "kubectl"
+        ),
         previous={
             "productAccess": [
                 {
@@ -97,7 +99,67 @@ def test_every_account_status_field_is_declared_in_the_crd() -> None:
     )
     status["lastSyncTime"] = "2026-11-01T10:00:00Z"
     assert {"activeProducts", "lastAction", "productAccess", "conditions"} <= status.keys()
+    assert status["lastAction"]["requestedBy"] == "kubectl"
     assert undeclared(status, schema("AtlassianAccount")["properties"]["status"]) == []
+    jsonschema.validate(status, schema("AtlassianAccount")["properties"]["status"])
+
+
+T = "2026-11-01T10:00:00Z"
+OBSERVED = account_status(
+    spec=resources.AccountSpec(org_name="acme", account_id="a1"),
+    generation=1,
+    observation=Observation(USER, "a1"),
+    decision=Decision(),
+    result=None,
+    previous={},
+    org="org",
+    now=T,
+)
+
+
+@pytest.mark.parametrize(
+    ("desired", "observation", "decision", "defers_to"),
+    [
+        pytest.param(
+            resources.DesiredState.SUSPENDED,
+            Observation(USER, "a1"),
+            Decision(blocked=Blocked("DryRun", "dry run: would suspend", Action.SUSPEND)),
+            None,
+            id="dry-run",
+        ),
+        pytest.param(
+            None,
+            Observation(None, "a1", "a1 resolves to someone else", "IdentityChanged"),
+            Decision(),
+            None,
+            id="identity-changed",
+        ),
+        pytest.param(
+            None, Observation(None, "a1", "no user a1"), Decision(), None, id="deleted-user"
+        ),
+        pytest.param(None, Observation(USER, "a1"), Decision(), "offboard-ada", id="defers"),
+    ],
+)
+def test_every_account_status_variant_matches_the_crd(
+    desired: resources.DesiredState | None,
+    observation: Observation,
+    decision: Decision,
+    defers_to: str | None,
+) -> None:
+    status = account_status(
+        spec=resources.AccountSpec(org_name="acme", account_id="a1", desired_state=desired),
+        generation=2,
+        observation=observation,
+        decision=decision,
+        result=None,
+        previous=OBSERVED,
+        org="org",
+        now=T,
+        defers_to=defers_to,
+    )
+
+    assert undeclared(status, schema("AtlassianAccount")["properties"]["status"]) == []
+    jsonschema.validate(status, schema("AtlassianAccount")["properties"]["status"])
 
 
 def test_every_org_status_field_is_declared_in_the_crd() -> None:
@@ -115,7 +177,10 @@ def test_every_org_status_field_is_declared_in_the_crd() -> None:
             "observedGeneration": 1,
         }
     ]
+    # Added by the org's owner once a sync answers the sync-requested annotation.
+    status["observedSyncRequest"] = "2026-11-01T09:59:00Z"
     assert undeclared(status, schema("AtlassianOrg")["properties"]["status"]) == []
+    jsonschema.validate(status, schema("AtlassianOrg")["properties"]["status"])
 
 
 @pytest.mark.parametrize(

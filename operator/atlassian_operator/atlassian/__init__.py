@@ -15,7 +15,7 @@ from ._errors import (
     OrgNotFound,
     RateLimited,
 )
-from ._models import Product, User
+from ._models import Product, User, UserListing
 from ._observe import ClientObserver, RequestStats
 
 __all__ = [
@@ -32,4 +32,5 @@ __all__ = [
     "RateLimited",
     "RequestStats",
     "User",
+    "UserListing",
 ]

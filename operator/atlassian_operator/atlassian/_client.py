@@ -27,7 +27,7 @@ from ._errors import (
     OrgNotFound,
     RateLimited,
 )
-from ._models import User, UserPage, format_validation_error
+from ._models import User, UserListing, UserPage, format_validation_error
 from ._observe import ClientObserver, NullObserver, RequestStats
 from ._ratelimit import Pacer, backoff_delay, parse_rate_limit_headers, server_wait_hint
 
@@ -225,8 +225,13 @@ class AtlassianClient:
         """Yield every user of the organization, page by page, following `links.next`.
 
         An exception can come after some users were yielded: a caller that needs the truth
-        about the whole org must treat it as "listing incomplete" (or use `list_all_users`).
+        about the whole org must treat it as "listing incomplete" (or use `list_org_users`).
         """
+        async for page in self._pages(org_id):
+            for user in page.data:
+                yield user
+
+    async def _pages(self, org_id: str) -> AsyncIterator[UserPage]:
         if not org_id:
             raise ValueError("org_id is empty")
         first = httpx.URL(f"{self._base_url}/admin/v1/orgs/{quote(org_id, safe='')}/users")
@@ -241,8 +246,7 @@ class AtlassianClient:
             )
             response = await self._request(call, "GET", url)
             user_page = self._parse_page(call, url, response)
-            for user in user_page.data:
-                yield user
+            yield user_page
             link = user_page.next
             if link is None:
                 return
@@ -255,19 +259,34 @@ class AtlassianClient:
                 )
             fetched.add(str(url))
 
+    async def list_org_users(self, org_id: str) -> UserListing:
+        """Every user of the organization, with what the listing says about its own completeness.
+
+        Never partial: an error on any page raises. A listing can still contradict itself
+        (a user twice, fewer users than `meta.total`) when the org changes under the cursor;
+        `UserListing.contradiction` says so, and the caller decides what to trust.
+        """
+        users: dict[str, User] = {}
+        duplicates: list[str] = []
+        total: int | None = None
+        async for page in self._pages(org_id):
+            for user in page.data:
+                if user.account_id in users:
+                    duplicates.append(user.account_id)
+                users[user.account_id] = user  # the later copy is the newer
+            total = page.total if page.total is not None else total
+        return UserListing(list(users.values()), total, tuple(duplicates))
+
     async def list_all_users(self, org_id: str) -> list[User]:
         """The complete user list of the organization, or an exception: never a partial list."""
-        users: dict[str, User] = {}
-        async for user in self.list_users(org_id):
-            if user.account_id in users:
-                # Cursor paging over a changing org can repeat a user; the later copy is newer.
-                logger.warning(
-                    "org %r listed account %r twice; keeping the later copy",
-                    org_id,
-                    user.account_id,
-                )
-            users[user.account_id] = user
-        return list(users.values())
+        listing = await self.list_org_users(org_id)
+        if listing.duplicates:
+            logger.warning(
+                "org %r listed %d accounts twice; keeping the later copies",
+                org_id,
+                len(listing.duplicates),
+            )
+        return listing.users
 
     def _parse_page(self, call: _Call, url: httpx.URL, response: httpx.Response) -> UserPage:
         where = _display_url(url)

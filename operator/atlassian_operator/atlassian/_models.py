@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-__all__ = ["Product", "User", "UserPage", "format_validation_error"]
+__all__ = ["Product", "User", "UserListing", "UserPage", "format_validation_error"]
 
 logger = logging.getLogger("atlassian_operator.atlassian")
 
@@ -110,11 +111,41 @@ class UserPage(BaseModel):
     links: _PageLinks | None = None
 
     @property
+    def total(self) -> int | None:
+        """`meta.total`: how many users the org has, by the server's own count."""
+        value = (self.meta or {}).get("total")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
     def next(self) -> str | None:
         """The next-page link or cursor; None (or empty) on the last page."""
         if self.links is None or not self.links.next:
             return None
         return self.links.next
+
+
+@dataclass(frozen=True)
+class UserListing:
+    """Every user one listing returned, and what the listing said about itself."""
+
+    users: list[User]
+    #: `meta.total` of the last page, or None when the server did not say.
+    reported_total: int | None = None
+    #: Account IDs that came more than once (cursor paging over a changing org).
+    duplicates: tuple[str, ...] = ()
+
+    def contradiction(self) -> str | None:
+        """Why this listing cannot be trusted to be the whole org, or None."""
+        problems = []
+        if self.reported_total is not None and self.reported_total != len(self.users):
+            problems.append(
+                f"it returned {len(self.users)} users while its meta.total says "
+                f"{self.reported_total}"
+            )
+        if self.duplicates:
+            shown = ", ".join(sorted(set(self.duplicates))[:3])
+            problems.append(f"it returned {len(self.duplicates)} users twice ({shown})")
+        return "; ".join(problems) or None
 
 
 def format_validation_error(error: ValidationError) -> str:

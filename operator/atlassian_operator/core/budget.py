@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Iterable
 
@@ -10,14 +11,17 @@ class SuspensionBudget:
     """At most `limit` disable calls in any `window` seconds; requests beyond wait in order.
 
     Every disable call counts, whatever caused it. Times are plain seconds (monotonic clock),
-    passed in so that the decisions stay testable without waiting.
+    passed in so that the decisions stay testable without waiting. Waiting requests sit in a
+    heap ordered by (time asked, key), withdrawn lazily, so that asking, withdrawing and taking
+    the oldest each cost O(log n) however many suspensions wait.
     """
 
     def __init__(self, limit: int, window: float) -> None:
         self.limit = limit
         self.window = window
         self._spent: deque[float] = deque()
-        self._waiting: dict[str, float] = {}
+        self._since: dict[str, float] = {}
+        self._queue: list[tuple[float, str]] = []
 
     def resize(self, limit: int, window: float) -> None:
         self.limit, self.window = limit, window
@@ -30,36 +34,47 @@ class SuspensionBudget:
         self._expire(now)
         return max(0, self.limit - len(self._spent))
 
-    def request(self, key: str, now: float) -> bool:
-        """True when `key` may make its call now; otherwise it keeps its place in the queue."""
-        self._waiting.setdefault(key, now)
-        free = self.available(now)
-        ahead = sorted(self._waiting.items(), key=lambda item: (item[1], item[0]))[:free]
-        return any(k == key for k, _ in ahead)
+    def spent(self, now: float) -> int:
+        self._expire(now)
+        return len(self._spent)
+
+    def ask(self, key: str, now: float) -> None:
+        """`key` wants to make a disable call; it keeps its first place in line until it goes."""
+        if key not in self._since:
+            self._since[key] = now
+            heapq.heappush(self._queue, (now, key))
+
+    def withdraw(self, key: str) -> None:
+        """The request no longer stands (spec changed, account gone, already suspended)."""
+        self._since.pop(key, None)  # its heap entry is dropped when it reaches the top
+
+    def waiting(self, key: str) -> bool:
+        return key in self._since
+
+    def __len__(self) -> int:
+        return len(self._since)
+
+    def next_in_line(self) -> str | None:
+        """The oldest request still standing, without taking it."""
+        while self._queue:
+            since, key = self._queue[0]
+            if self._since.get(key) == since:
+                return key
+            heapq.heappop(self._queue)
+        return None
+
+    def spend(self, key: str, now: float) -> None:
+        """A disable call is made for `key` now: it leaves the line and uses a slot."""
+        self._spent.append(now)
+        self.withdraw(key)
 
     def restore(self, spent: Iterable[float], now: float) -> None:
         """Calls made before a restart, so that a restart never refills the window."""
         self._spent = deque(sorted(t for t in spent if t > now - self.window))
 
-    def spend(self, key: str, now: float) -> None:
-        self._spent.append(now)
-        self._waiting.pop(key, None)
-
-    def withdraw(self, key: str) -> None:
-        """The request no longer stands (spec changed, account gone, already suspended)."""
-        self._waiting.pop(key, None)
-
-    @property
-    def waiting(self) -> list[str]:
-        return [k for k, _ in sorted(self._waiting.items(), key=lambda item: (item[1], item[0]))]
-
-    def spent(self, now: float) -> int:
-        self._expire(now)
-        return len(self._spent)
-
     def next_slot(self, now: float) -> float | None:
         """When a waiting request can next go, or None when nothing waits."""
-        if not self._waiting or self.limit <= 0:
+        if not self._since or self.limit <= 0:
             return None
         if self.available(now) > 0:
             return now

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from atlassian_operator.atlassian import User
 from atlassian_operator.core.mapping import ACTIVE, DEPROVISIONED, SUSPENDED, account_state
 from atlassian_operator.core.resources import AccountSpec, DesiredState, SuspensionPolicy
 
-# Failures that will fail again until someone changes something: not retried for a generation.
+# Failures that will fail again until someone changes something: the account's spec, or the
+# org's spec or key. Not retried until one of them changes.
 PERMANENT_FAILURES = frozenset({"ManagedByIdentityProvider", "Forbidden", "AccountNotFound"})
 
 
@@ -51,9 +51,16 @@ def decide_account(
     spec: AccountSpec,
     user: User | None,
     policy: SuspensionPolicy,
-    last_action: Mapping[str, Any] | None,
-    generation: int,
+    *,
+    known_emails: Iterable[str] = (),
+    failed: Blocked | None = None,
 ) -> Decision:
+    """The action the account needs now, or why it does not get it.
+
+    `known_emails`: every address this account is known by (its spec, what Atlassian showed for
+    it before), so that protection holds when Atlassian hides the email. `failed`: the
+    permanent failure of this same action under the current account and org configuration.
+    """
     if user is None:
         return NOTHING
     action = needed_action(spec.desired_state, user)
@@ -71,7 +78,7 @@ def decide_account(
                 )
             )
         return NOTHING
-    if action is Action.SUSPEND and policy.protects(user.account_id, user.email):
+    if action is Action.SUSPEND and policy.protects(user.account_id, [user.email, *known_emails]):
         return Decision(
             blocked=Blocked(
                 "ProtectedAccount",
@@ -87,14 +94,8 @@ def decide_account(
                 "re-activation; set spec.suspension.allowReactivation: true on the AtlassianOrg",
             )
         )
-    if (
-        last_action
-        and last_action.get("action") == action
-        and last_action.get("result") == "Failed"
-        and last_action.get("reason") in PERMANENT_FAILURES
-        and last_action.get("observedGeneration") == generation
-    ):
-        return Decision(blocked=Blocked(str(last_action["reason"]), str(last_action["message"])))
+    if failed is not None and failed.action is action:
+        return Decision(blocked=failed)
     if policy.dry_run:
         verb = "suspend" if action is Action.SUSPEND else "re-enable"
         return Decision(

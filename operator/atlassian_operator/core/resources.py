@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -68,11 +68,11 @@ class SuspensionPolicy:
     protected_accounts: frozenset[str] = frozenset()
     allow_reactivation: bool = False
 
-    def protects(self, account_id: str | None, email: str | None) -> bool:
-        return bool(
-            (account_id and account_id in self.protected_accounts)
-            or (email and email.lower() in self.protected_accounts)
-        )
+    def protects(self, account_id: str | None, emails: Iterable[str | None] = ()) -> bool:
+        """Protected by account ID or by any address the account is known by."""
+        if account_id and account_id in self.protected_accounts:
+            return True
+        return any(e and e.lower() in self.protected_accounts for e in emails)
 
 
 @dataclass(frozen=True)
@@ -159,8 +159,10 @@ class AccountSpec:
 class AccountClaim:
     """What one AtlassianAccount names, and when it last made a disable call.
 
-    Kept in kopf's index, which is complete before any handler runs: discovery learns who
-    already has an account, and a restarted operator learns what its budget already spent.
+    Read from a fresh LIST of the org's accounts: discovery learns who already has an
+    account, and a restarted operator learns what its budget already spent. The one
+    definition of what an account names (its spec's accountId and email, the ID it resolved
+    to), used for every account whether listed or watched.
     """
 
     names: frozenset[str]
@@ -177,6 +179,21 @@ class AccountClaim:
         return cls(frozenset(n for n in names if n), last.get("time") if made_call else None)
 
 
+def desired_state_manager(meta: Mapping[str, Any]) -> str | None:
+    """The field manager that last set spec.desiredState, from metadata.managedFields.
+
+    An update moves a field to its manager; several server-side appliers may share one, and
+    then the most recent is the one that asked.
+    """
+    owners = [
+        (str(entry.get("time") or ""), index, str(entry["manager"]))
+        for index, entry in enumerate(meta.get("managedFields") or ())
+        if entry.get("manager")
+        and "f:desiredState" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
+    ]
+    return max(owners)[2] if owners else None
+
+
 @dataclass(frozen=True)
 class AccountResource:
     """One AtlassianAccount as last seen: identity, generation, parsed spec and current status."""
@@ -187,6 +204,8 @@ class AccountResource:
     created: str
     spec: AccountSpec | InvalidSpec
     status: Mapping[str, Any]
+    #: Who last set spec.desiredState (a field manager), for the audit trail of actions.
+    desired_by: str | None = None
 
     @property
     def org_name(self) -> str | None:
@@ -209,4 +228,5 @@ class AccountResource:
             created=str(meta.get("creationTimestamp") or ""),
             spec=spec,
             status=dict(body.get("status") or {}),
+            desired_by=desired_state_manager(meta),
         )

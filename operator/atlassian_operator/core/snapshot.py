@@ -30,19 +30,37 @@ class Observation:
     user: User | None
     account_id: str | None
     problem: str | None = None
+    reason: str = "AccountNotFound"
 
 
 class OrgSnapshot:
-    """Every user of one org from one complete listing. Only complete listings become snapshots."""
+    """Every user of one org from one complete listing. Only complete listings become snapshots.
 
-    def __init__(self, org_id: str, users: Iterable[User], taken_at: datetime) -> None:
+    A listing that contradicts itself (fewer or more users than its own `meta.total`, a user
+    twice) is not `trusted`: it is merged over the previous snapshot, so that nobody missing
+    from it looks deprovisioned, and nothing is decided from it.
+    """
+
+    def __init__(
+        self, org_id: str, users: Iterable[User], taken_at: datetime, *, trusted: bool = True
+    ) -> None:
         self.org_id = org_id
         self.taken_at = taken_at
+        self.trusted = trusted
         self._users: dict[str, User] = {u.account_id: u for u in users}
         self._by_email: dict[str, list[str]] = defaultdict(list)
         for user in self._users.values():
             if user.email:
                 self._by_email[user.email.lower()].append(user.account_id)
+
+    @classmethod
+    def untrusted(
+        cls, org_id: str, previous: OrgSnapshot | None, users: Iterable[User], taken_at: datetime
+    ) -> OrgSnapshot:
+        """A doubtful listing over what was known: users it lacks keep their last known state."""
+        merged = dict(previous.users) if previous is not None else {}
+        merged.update((u.account_id, u) for u in users)
+        return cls(org_id, merged.values(), taken_at, trusted=False)
 
     def __len__(self) -> int:
         return len(self._users)
@@ -57,8 +75,13 @@ class OrgSnapshot:
         if user is not None:
             self._users[account_id] = user.model_copy(update={"account_status": account_status})
 
-    def observe(self, spec: AccountSpec, known_account_id: str | None) -> Observation:
-        """Find the user by accountId, else by email, else by the id an earlier sync resolved."""
+    def observe(self, spec: AccountSpec, pinned: str | None) -> Observation:
+        """The user an AtlassianAccount is about: `spec.accountId`, else the pinned ID, by email.
+
+        `pinned` is the account ID this AtlassianAccount resolved to before (kept in status):
+        once resolved, it acts only on that ID. An email that now resolves to somebody else
+        is reported (`IdentityChanged`), never followed.
+        """
         if spec.account_id:
             return Observation(
                 self._users.get(spec.account_id),
@@ -69,20 +92,30 @@ class OrgSnapshot:
             )
         assert spec.email is not None
         matches = self._by_email.get(spec.email.lower(), [])
+        if pinned and (pinned in matches or (not matches and pinned in self._users)):
+            return Observation(self._users[pinned], pinned)
+        if pinned and matches:
+            now = ", ".join(sorted(matches))
+            return Observation(
+                None,
+                pinned,
+                f"email {spec.email} now belongs to Atlassian account {now}, but this "
+                f"AtlassianAccount resolved to {pinned} before; it acts on neither until you "
+                "set spec.accountId to the one you mean",
+                "IdentityChanged",
+            )
         if len(matches) == 1:
             return Observation(self._users[matches[0]], matches[0])
         if len(matches) > 1:
             return Observation(
                 None,
-                None,
+                pinned,
                 f"email {spec.email} matches {len(matches)} users in org {self.org_id} "
                 f"({', '.join(sorted(matches))}); set spec.accountId to choose one",
             )
-        if known_account_id and known_account_id in self._users:
-            return Observation(self._users[known_account_id], known_account_id)
         return Observation(
             None,
-            known_account_id,
+            pinned,
             f"no user with email {spec.email} in org {self.org_id}; check the address "
             "(Atlassian hides emails of users with restricted visibility: use spec.accountId)",
         )

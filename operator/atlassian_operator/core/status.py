@@ -30,9 +30,11 @@ class ActionResult:
     reason: str
     message: str
     time: str
+    #: The field manager that last set spec.desiredState (kubectl, a GitOps controller, ...).
+    requested_by: str | None = None
 
     def render(self, generation: int) -> dict[str, Any]:
-        return {
+        rendered = {
             "action": str(self.action),
             "result": "Succeeded" if self.succeeded else "Failed",
             "reason": self.reason,
@@ -40,12 +42,32 @@ class ActionResult:
             "time": self.time,
             "observedGeneration": generation,
         }
+        if self.requested_by:
+            rendered["requestedBy"] = self.requested_by
+        return rendered
+
+
+IDENTITY_CHANGED = "IdentityChanged"
+_OBSERVED_KEYS = (
+    "accountId",
+    "email",
+    "displayName",
+    "atlassianStatus",
+    "accountStatus",
+    "lastActive",
+    "billable",
+    "productAccess",
+)
 
 
 def _observed_fields(obs: Observation, previous: Mapping[str, Any]) -> dict[str, Any]:
     user = obs.user
-    if user is not None:
-        fields: dict[str, Any] = {
+    fields: dict[str, Any]
+    if obs.reason == IDENTITY_CHANGED:
+        # What was observed of the pinned account stays; the other person's data never shows.
+        fields = {k: previous.get(k) for k in _OBSERVED_KEYS}
+    elif user is not None:
+        fields = {
             "accountId": user.account_id,
             "email": user.email,
             "displayName": user.name,
@@ -113,7 +135,14 @@ def _conditions(
     decision: Decision,
     result: ActionResult | None,
     org: str,
+    defers_to: str | None,
 ) -> tuple[Condition, Condition]:
+    if obs.user is None and obs.reason == IDENTITY_CHANGED:
+        problem = obs.problem or "the account's email resolves to another Atlassian account"
+        return (
+            Condition(READY, False, IDENTITY_CHANGED, problem),
+            Condition(SYNCED, False, IDENTITY_CHANGED, problem),
+        )
     if obs.user is None and "atlassianStatus" not in fields:
         problem = obs.problem or f"account not found in org {org}"
         return (
@@ -145,6 +174,12 @@ def _conditions(
     )
     if desired is None:
         shown = state or f"{fields.get('atlassianStatus')!r} in Atlassian"
+        if defers_to:
+            message = (
+                f"observe only; account is {shown}; AtlassianAccount {defers_to} states the "
+                "desired state of this Atlassian account"
+            )
+            return Condition(READY, True, "DefersToAccount", message), synced
         return Condition(READY, True, "Observed", f"observe only; account is {shown}"), synced
     if state == str(desired):
         return Condition(READY, True, "InDesiredState", f"account is {state}"), synced
@@ -179,13 +214,18 @@ def account_status(
     previous: Mapping[str, Any],
     org: str,
     now: str,
+    defers_to: str | None = None,
 ) -> dict[str, Any]:
-    """The whole status the operator owns for one account (without lastSyncTime)."""
-    fields = _observed_fields(observation, previous)
+    """The whole status the operator owns for one account (without lastSyncTime).
+
+    `defers_to`: another AtlassianAccount that states the desired state of the same user, when
+    this one is observe-only.
+    """
+    fields = {k: v for k, v in _observed_fields(observation, previous).items() if v is not None}
     products = [e["product"] for e in fields.get("productAccess", ()) if e["status"] == ACTIVE]
     if products:
         fields["activeProducts"] = ", ".join(products)
-    ready, synced = _conditions(spec, observation, fields, decision, result, org)
+    ready, synced = _conditions(spec, observation, fields, decision, result, org, defers_to)
     status: dict[str, Any] = {
         **fields,
         "observedGeneration": generation,

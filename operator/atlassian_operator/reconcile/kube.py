@@ -10,6 +10,8 @@ import asyncio
 import base64
 import binascii
 import datetime
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +20,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from atlassian_operator.core.authority import secret_problem
 from atlassian_operator.core.resources import (
     ACCOUNT_PLURAL,
     GROUP,
@@ -33,6 +36,28 @@ _PLURALS = {"AtlassianOrg": ORG_PLURAL, "AtlassianAccount": ACCOUNT_PLURAL}
 
 class SecretProblem(Exception):
     """The org's API key Secret is missing or unusable; the message says how to fix it."""
+
+
+class KubeError(Exception):
+    """The API server refused or failed a call; `status` is its HTTP status (0: no answer)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ApiKey:
+    """An org API key as read from its Secret; its repr never shows the value."""
+
+    __slots__ = ("fingerprint", "value")
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+        #: Tells two keys apart in memory; never written anywhere.
+        self.fingerprint = hashlib.sha256(value.encode()).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return "<ApiKey>"
 
 
 class KubeApi:
@@ -58,15 +83,18 @@ class KubeApi:
     async def patch_status(self, ref: ObjectRef, patch: Mapping[str, Any]) -> dict[str, Any]:
         """Merge-patch the status subresource; returns the object as stored."""
         self.writes += 1
-        result: dict[str, Any] = await self._call(
-            self._custom.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            ref.namespace,
-            _PLURALS[ref.kind],
-            ref.name,
-            {"status": patch},
-        )
+        try:
+            result: dict[str, Any] = await self._call(
+                self._custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                ref.namespace,
+                _PLURALS[ref.kind],
+                ref.name,
+                {"status": patch},
+            )
+        except ApiException as exc:
+            raise KubeError(exc.status or 0, _api_message(exc)) from None
         return result
 
     async def create_account(self, namespace: str, body: Mapping[str, Any]) -> bool:
@@ -84,7 +112,7 @@ class KubeApi:
         except ApiException as exc:
             if exc.status == 409:
                 return False
-            raise
+            raise KubeError(exc.status or 0, _api_message(exc)) from None
         return True
 
     async def account_claims(self, namespace: str, org: str) -> list[AccountClaim]:
@@ -96,10 +124,13 @@ class KubeApi:
         claims: list[AccountClaim] = []
         token: str | None = None
         while True:
-            page = await self._call(
-                self._custom.list_namespaced_custom_object, GROUP, VERSION, namespace,
-                ACCOUNT_PLURAL, limit=500, _continue=token,
-            )  # fmt: skip
+            try:
+                page = await self._call(
+                    self._custom.list_namespaced_custom_object, GROUP, VERSION, namespace,
+                    ACCOUNT_PLURAL, limit=500, _continue=token,
+                )  # fmt: skip
+            except ApiException as exc:
+                raise KubeError(exc.status or 0, _api_message(exc)) from None
             for item in page.get("items", ()):
                 spec, status = item.get("spec") or {}, item.get("status") or {}
                 if (spec.get("orgRef") or {}).get("name") == org:
@@ -108,7 +139,8 @@ class KubeApi:
             if not token:
                 return claims
 
-    async def read_api_key(self, namespace: str, name: str, key: str) -> str:
+    async def read_api_key(self, namespace: str, name: str, key: str) -> ApiKey:
+        """The key in a Secret that opted in with the api-key label; SecretProblem otherwise."""
         try:
             secret = await self._call(self._core.read_namespaced_secret, name, namespace)
         except ApiException as exc:
@@ -121,7 +153,12 @@ class KubeApi:
                 raise SecretProblem(
                     f"the operator may not read Secret {namespace}/{name}; grant get on secrets"
                 ) from None
-            raise
+            raise SecretProblem(
+                f"reading Secret {namespace}/{name} failed: {exc.status} {exc.reason}"
+            ) from None
+        unusable = secret_problem(namespace, name, secret.metadata.labels)
+        if unusable:
+            raise SecretProblem(unusable)
         data = secret.data or {}
         if key not in data:
             raise SecretProblem(
@@ -137,7 +174,12 @@ class KubeApi:
             ) from None
         if not value:
             raise SecretProblem(f"Secret {namespace}/{name} key {key!r} is empty")
-        return value
+        if not value.isascii() or not value.isprintable() or any(c.isspace() for c in value):
+            raise SecretProblem(
+                f"Secret {namespace}/{name} key {key!r} contains whitespace or non-ASCII "
+                "characters; put the key there exactly as Atlassian showed it"
+            )
+        return ApiKey(value)
 
     async def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
         """Best effort: an Event that fails to post is logged, never fatal."""
@@ -169,3 +211,13 @@ class KubeApi:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._api.close()  # type: ignore[no-untyped-call]
+
+
+def _api_message(exc: ApiException) -> str:
+    """The API server's own message (from its Status body) when there is one."""
+    try:
+        body = json.loads(exc.body or "{}")
+    except ValueError:
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    return f"{exc.status} {exc.reason}: {message}" if message else f"{exc.status} {exc.reason}"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.metrics import MetricWrapperBase
 
 from atlassian_operator.core.resources import ObjectRef
 
@@ -61,26 +65,41 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Every label set used per org, so that an org's series go when the org goes.
+        self._series: dict[tuple[str, str], set[tuple[MetricWrapperBase, tuple[str, ...]]]] = (
+            defaultdict(set)
+        )
+
+    def _labels(self, metric: MetricWrapperBase, ref: ObjectRef, *extra: str) -> Any:
+        values = (ref.namespace, ref.name, *extra)
+        self._series[(ref.namespace, ref.name)].add((metric, values))
+        return metric.labels(*values)
+
+    def forget(self, ref: ObjectRef) -> None:
+        """Drop every series of an org that is gone."""
+        for metric, values in self._series.pop((ref.namespace, ref.name), set()):
+            metric.remove(*values)
+
     def serve(self, port: int, addr: str = "0.0.0.0") -> None:
         start_http_server(port, addr=addr, registry=self.registry)
 
     def response(self, ref: ObjectRef, endpoint: str, status: int) -> None:
-        self.requests.labels(ref.namespace, ref.name, endpoint, str(status)).inc()
+        self._labels(self.requests, ref, endpoint, str(status)).inc()
         if status == 429:
-            self.rate_limited.labels(ref.namespace, ref.name, endpoint).inc()
+            self._labels(self.rate_limited, ref, endpoint).inc()
 
     def waiting(self, ref: ObjectRef, endpoint: str, reason: str) -> None:
-        self.retries.labels(ref.namespace, ref.name, endpoint, reason).inc()
+        self._labels(self.retries, ref, endpoint, reason).inc()
 
     def sync_done(self, ref: ObjectRef, result: str, seconds: float) -> None:
-        self.syncs.labels(ref.namespace, ref.name, result).inc()
-        self.sync_seconds.labels(ref.namespace, ref.name).observe(seconds)
+        self._labels(self.syncs, ref, result).inc()
+        self._labels(self.sync_seconds, ref).observe(seconds)
         if result == "succeeded":
-            self.last_success.labels(ref.namespace, ref.name).set_to_current_time()
+            self._labels(self.last_success, ref).set_to_current_time()
 
     def snapshot(self, ref: ObjectRef, counts: dict[str, int]) -> None:
         for state in ("active", "suspended", "deprovisioned"):
-            self.accounts.labels(ref.namespace, ref.name, state).set(counts[state])
+            self._labels(self.accounts, ref, state).set(counts[state])
 
     def action(self, ref: ObjectRef, action: str, result: str) -> None:
-        self.actions.labels(ref.namespace, ref.name, str(action), result).inc()
+        self._labels(self.actions, ref, str(action), result).inc()

@@ -1,0 +1,108 @@
+"""What an org's owner hears: watch events, and the results of the calls it started."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from atlassian_operator.atlassian import AtlassianError, UserListing
+from atlassian_operator.core.decisions import Action
+from atlassian_operator.core.resources import AccountClaim, AccountResource
+from atlassian_operator.reconcile.kube import ApiKey
+
+
+@dataclass(frozen=True)
+class OrgSeen:
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class OrgGone:
+    uid: str
+
+
+@dataclass(frozen=True)
+class AccountSeen:
+    account: AccountResource
+
+
+@dataclass(frozen=True)
+class AccountGone:
+    """Deleted, or moved to another org: whatever this org had queued for it is cancelled."""
+
+    name: str
+    uid: str
+
+
+@dataclass(frozen=True)
+class KeyRead:
+    """The Secret was read for a sync (`then_sync`) or to notice a fixed key."""
+
+    generation: int
+    key: ApiKey | None
+    problem: str | None
+    then_sync: bool
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A listing came back: the users, and (first time, or discovery) every account's claim."""
+
+    epoch: int
+    listing: UserListing | None
+    error: AtlassianError | None
+    claims: Sequence[AccountClaim] | None
+    requests: int
+    rate_limited: int
+
+
+@dataclass(frozen=True)
+class LifecycleDone:
+    name: str
+    uid: str
+    account_id: str
+    action: Action
+    error: AtlassianError | None
+    requested_by: str | None
+
+
+@dataclass(frozen=True)
+class StatusStored:
+    key: str
+    body: Mapping[str, Any] | None
+    status: int  # 0 when stored, else the API server's HTTP status (or -1: no answer)
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RateLimitWait:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: look at what is due (the loop also wakes by itself)."""
+
+
+@dataclass(frozen=True)
+class EffectFailed:
+    """A call the owner started failed in a way nobody planned for; the org says so."""
+
+    what: str
+    error: BaseException
+
+
+Message = (
+    OrgSeen
+    | OrgGone
+    | AccountSeen
+    | AccountGone
+    | KeyRead
+    | Listed
+    | LifecycleDone
+    | StatusStored
+    | RateLimitWait
+    | Tick
+    | EffectFailed
+)

@@ -1,0 +1,317 @@
+"""In-memory fakes of Kubernetes and the Atlassian client for the org owner's concurrency tests.
+
+The fakes block and release on events (`Gate`), so a test decides the interleaving: a listing
+held open while an account changes, a disable call held while the org is deleted. The owner runs
+its real loop; tests wait for states with a deadline, never for time to pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from atlassian_operator.atlassian import AtlassianError, User, UserListing
+from atlassian_operator.core.authority import allowed_base_urls
+from atlassian_operator.core.conditions import find
+from atlassian_operator.core.resources import ObjectRef
+from atlassian_operator.reconcile.kube import ApiKey, KubeError, SecretProblem
+from atlassian_operator.reconcile.messages import AccountSeen, OrgSeen, Tick
+from atlassian_operator.reconcile.metrics import Metrics
+from atlassian_operator.reconcile.owner import OrgOwner
+
+NS = "team"
+ORG = "acme"
+BASE_URL = "https://api.atlassian.com"
+DEADLINE = 5.0
+
+
+class Gate:
+    """A door a fake call waits at; closed gates hold calls until the test opens them."""
+
+    def __init__(self) -> None:
+        self._open = asyncio.Event()
+        self._open.set()
+        self.waiting = 0
+
+    def close(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+    async def passage(self) -> None:
+        self.waiting += 1
+        try:
+            await self._open.wait()
+        finally:
+            self.waiting -= 1
+
+
+def user(account_id: str, status: str = "active", email: str | None = None) -> User:
+    return User(
+        account_id=account_id,
+        account_type="atlassian",
+        account_status=status,
+        name=f"User {account_id}",
+        picture="https://avatar.example/x.png",
+        email=email if email is not None else f"{account_id}@acme.example",
+    )
+
+
+@dataclass
+class FakeAtlassian:
+    """One org's users and every call made to them, shared by all clients of the org."""
+
+    users: dict[str, User] = field(default_factory=dict)
+    list_gate: Gate = field(default_factory=Gate)
+    call_gate: Gate = field(default_factory=Gate)
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (action, account id)
+    listings: int = 0
+    reported_total: int | None = None  # meta.total; None: the true count
+    fail_calls: Callable[[str, str], AtlassianError | None] = lambda action, account_id: None
+    keys_used: list[str] = field(default_factory=list)
+
+    def add(self, *users: User) -> None:
+        for u in users:
+            self.users[u.account_id] = u
+
+    def disables(self, account_id: str | None = None) -> int:
+        return sum(1 for a, i in self.calls if a == "disable" and account_id in (None, i))
+
+
+class FakeClient:
+    def __init__(self, atlassian: FakeAtlassian, key: str) -> None:
+        self._atlassian, self.key = atlassian, key
+
+    async def list_org_users(self, org_id: str) -> UserListing:
+        self._atlassian.listings += 1
+        self._atlassian.keys_used.append(self.key)
+        await self._atlassian.list_gate.passage()
+        users = list(self._atlassian.users.values())
+        total = self._atlassian.reported_total
+        return UserListing(users, len(users) if total is None else total)
+
+    async def _call(self, action: str, account_id: str) -> None:
+        self._atlassian.keys_used.append(self.key)
+        self._atlassian.calls.append((action, account_id))
+        await self._atlassian.call_gate.passage()
+        error = self._atlassian.fail_calls(action, account_id)
+        if error is not None:
+            raise error
+        status = "inactive" if action == "disable" else "active"
+        current = self._atlassian.users[account_id]
+        self._atlassian.users[account_id] = current.model_copy(update={"account_status": status})
+
+    async def disable(self, account_id: str, message: str | None = None) -> None:
+        await self._call("disable", account_id)
+
+    async def enable(self, account_id: str) -> None:
+        await self._call("enable", account_id)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class FakeKube:
+    """The few Kubernetes calls the owner makes, against in-memory objects."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.secret: str | None = "key-1"
+        self.secret_labelled = True
+        self.events: list[tuple[str, str, str]] = []  # (object name, type, reason)
+        self.claims_gate = Gate()
+        self.refuse_status: Callable[[ObjectRef, dict[str, Any]], int] = lambda ref, patch: 0
+        self.created: list[str] = []
+        self._versions = itertools.count(1)
+
+    async def patch_status(self, ref: ObjectRef, patch: dict[str, Any]) -> dict[str, Any]:
+        if status := self.refuse_status(ref, patch):
+            raise KubeError(status, f"{status} refused")
+        obj = self.objects.get((ref.kind, ref.name))
+        if obj is None:
+            raise KubeError(404, "not found")
+        current = dict(obj.get("status") or {})
+        for key, value in patch.items():
+            if value is None:
+                current.pop(key, None)
+            else:
+                current[key] = value
+        obj["status"] = current
+        obj["metadata"]["resourceVersion"] = str(next(self._versions))
+        return _copy(obj)
+
+    async def read_api_key(self, namespace: str, name: str, key: str) -> ApiKey:
+        if self.secret is None:
+            raise SecretProblem(f"Secret {namespace}/{name} not found")
+        if not self.secret_labelled:
+            raise SecretProblem(f"Secret {namespace}/{name} is not labelled")
+        return ApiKey(self.secret)
+
+    async def account_claims(self, namespace: str, org: str) -> list[Any]:
+        await self.claims_gate.passage()
+        from atlassian_operator.core.resources import AccountClaim
+
+        return [
+            AccountClaim.of(o.get("spec") or {}, o.get("status") or {})
+            for (kind, _), o in self.objects.items()
+            if kind == "AtlassianAccount"
+        ]
+
+    async def create_account(self, namespace: str, body: dict[str, Any]) -> bool:
+        self.created.append(body["metadata"]["name"])
+        return True
+
+    async def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
+        self.events.append((ref.name, type_, reason))
+
+    def close(self) -> None:
+        return None
+
+    def warnings(self, name: str) -> list[str]:
+        return [reason for n, t, reason in self.events if n == name and t == "Warning"]
+
+
+def _copy(obj: dict[str, Any]) -> dict[str, Any]:
+    import copy
+
+    return copy.deepcopy(obj)
+
+
+class World:
+    """An owner for one org, with its fakes, driven by a test."""
+
+    def __init__(self, atlassian: FakeAtlassian | None = None, name: str = ORG) -> None:
+        self.kube = FakeKube()
+        self.atlassian = atlassian or FakeAtlassian()
+        self.metrics = Metrics()
+        self.now = 1000.0
+        self.clients: list[FakeClient] = []
+        self.owner = OrgOwner(
+            NS, name, self.kube, self.metrics, self._client,  # type: ignore[arg-type]
+            allowed_base_urls(()), clock=lambda: self.now,
+        )  # fmt: skip
+        self.name = name
+        self._uids = itertools.count(1)
+        self.generations: dict[str, int] = {}
+
+    def _client(self, key: str, base_url: str, observer: Any) -> FakeClient:
+        client = FakeClient(self.atlassian, key)
+        self.clients.append(client)
+        return client
+
+    def start(self) -> None:
+        self.owner.start()
+
+    async def stop(self) -> None:
+        await self.owner.stop()
+
+    # ---- objects as the watch delivers them ------------------------------------------------
+
+    def org(
+        self,
+        uid: str = "org-uid-1",
+        generation: int = 1,
+        created: str = "2026-12-01T00:00:00Z",
+        **spec: Any,
+    ) -> None:
+        body = {
+            "apiVersion": "atlassian.operators.dev/v1alpha1",
+            "kind": "AtlassianOrg",
+            "metadata": {
+                "name": self.name, "namespace": NS, "uid": uid, "generation": generation,
+                "resourceVersion": "1", "creationTimestamp": created,
+            },
+            "spec": {"orgId": "org-1", "apiKeySecretRef": {"name": "key"}, "syncInterval": "60s",
+                     **spec},
+        }  # fmt: skip
+        self.kube.objects[("AtlassianOrg", self.name)] = body
+        self.owner.post(OrgSeen(_copy(body)))
+
+    def account(self, name: str, uid: str | None = None, **spec: Any) -> dict[str, Any]:
+        """Create or change an AtlassianAccount (a new generation when its spec changes)."""
+        from atlassian_operator.core.resources import AccountResource
+
+        existing = self.kube.objects.get(("AtlassianAccount", name))
+        full_spec = {"orgRef": {"name": self.name}, **spec}
+        if existing is None or (uid is not None and existing["metadata"]["uid"] != uid):
+            body: dict[str, Any] = {
+                "metadata": {
+                    "name": name, "namespace": NS, "uid": uid or f"uid-{next(self._uids)}",
+                    "generation": 1, "resourceVersion": str(next(self.kube._versions)),
+                    "creationTimestamp": "2026-12-01T00:00:00Z",
+                    "managedFields": [{"manager": "kubectl-client-side-apply",
+                                       "time": "2026-12-01T00:00:00Z",
+                                       "fieldsV1": {"f:spec": {"f:desiredState": {}}}}],
+                },
+                "spec": full_spec,
+                "status": {},
+            }  # fmt: skip
+            self.kube.objects[("AtlassianAccount", name)] = body
+        else:
+            body = existing
+            if body["spec"] != full_spec:
+                body["spec"] = full_spec
+                body["metadata"]["generation"] += 1
+            body["metadata"]["resourceVersion"] = str(next(self.kube._versions))
+        self.owner.post(AccountSeen(AccountResource.from_body(_copy(body))))
+        return body
+
+    def echo(self, name: str) -> None:
+        """The watch event of the object as stored now (e.g. after the owner's own write)."""
+        from atlassian_operator.core.resources import AccountResource
+
+        body = self.kube.objects[("AtlassianAccount", name)]
+        self.owner.post(AccountSeen(AccountResource.from_body(_copy(body))))
+
+    def tick(self, seconds: float = 0.0) -> None:
+        self.now += seconds
+        self.owner.post(Tick())
+
+    # ---- what a user would look at ---------------------------------------------------------
+
+    def status(self, name: str) -> dict[str, Any]:
+        return dict(self.kube.objects[("AtlassianAccount", name)].get("status") or {})
+
+    def org_status(self) -> dict[str, Any]:
+        return dict(self.kube.objects[("AtlassianOrg", self.name)].get("status") or {})
+
+    def reason(self, name: str) -> str | None:
+        ready = find(self.status(name).get("conditions"), "Ready")
+        return str(ready.get("reason")) if ready else None
+
+    def org_reason(self, type_: str = "Synced") -> str | None:
+        condition = find(self.org_status().get("conditions"), type_)
+        return str(condition.get("reason")) if condition else None
+
+
+async def until(predicate: Callable[[], Any], describe: str, within: float = DEADLINE) -> Any:
+    """Wait for a state the owner reaches by itself, with a deadline; fail with what was seen."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    last: Any = None
+    while loop.time() < deadline:
+        try:
+            last = predicate()
+        except (KeyError, AssertionError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"timed out waiting for {describe}; last seen: {last!r}")
+
+
+async def quiet(world: World) -> None:
+    """The owner has handled everything posted so far and started every write it decided."""
+    await until(
+        lambda: (
+            world.owner._queue.empty()
+            and not len(world.owner._writes)
+            and not world.owner._writes.in_flight
+        ),
+        "the owner to go quiet",
+    )

@@ -1,0 +1,353 @@
+"""The org owner under interleavings the tests choose: fakes block and release on events.
+
+Each test names the fault of the old acting layer it shows cannot happen (issue 16).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from owner_world import NS, FakeAtlassian, World, quiet, until, user
+
+from atlassian_operator.atlassian import Forbidden, RateLimited
+from atlassian_operator.reconcile.fleet import Fleet
+from atlassian_operator.reconcile.messages import AccountGone, OrgGone, OrgSeen
+
+ALICE, BOB, CEO = "aa01", "bb02", "cc03"
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    w = World()
+    w.atlassian.add(user(ALICE), user(BOB), user(CEO, email="ceo@acme.example"))
+    w.start()
+    yield w
+    await w.stop()
+
+
+async def synced(world: World, listings: int = 1) -> None:
+    await until(lambda: world.atlassian.listings >= listings, f"listing {listings}")
+    await until(lambda: world.org_reason() == "ListingComplete", "the org Synced")
+    await quiet(world)
+
+
+async def test_a_suspension_during_the_account_listing_is_not_repeated(world: World) -> None:
+    """Double disable: the listing's snapshot predates the call; the call is the newer truth."""
+    world.org(accountDiscovery={"enabled": True})
+    world.account("alice", accountId=ALICE)
+    await synced(world)
+    world.kube.claims_gate.close()  # the next sync holds in its LIST of AtlassianAccounts
+    world.tick(61)
+    await until(lambda: world.kube.claims_gate.waiting == 1, "the sync to wait for its LIST")
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.atlassian.disables(ALICE) == 1, "the disable call")
+    await until(lambda: world.status("alice").get("accountStatus") == "Suspended", "Suspended")
+    world.kube.claims_gate.open()
+    await until(lambda: world.atlassian.listings == 2 and world.kube.claims_gate.waiting == 0, "")
+    await quiet(world)
+    world.tick(61)  # and one more listing, now showing the user inactive
+    await until(lambda: world.atlassian.listings == 3, "a third listing")
+    await quiet(world)
+    assert world.atlassian.disables() == 1
+
+
+async def test_an_email_that_moves_to_another_person_never_moves_the_suspension(
+    world: World,
+) -> None:
+    world.org()
+    world.account("leaver", email="alex@acme.example", desiredState="Suspended")
+    world.atlassian.add(user("old-alex", status="inactive", email="alex@acme.example"))
+    await synced(world)
+    assert world.status("leaver")["accountId"] == "old-alex"
+    # The old account is deleted; a new hire gets the address; someone re-enables nothing.
+    del world.atlassian.users["old-alex"]
+    world.atlassian.add(user("new-alex", email="alex@acme.example"))
+    world.tick(61)
+    await until(lambda: world.reason("leaver") == "IdentityChanged", "IdentityChanged")
+    await quiet(world)
+    message = world.status("leaver")["conditions"][0]["message"]
+    assert "old-alex" in message and "new-alex" in message and "spec.accountId" in message
+    assert world.atlassian.disables() == 0
+    assert world.kube.warnings("leaver") == ["IdentityChanged"]
+    world.tick(61)  # it stays so, with no second Event
+    await until(lambda: world.atlassian.listings == 3, "a third listing")
+    await quiet(world)
+    assert world.kube.warnings("leaver") == ["IdentityChanged"]
+    # Setting spec.accountId says whom it means.
+    world.account("leaver", accountId="new-alex", email="alex@acme.example",
+                  desiredState="Suspended")  # fmt: skip
+    await until(lambda: world.atlassian.disables("new-alex") == 1, "the meant suspension")
+
+
+async def test_protection_holds_when_atlassian_hides_the_email(world: World) -> None:
+    world.org(suspension={"protectedAccounts": ["ceo@acme.example"]})
+    world.account("ceo", email="ceo@acme.example")
+    await synced(world)
+    assert world.status("ceo")["accountId"] == CEO
+    # Restricted email visibility: the listing no longer shows the address.
+    world.atlassian.add(user(CEO).model_copy(update={"email": None}))
+    world.tick(61)
+    await until(lambda: world.atlassian.listings == 2, "a second listing")
+    await quiet(world)
+    world.account("ceo", email="ceo@acme.example", desiredState="Suspended")
+    await until(lambda: world.reason("ceo") == "ProtectedAccount", "ProtectedAccount")
+    assert world.atlassian.disables() == 0
+
+
+async def test_moving_an_account_to_another_org_cancels_what_the_old_org_queued() -> None:
+    people = FakeAtlassian()
+    people.add(user(ALICE), user(BOB))
+    one, two = World(people, "one"), World(people, "two")
+    for w in (one, two):
+        w.start()
+    try:
+        one.org(suspension={"maxPerSync": 1})
+        two.org(suspension={"dryRun": True})
+        one.account("alice", accountId=ALICE, desiredState="Suspended")
+        await until(lambda: people.disables(ALICE) == 1, "alice's suspension spends the budget")
+        one.account("bob", accountId=BOB, desiredState="Suspended")
+        await until(lambda: one.reason("bob") == "SuspensionBudgetExceeded", "bob waits")
+        # bob moves to org "two" (dry run) while waiting for a slot of org "one"
+        one.owner.post(AccountGone("bob", one.kube.objects[("AtlassianAccount", "bob")]
+                                   ["metadata"]["uid"]))  # fmt: skip
+        await quiet(one)
+        one.tick(61)  # the window of "one" frees a slot
+        await until(lambda: one.owner.budget.available(one.now) == 1, "a free slot")
+        await quiet(one)
+        assert people.disables(BOB) == 0
+        assert not one.owner.budget.waiting("bob")
+    finally:
+        await one.stop()
+        await two.stop()
+
+
+async def test_a_missing_secret_costs_one_event_no_requests_and_a_fix_lands_at_once(
+    world: World,
+) -> None:
+    """No hot loop, no Event storm, no dead loop; restoring the Secret unblocks by itself."""
+    world.org()
+    world.account("alice", accountId=ALICE)
+    await synced(world)
+    world.kube.secret = None
+    world.tick(61)
+    await until(lambda: world.org_reason() == "SecretNotUsable", "SecretNotUsable")
+    requests = len(world.atlassian.keys_used)
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.reason("alice") == "SecretNotUsable", "alice blocked")
+    for _ in range(50):  # many backoff steps and key checks pass
+        world.tick(7)
+        await quiet(world)
+    assert len(world.atlassian.keys_used) == requests, "no Atlassian request without a key"
+    assert world.kube.warnings("alice") == ["SecretNotUsable"]
+    assert world.owner.alive(world.now) is None
+    world.kube.secret = "key-1"
+    world.tick(5)  # the next key check (every 5 s, a Kubernetes GET) sees it
+    await until(lambda: world.atlassian.disables(ALICE) == 1, "the suspension")
+    await until(lambda: world.status("alice").get("accountStatus") == "Suspended", "Suspended")
+
+
+async def test_a_new_key_unblocks_a_permanent_failure_without_touching_the_account(
+    world: World,
+) -> None:
+    world.atlassian.fail_calls = lambda action, account_id: (
+        Forbidden("scoped key", key="forbidden.insufficientScope")
+        if world.kube.secret == "scoped"
+        else None
+    )
+    world.kube.secret = "scoped"
+    world.org()
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.reason("alice") == "Forbidden", "Forbidden")
+    for _ in range(3):  # listings come and go: the failure is not retried
+        world.tick(61)
+        await quiet(world)
+    assert world.atlassian.disables() == 1
+    world.kube.secret = "unscoped"  # rotated in place
+    world.tick(61)
+    await until(lambda: world.atlassian.disables() == 2, "a retry with the new key")
+    await until(lambda: world.reason("alice") == "InDesiredState", "suspended")
+    assert world.atlassian.keys_used[-1] == "unscoped"
+
+
+async def test_a_recreated_org_is_a_new_object(world: World) -> None:
+    world.org(suspension={"maxPerSync": 1})
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.atlassian.disables() == 1, "a suspension spends the budget")
+    # Deleted and created again with the same name and generation; the DELETED event was missed.
+    later = (datetime.now(UTC) + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    world.org(uid="org-uid-2", created=later, suspension={"maxPerSync": 2})
+    await until(lambda: world.owner.ref.uid == "org-uid-2", "the new object")
+    await quiet(world)
+    await until(lambda: world.atlassian.listings == 2, "the new org's first listing")
+    await quiet(world)
+    assert world.owner.spec is not None and world.owner.spec.suspension.max_per_sync == 2
+    assert world.owner.budget.spent(world.now) == 0
+
+
+async def test_a_listing_that_contradicts_itself_deprovisions_nobody_and_acts_on_nobody(
+    world: World,
+) -> None:
+    world.org()
+    world.account("alice", accountId=ALICE)
+    world.account("bob", accountId=BOB)
+    await synced(world)
+    del world.atlassian.users[BOB]  # bob missing, while meta.total still counts him
+    world.atlassian.reported_total = 3
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.atlassian.disables() == 1, "alice's suspension")
+    world.atlassian.add(user(ALICE))  # re-enabled upstream: drift
+    world.tick(61)
+    await until(lambda: world.org_reason() == "ListingInconsistent", "ListingInconsistent")
+    await quiet(world)
+    assert world.status("bob")["accountStatus"] == "Active"
+    assert world.atlassian.disables() == 1, "no action from a doubtful listing"
+    world.atlassian.reported_total = None
+    world.tick(61)
+    await until(lambda: world.status("bob")["accountStatus"] == "Deprovisioned", "bob gone")
+    await until(lambda: world.atlassian.disables() == 2, "the drift corrected")
+
+
+async def test_explicit_intent_wins_and_a_deleted_duplicate_frees_the_other_at_once(
+    world: World,
+) -> None:
+    world.org()
+    world.account("discovered-alice", accountId=ALICE)
+    await synced(world)
+    world.account("offboard-alice", email=f"{ALICE}@acme.example", desiredState="Suspended")
+    await until(lambda: world.atlassian.disables(ALICE) == 1, "the Git-managed suspension")
+    await until(lambda: world.reason("offboard-alice") == "InDesiredState", "done")
+    world.echo("discovered-alice")
+    await until(
+        lambda: world.status("discovered-alice")["conditions"][0]["reason"] == "DefersToAccount",
+        "the observe-only account defers",
+    )
+    world.account("second", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.reason("second") == "DuplicateAccount", "a conflict")
+    await until(lambda: world.reason("offboard-alice") == "DuplicateAccount", "both say so")
+    second = world.kube.objects.pop(("AtlassianAccount", "second"))
+    world.owner.post(AccountGone("second", second["metadata"]["uid"]))
+    await until(lambda: world.reason("offboard-alice") == "InDesiredState", "at once")
+    assert world.atlassian.disables() == 1
+
+
+async def test_the_org_counts_follow_the_operators_own_action(world: World) -> None:
+    world.org()
+    world.account("alice", accountId=ALICE)
+    await synced(world)
+    assert world.org_status()["users"]["suspended"] == 0
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.org_status()["users"]["suspended"] == 1, "counts at once")
+    assert world.atlassian.listings == 1
+
+
+async def test_an_unexpected_error_becomes_a_condition_and_the_loop_lives_on(
+    world: World,
+) -> None:
+    world.org()
+    await synced(world)
+
+    def broken(*_: object) -> None:
+        raise ZeroDivisionError("boom")
+
+    world.owner._start_sync = broken  # type: ignore[method-assign]
+    world.tick(61)
+    await until(lambda: world.org_reason() == "InternalError", "InternalError")
+    assert "ZeroDivisionError" in world.org_status()["conditions"][1]["message"]
+    assert world.owner.alive(world.now) is None
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.atlassian.disables(ALICE) == 1, "still acting")
+
+
+async def test_a_refused_status_write_ends_in_a_condition(world: World) -> None:
+    world.org()
+    world.kube.refuse_status = lambda ref, patch: (
+        422 if ref.name == "alice" and "accountStatus" in patch else 0
+    )
+    world.account("alice", accountId=ALICE)
+    await until(lambda: world.reason("alice") == "InternalError", "InternalError")
+    assert "refused" in world.status("alice")["conditions"][0]["message"]
+
+
+async def test_a_transient_failure_backs_off_without_overflow_and_without_a_storm(
+    world: World,
+) -> None:
+    world.atlassian.fail_calls = lambda action, account_id: RateLimited("429", retry_after=600)
+    world.org()
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    for attempt in range(1, 40):  # past 2**1024 if the delay were unbounded
+        await until(lambda a=attempt: len(world.kube.warnings("alice")) == a, f"failure {attempt}")
+        assert world.atlassian.disables() == attempt
+        world.tick(61)
+    await quiet(world)
+    assert world.owner.alive(world.now) is None
+    # One Warning Event per attempt, that is per backoff step: no storm.
+    assert set(world.kube.warnings("alice")) == {"SuspendFailed"}
+
+
+async def test_deleting_an_org_drops_its_state_and_metric_series(world: World) -> None:
+    world.org(suspension={"maxPerSync": 1})
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    world.account("bob", accountId=BOB, desiredState="Suspended")
+    await until(lambda: world.reason("bob") == "SuspensionBudgetExceeded", "bob waits")
+    assert 'org="acme"' in _metrics(world)
+    world.owner.post(OrgGone("org-uid-1"))
+    await until(lambda: world.reason("bob") == "OrgNotFound", "the org is gone")
+    assert len(world.owner.budget) == 0 and world.owner.snapshot is None
+    assert 'org="acme"' not in _metrics(world)
+    world.tick(3600)
+    await quiet(world)
+    assert world.atlassian.disables() == 1
+
+
+async def test_one_orgs_blocked_calls_never_delay_another_org() -> None:
+    """No head-of-line blocking: org one's calls hang; org two still suspends at once."""
+    slow, fast = FakeAtlassian(), FakeAtlassian()
+    slow.add(*(user(f"s{i:02}") for i in range(80)))
+    fast.add(user(ALICE))
+    one, two = World(slow, "one"), World(fast, "two")
+    fleet = Fleet(None, None, None, frozenset(), clock=lambda: one.now)  # type: ignore[arg-type]
+    fleet.owners[(NS, "one")], fleet.owners[(NS, "two")] = one.owner, two.owner
+    for w in (one, two):
+        w.start()
+    try:
+        one.org(suspension={"maxPerSync": 100})
+        two.org()
+        slow.call_gate.close()  # every call of org one hangs (429 with Retry-After of minutes)
+        for i in range(80):
+            one.account(f"p{i}", accountId=f"s{i:02}", desiredState="Suspended")
+        await until(lambda: slow.call_gate.waiting == 80, "80 calls held")
+        two.account("alice", accountId=ALICE, desiredState="Suspended")
+        await until(lambda: fast.disables(ALICE) == 1, "org two's suspension")
+        await until(lambda: two.reason("alice") == "InDesiredState", "and its status")
+        assert not fleet.problems()
+        slow.call_gate.open()
+    finally:
+        await one.stop()
+        await two.stop()
+
+
+async def test_a_dead_loop_fails_the_liveness_check(world: World) -> None:
+    fleet = Fleet(None, None, None, frozenset(), clock=lambda: world.now)  # type: ignore[arg-type]
+    fleet.owners[(NS, "acme")] = world.owner
+    assert fleet.problems() == []
+    assert world.owner._task is not None
+    world.owner._task.cancel()
+    await until(lambda: world.owner._task is not None and world.owner._task.done(), "dead")
+    assert fleet.problems() == [f"the loop of AtlassianOrg {NS}/acme ended"]
+
+
+async def test_a_stalled_loop_fails_the_liveness_check(world: World) -> None:
+    fleet = Fleet(None, None, None, frozenset(), clock=lambda: world.now)  # type: ignore[arg-type]
+    fleet.owners[(NS, "acme")] = world.owner
+    world.owner.post(OrgSeen({"metadata": {"name": "acme", "namespace": NS, "uid": "u"}}))
+    await quiet(world)
+    world.now += 120  # the loop has not beaten for two minutes of this clock
+    assert "has not run for" in fleet.problems()[0]
+
+
+def _metrics(world: World) -> str:
+    from prometheus_client import generate_latest
+
+    return generate_latest(world.metrics.registry).decode()
