@@ -78,6 +78,8 @@ def test_the_api_server_accepts_the_install_and_the_examples(kube: Any, crds: No
     )
     assert "deployment.apps/atlassian-operator created (server dry run)" in result.stdout
     assert "clusterrole.rbac.authorization.k8s.io/atlassian-operator created" in result.stdout
+    for role in ("viewer", "editor", "org-admin"):  # people's (test_user_roles may apply them)
+        assert f"clusterrole.rbac.authorization.k8s.io/atlassian-operator-{role} " in result.stdout
 
     examples = sorted((ROOT / "manifests" / "examples").glob("*.yaml"))
     assert examples

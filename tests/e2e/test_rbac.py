@@ -45,14 +45,15 @@ def render(path: str) -> list[dict[str, Any]]:
 
 
 def rbac_for_namespace(docs: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
-    """The ServiceAccount, roles and bindings of a render, moved into a test namespace.
+    """The operator's ServiceAccount, roles and bindings of a render, moved into a test
+    namespace (not the roles for people, manifests/base/user-roles.yaml).
 
     Cluster-scoped objects get a per-test name so that tests never share them.
     """
     cluster_name = f"{SA}-{namespace}"
     result = []
     for doc in docs:
-        if doc["kind"] not in RBAC_KINDS:
+        if doc["kind"] not in RBAC_KINDS or doc["metadata"]["name"] != SA:
             continue
         doc = json.loads(json.dumps(doc))
         meta = doc["metadata"]
@@ -238,7 +239,7 @@ def test_namespaced_install_rbac_is_enough(
 ) -> None:
     """The single-namespace overlay: Role + RoleBinding, and kopf's cluster-wide reads."""
     run = as_service_account(kube, render("manifests/overlays/namespaced"))
-    operator = run.start(["--namespace", kube.namespace])
+    operator = run.start(["--namespace", kube.namespace, "--allow-api-base-url", simulator.url])
     exercise(E2E(kube, simulator, operator))
     log = run.stop()
     assert permission_problems(log) == [], log[-5000:]
@@ -301,7 +302,7 @@ def test_cluster_wide_install_rbac_is_enough(
 ) -> None:
     """The base: ClusterRole + ClusterRoleBinding, the operator run with --all-namespaces."""
     run = as_service_account(private_kube, render("manifests"))
-    operator = run.start(["--all-namespaces"])
+    operator = run.start(["--all-namespaces", "--allow-api-base-url", simulator.url])
     exercise(E2E(private_kube, simulator, operator))
     log = run.stop()
     assert permission_problems(log) == [], log[-5000:]
@@ -325,7 +326,12 @@ def rule_key(rule: dict[str, Any]) -> str:
 
 
 def roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every Role and ClusterRole of a render: the operator's and those for people."""
     return [d for d in docs if d["kind"] in ("Role", "ClusterRole")]
+
+
+def operator_roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in roles(docs) if d["metadata"]["name"] == SA]
 
 
 @pytest.mark.parametrize("dropped", list(WITHOUT_RULE))
@@ -337,7 +343,7 @@ def test_every_rule_is_needed(
     for role in roles(docs):
         role["rules"] = [r for r in role["rules"] if rule_key(r) != dropped]
     run = as_service_account(kube, docs)
-    operator = run.start(["--namespace", kube.namespace])
+    operator = run.start(["--namespace", kube.namespace, "--allow-api-base-url", simulator.url])
     e2e = E2E(kube, simulator, operator)
     simulator.add_user(
         account_id=ALICE, name="Alice Adams", email="alice@acme.example", account_status="active"
@@ -371,8 +377,16 @@ def test_roles_grant_only_what_is_needed() -> None:
                     assert rule["verbs"] == ["get"], "Secrets: get by name only, no list/watch"
     # The single-namespace install needs nothing cluster-wide.
     assert [d["kind"] for d in namespaced if d["kind"].startswith("Cluster")] == []
-    namespaced_rules = [r for role in roles(namespaced) for r in role["rules"]]
-    base_rules = [r for role in roles(base) for r in role["rules"]]
+    # The roles for people (manifests/base/user-roles.yaml, tests/e2e/test_user_roles.py)
+    # are in the base only; the operator's own rules are these:
+    assert {d["metadata"]["name"] for d in roles(base)} - {SA} == {
+        f"{SA}-viewer",
+        f"{SA}-editor",
+        f"{SA}-org-admin",
+    }
+    assert roles(namespaced) == operator_roles(namespaced)
+    namespaced_rules = [r for role in operator_roles(namespaced) for r in role["rules"]]
+    base_rules = [r for role in operator_roles(base) for r in role["rules"]]
     crd_watch = "apiextensions.k8s.io/customresourcedefinitions"
     # Each rule has a test that shows it is needed, and the two installs grant the same, but
     # for the CRD watch that kopf's cluster-wide scanning uses.
@@ -384,6 +398,7 @@ def test_roles_grant_only_what_is_needed() -> None:
     # Each rule says why it is there.
     for path in (
         "manifests/base/clusterrole.yaml",
+        "manifests/base/user-roles.yaml",
         "manifests/overlays/namespaced/role.yaml",
     ):
         lines = (ROOT / path).read_text().splitlines()
