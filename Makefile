@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 controlplane:
 	@hack/controlplane/build.sh >/dev/null
 
-test: install controlplane
+test: lint controlplane  # lint first: CI enforces the style the README claims
 	$(VENV)/bin/pytest -q tests
 
 unit: install

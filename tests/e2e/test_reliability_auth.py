@@ -176,12 +176,16 @@ def test_unusable_secret_says_how_to_fix_it_and_calls_nobody(e2e: E2E) -> None:
     ]
     for change, expected in cases:
         change()
-        before = e2e.request_sync()
+        before = str(e2e.status("aorg", "acme").get("lastSyncTime"))
+        token = e2e.request_sync()
         org = e2e.wait_status(
             "aorg",
             "acme",
-            lambda s, expected=expected: expected in str(condition(s, "Ready", "message")),
-            f"org says {expected!r}",
+            lambda s, expected=expected, token=token: (
+                s.get("observedSyncRequest") == token
+                and expected in str(condition(s, "Ready", "message"))
+            ),
+            f"the sync after the request says {expected!r}",
         )
         assert condition(org, "Ready", "reason") == "SecretNotUsable"
         assert condition(org, "Synced", "reason") == "SecretNotUsable"
@@ -200,3 +204,40 @@ def test_unusable_secret_says_how_to_fix_it_and_calls_nobody(e2e: E2E) -> None:
         "org recovered",
     )
     assert time.time() - started < 20
+
+
+def test_a_suspension_asked_without_a_secret_lands_once_the_secret_is_back(e2e: E2E) -> None:
+    """The old layer's dead loop: 1,023 Events, an overflow, and no recovery (issue 16)."""
+    add_alice(e2e)
+    e2e.org()
+    e2e.account("alice", accountId=ALICE)
+    e2e.wait_status("aacct", "alice", lambda s: condition(s, "Ready") == "True", "alice seen")
+    e2e.kube.kubectl("delete", "secret", "atlassian-api-key")
+    e2e.later_sync()
+    e2e.kube.kubectl(
+        "patch", "aacct/alice", "--type=merge", "-p", '{"spec":{"desiredState":"Suspended"}}'
+    )
+    e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: condition(s, "Ready", "reason") == "SecretNotUsable",
+        "alice waits for a key",
+    )
+    e2e.later_sync()  # more syncs pass; nothing is called, nothing more is posted
+    e2e.later_sync()
+    assert calls(e2e.sim, "disable") == []
+    e2e.secret()
+    restored = time.time()
+    status = e2e.wait_status(
+        "aacct",
+        "alice",
+        lambda s: s.get("accountStatus") == "Suspended",
+        "the suspension once the Secret is back",
+        timeout=20,
+    )
+    landed = sim_time(calls(e2e.sim, "disable")[0])
+    assert landed - restored < 10.0, "the key is re-read every 5 s, not at the next interval"
+    assert condition(status, "Ready", "reason") == "InDesiredState"
+    reasons = [(ev["type"], ev["reason"]) for ev in e2e.events("alice")]
+    assert reasons == [("Warning", "SecretNotUsable"), ("Normal", "Suspended")]
+    assert e2e.operator.healthy()

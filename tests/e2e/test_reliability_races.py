@@ -27,10 +27,7 @@ def add_alice(e2e: E2E) -> None:
 
 def later_sync(e2e: E2E) -> None:
     """A positive signal that the operator looked again: a listing requested and answered."""
-    listed = len(e2e.sim.requests("list_users"))
-    e2e.request_sync()
-    e2e.kube.wait_for(lambda: len(e2e.sim.requests("list_users")) > listed, 30, "a listing")
-    e2e.wait_synced()
+    e2e.wait_synced(after=e2e.request_sync())
 
 
 def test_account_deleted_upstream_while_its_suspension_is_in_flight(e2e: E2E) -> None:

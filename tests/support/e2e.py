@@ -100,25 +100,39 @@ class E2E:
             raise
         return last
 
-    def wait_synced(self, org: str = "acme", timeout: float = 30.0) -> dict[str, Any]:
+    def wait_synced(
+        self, org: str = "acme", timeout: float = 30.0, after: str | None = None
+    ) -> dict[str, Any]:
+        """Synced=True; with `after` (a `request_sync` token), from a sync that began after it."""
         return self.wait_status(
             "aorg",
             org,
-            lambda s: condition(s, "Synced") == "True",
-            f"org {org} Synced=True",
+            lambda s: (
+                condition(s, "Synced") == "True"
+                and (after is None or s.get("observedSyncRequest") == after)
+            ),
+            f"org {org} Synced=True" + (f" by a sync after request {after}" if after else ""),
             timeout,
         )
 
     def request_sync(self, org: str = "acme") -> str:
-        """Ask for a listing now, and return the lastSyncTime before it."""
-        before = str(self.status("aorg", org).get("lastSyncTime", ""))
+        """Ask for a sync now; returns the token the org's status.observedSyncRequest will show
+        once a sync that started after this request has finished (succeeded or failed)."""
+        token = str(time.time_ns())
         self.kube.kubectl(
             "annotate",
             "--overwrite",
             f"aorg/{org}",
-            f"atlassian.operators.dev/sync-requested={time.time_ns()}",
+            f"atlassian.operators.dev/sync-requested={token}",
         )
-        return before
+        return token
+
+    def later_sync(self, org: str = "acme") -> dict[str, Any]:
+        """A positive signal that the operator looked again: a sync requested and answered."""
+        token = self.request_sync(org)
+        return self.wait_status(
+            "aorg", org, lambda s: s.get("observedSyncRequest") == token, f"sync {token} answered"
+        )
 
     def events(self, name: str) -> list[dict[str, Any]]:
         items = json.loads(

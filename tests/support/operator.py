@@ -92,6 +92,16 @@ class OperatorProcess:
             f"operator not healthy within {START_DEADLINE_SECONDS}s:\n{self.log_text()[-4000:]}"
         )
 
+    def healthy(self) -> bool:
+        """The liveness endpoint answers 200 (it fails when an org's loop died or stalled)."""
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.health_port}/healthz", timeout=5
+            ) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 

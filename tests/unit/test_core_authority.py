@@ -140,16 +140,11 @@ def test_a_secret_without_the_opt_in_label_is_refused_saying_how_to_label_it(
     assert problem is not None
     assert "it/atlassian-key" in problem
     assert f"{API_KEY_LABEL}=true" in problem
-    assert f"kubectl label secret atlassian-key {API_KEY_LABEL}=true" in problem
+    assert f"kubectl -n it label secret atlassian-key {API_KEY_LABEL}=true" in problem
 
 
-# A CR author can write these (the CRD's pattern '^https?://[^\s/]+(/[^\s]*)?$' admits them),
-# and today normalise_base_url raises ValueError from urllib instead of a problem being
-# returned: the org's sync then dies as an internal error with no APIBaseURLNotAllowed
-# condition. Reported; remove the xfail once base_url_problem answers with a problem.
-@pytest.mark.xfail(
-    strict=True, raises=ValueError, reason="suspected core bug: unreadable URL raises"
-)
+# A CR author can write these (the CRD's pattern '^https?://[^\s/]+(/[^\s]*)?$' admits them);
+# urllib cannot read them, and they are refused with a problem, not an internal error.
 @pytest.mark.parametrize(
     "url",
     [

@@ -218,7 +218,6 @@ async def test_explicit_intent_wins_and_a_deleted_duplicate_frees_the_other_at_o
     world.account("offboard-alice", email=f"{ALICE}@acme.example", desiredState="Suspended")
     await until(lambda: world.atlassian.disables(ALICE) == 1, "the Git-managed suspension")
     await until(lambda: world.reason("offboard-alice") == "InDesiredState", "done")
-    world.echo("discovered-alice")
     await until(
         lambda: world.status("discovered-alice")["conditions"][0]["reason"] == "DefersToAccount",
         "the observe-only account defers",

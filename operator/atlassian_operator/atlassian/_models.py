@@ -143,8 +143,9 @@ class UserListing:
                 f"{self.reported_total}"
             )
         if self.duplicates:
-            shown = ", ".join(sorted(set(self.duplicates))[:3])
-            problems.append(f"it returned {len(self.duplicates)} users twice ({shown})")
+            repeated = sorted(set(self.duplicates))
+            shown = ", ".join(repeated[:3])
+            problems.append(f"it returned {len(repeated)} users more than once ({shown})")
         return "; ".join(problems) or None
 
 

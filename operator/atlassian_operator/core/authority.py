@@ -33,11 +33,14 @@ def allowed_base_urls(extra: Iterable[str]) -> frozenset[str]:
 
 def base_url_problem(url: str, allowed: frozenset[str]) -> str | None:
     """Why the key may not go to `url`, or None when it may."""
-    if normalise_base_url(url) in allowed:
-        return None
+    try:
+        if normalise_base_url(url) in allowed:
+            return None
+    except ValueError:  # e.g. a port that is not a number: not a URL anyone allowed
+        pass
     plain = (
         " (plain http is refused unless the allow-list names it)"
-        if url.startswith("http://")
+        if url.strip().lower().startswith("http://")
         else ""
     )
     return (
@@ -53,6 +56,6 @@ def secret_problem(namespace: str, name: str, labels: Mapping[str, str] | None) 
         return None
     return (
         f"Secret {namespace}/{name} is not labelled {API_KEY_LABEL}=true, so the operator does "
-        f"not use it as an API key; label it if it holds one: kubectl label secret {name} "
-        f"{API_KEY_LABEL}=true"
+        f"not use it as an API key; label it if it holds one: kubectl -n {namespace} label "
+        f"secret {name} {API_KEY_LABEL}=true"
     )

@@ -47,6 +47,10 @@ class SuspensionBudget:
     def withdraw(self, key: str) -> None:
         """The request no longer stands (spec changed, account gone, already suspended)."""
         self._since.pop(key, None)  # its heap entry is dropped when it reaches the top
+        if len(self._queue) > 2 * len(self._since) + 64:
+            # Withdrawn entries stuck behind a head that cannot go: rebuild, amortised O(1).
+            self._queue = [(t, k) for k, t in self._since.items()]
+            heapq.heapify(self._queue)
 
     def waiting(self, key: str) -> bool:
         return key in self._since

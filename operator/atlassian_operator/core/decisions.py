@@ -10,10 +10,6 @@ from atlassian_operator.atlassian import User
 from atlassian_operator.core.mapping import ACTIVE, DEPROVISIONED, SUSPENDED, account_state
 from atlassian_operator.core.resources import AccountSpec, DesiredState, SuspensionPolicy
 
-# Failures that will fail again until someone changes something: the account's spec, or the
-# org's spec or key. Not retried until one of them changes.
-PERMANENT_FAILURES = frozenset({"ManagedByIdentityProvider", "Forbidden", "AccountNotFound"})
-
 
 class Action(StrEnum):
     SUSPEND = "Suspend"

@@ -594,7 +594,7 @@ class OrgOwner:
                 f"it; listing again in {delay:.0f}s"
             )
             self._write_org(fields, self._kept_ready("ListingInconsistent", message_text))
-            self._next_sync = now + delay
+            self._schedule_sync(now + delay)
         else:
             self._failures = 0
             self.metrics.sync_done(self.ref, "succeeded", duration)
@@ -613,7 +613,7 @@ class OrgOwner:
                     ),
                 ),
             )
-            self._next_sync = now + self._sync_delay()
+            self._schedule_sync(now + self._sync_delay())
         self._reconcile(list(self._accounts))
         if self.spec.discovery and message.claims is not None and snapshot.trusted:
             self._discover(snapshot, message.claims)
@@ -630,7 +630,7 @@ class OrgOwner:
             # seconds (no Atlassian request) so that a fix is picked up at once.
             self._config_failure = (reason, message, self._key_fingerprint)
             self._key_check_at = now + KEY_RECHECK_SECONDS
-        self._next_sync = now + self._sync_delay()
+        self._schedule_sync(now + self._sync_delay())
         fields: dict[str, Any] = {"observedGeneration": self.generation}
         answered = answers if answers is not None else self._unanswered_request
         if answered:
@@ -639,6 +639,10 @@ class OrgOwner:
                 self._unanswered_request = None
         self._write_org_problem(reason, message, config_error=config_error, fields=fields)
         self._reconcile(list(self._accounts))
+
+    def _schedule_sync(self, at: float) -> None:
+        """The next sync; at once when a request came in while this one was running."""
+        self._next_sync = self._clock() if self._unanswered_request else at
 
     def _sync_delay(self) -> float:
         """The interval after a good sync; after failures, backoff from 5s up to the interval."""
@@ -795,9 +799,13 @@ class OrgOwner:
         elif not _newer_or_equal(account.resource_version, state.resource.resource_version):
             return
         else:
-            if account.generation != state.resource.generation:
-                state.attempts, state.retry_at = 0, None  # an edit is worth trying at once
+            edited = account.generation != state.resource.generation
             state.resource = account
+            if not edited:
+                # Only status (which only the operator writes) or metadata changed: the echo of
+                # our own write. Nothing to decide; at 10,000 accounts this is most events.
+                return
+            state.attempts, state.retry_at = 0, None  # an edit is worth trying at once
         self._reconcile([name])
 
     def _on_account_gone(self, name: str, uid: str) -> None:
