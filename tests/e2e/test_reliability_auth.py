@@ -172,6 +172,10 @@ def test_unusable_secret_says_how_to_fix_it_and_calls_nobody(e2e: E2E) -> None:
     cases = [
         (lambda: replace_secret(e2e, {"token": API_KEY}), "has no key 'api-key' (it has: token)"),
         (lambda: replace_secret(e2e, {"api-key": "  \n"}), "key 'api-key' is empty"),
+        (
+            lambda: replace_secret(e2e, {"api-key": "pasted with a space"}),
+            "contains whitespace or non-ASCII characters",
+        ),
         (lambda: e2e.kube.kubectl("delete", "secret", "atlassian-api-key"), "not found; create it"),
     ]
     for change, expected in cases:

@@ -422,7 +422,38 @@ def test_an_unknown_email_has_no_account_id_and_a_message_anyway() -> None:
     status = render(Observation(None, None, None))
 
     assert "accountId" not in status
+    assert status["email"] == EMAIL  # kubectl get shows whom the unresolved row is about
     assert condition(status, READY) == ("False", "AccountNotFound", "account not found in org acme")
+
+
+@pytest.mark.parametrize("atlassian_status", ["inactive", "closed"])
+def test_an_account_that_cannot_use_anything_lists_no_products(atlassian_status: str) -> None:
+    status = render(seen(user(atlassian_status)))
+
+    assert "activeProducts" not in status  # PRODUCTS: what the account can use now
+    assert [e["status"] for e in status["productAccess"]] == ["Active"]  # still assigned
+
+
+def test_a_problem_before_anything_was_observed_names_the_account_from_its_spec() -> None:
+    status = problem_status(
+        reason="OrgNotFound",
+        message="no org",
+        generation=1,
+        previous={},
+        now=T0,
+        spec=AccountSpec(ORG, account_id="5570:x", email="x@acme.example"),
+    )
+
+    assert (status["accountId"], status["email"]) == ("5570:x", "x@acme.example")
+    kept = problem_status(
+        reason="OrgNotFound",
+        message="no org",
+        generation=1,
+        previous={"email": "seen@acme.example"},
+        now=T0,
+        spec=AccountSpec(ORG, email="x@acme.example"),
+    )
+    assert kept["email"] == "seen@acme.example"  # what was observed wins
 
 
 # ----- blocked and failed actions --------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -234,3 +235,84 @@ def test_examples_match_the_crd_and_the_operator_reads_them(doc: dict[str, Any])
     jsonschema.validate(doc, schema(doc["kind"]))
     reader = resources.OrgSpec if doc["kind"] == "AtlassianOrg" else resources.AccountSpec
     reader.from_dict(doc["spec"])  # raises InvalidSpec if the operator could not act on it
+
+
+def undescribed(node: dict[str, Any], path: str) -> list[str]:
+    """Paths of `node` and every schema below it (properties, items) without a description."""
+    missing = [] if str(node.get("description", "")).strip() else [path]
+    for name, child in node.get("properties", {}).items():
+        missing += undescribed(child, f"{path}.{name}")
+    if isinstance(node.get("items"), dict):
+        missing += undescribed(node["items"], f"{path}[]")
+    if isinstance(node.get("additionalProperties"), dict):
+        missing += undescribed(node["additionalProperties"], f"{path}{{}}")
+    return missing
+
+
+def test_the_description_walk_finds_nested_properties_and_array_items() -> None:
+    node = {
+        "description": "root",
+        "properties": {
+            "a": {"type": "string"},
+            "b": {
+                "description": "b",
+                "type": "array",
+                "items": {"properties": {"c": {"description": " "}}},
+            },
+        },
+    }
+    assert undescribed(node, "X") == ["X.a", "X.b[]", "X.b[].c"]
+
+
+@pytest.mark.parametrize("kind", ["AtlassianOrg", "AtlassianAccount"])
+def test_every_field_has_a_description_for_kubectl_explain(kind: str) -> None:
+    tree = schema(kind)
+    assert {"spec", "status"} <= tree["properties"].keys()
+    assert undescribed(tree, kind) == []
+
+
+def sync_interval_schema() -> dict[str, Any]:
+    return schema("AtlassianOrg")["properties"]["spec"]["properties"]["syncInterval"]  # type: ignore[no-any-return]
+
+
+def minimum_rule() -> dict[str, Any]:
+    [rule] = [
+        r
+        for r in sync_interval_schema().get("x-kubernetes-validations", [])
+        if "duration(self)" in r["rule"]
+    ]
+    return rule  # type: ignore[no-any-return]
+
+
+def test_sync_interval_minimum_is_a_cel_rule_matching_the_operator() -> None:
+    rule = minimum_rule()
+    [minimum] = re.findall(r"duration\(self\) >= duration\('([^']+)'\)", rule["rule"])
+    assert resources.parse_duration(minimum) == resources.MIN_SYNC_INTERVAL_SECONDS
+    for message in (rule["message"], rule["messageExpression"]):
+        assert "shorter than the minimum 30s" in message
+        assert "Atlassian rate-limits the org" in message
+    assert "+ self +" in rule["messageExpression"]  # the rejected value is named
+    default = sync_interval_schema()["default"]
+    assert default == resources.DEFAULT_SYNC_INTERVAL
+    assert resources.parse_duration(default) >= resources.MIN_SYNC_INTERVAL_SECONDS
+
+
+DURATIONS = ["30s", "5m", "1h30m", "1.5h", "500ms", "0.5m", "2h0m0.5s"]
+NOT_DURATIONS = ["", "5", "5 minutes", "-30s", "30S", "1d", ".5h", "5m ", "1h-30m", "30us"]
+
+
+def test_cel_guard_pattern_and_operator_agree_on_what_a_duration_is() -> None:
+    """duration() fails on a string Go cannot parse: the rule must skip what the pattern rejects,
+    and everything the pattern accepts must be a duration the operator can read."""
+    pattern = sync_interval_schema()["pattern"]
+    guards = re.findall(r"self\.matches\('([^']+)'\)", minimum_rule()["rule"])
+    assert guards, "the minimum rule must only call duration() on strings the pattern accepts"
+    for text in DURATIONS:
+        assert re.search(pattern, text), text
+        assert all(re.search(g, text) for g in guards), text
+        resources.parse_duration(text)
+    for text in NOT_DURATIONS:
+        assert not re.search(pattern, text), text
+        assert not all(re.search(g, text) for g in guards), text
+        with pytest.raises(resources.InvalidSpec):
+            resources.parse_duration(text)

@@ -13,7 +13,7 @@ from owner_world import NS, FakeAtlassian, World, quiet, until, user
 
 from atlassian_operator.atlassian import Forbidden, RateLimited
 from atlassian_operator.reconcile.fleet import Fleet
-from atlassian_operator.reconcile.messages import AccountGone, OrgGone, OrgSeen
+from atlassian_operator.reconcile.messages import AccountGone, OrgGone, OrgSeen, RateLimitWait
 
 ALICE, BOB, CEO = "aa01", "bb02", "cc03"
 
@@ -350,3 +350,23 @@ def _metrics(world: World) -> str:
     from prometheus_client import generate_latest
 
     return generate_latest(world.metrics.registry).decode()
+
+
+async def test_the_rate_limit_report_and_the_sync_never_lose_each_others_update(
+    world: World,
+) -> None:
+    """One writer per status: a RateLimited report while the listing runs, then the listing's
+    result, both go through the owner's queue of writes; the last decided status is stored."""
+    world.org()
+    await synced(world)
+    world.atlassian.list_gate.close()
+    world.tick(61)
+    await until(lambda: world.atlassian.list_gate.waiting == 1, "a listing under way")
+    world.owner.post(RateLimitWait(30.0))
+    await until(lambda: world.org_reason() == "RateLimited", "RateLimited while it waits")
+    assert world.org_reason("Ready") == "Synced"  # Ready holds for this generation
+    world.atlassian.list_gate.open()
+    await until(lambda: world.org_reason() == "ListingComplete", "the listing's result")
+    await quiet(world)
+    assert world.org_status()["users"]["total"] == 3
+    assert world.org_reason() == "ListingComplete"

@@ -222,8 +222,11 @@ def account_status(
     this one is observe-only.
     """
     fields = {k: v for k, v in _observed_fields(observation, previous).items() if v is not None}
+    if "atlassianStatus" not in fields and spec.email:
+        fields.setdefault("email", spec.email)  # not resolved yet: say whom the row is about
+    # PRODUCTS means what the account can use now: nothing while suspended or deprovisioned.
     products = [e["product"] for e in fields.get("productAccess", ()) if e["status"] == ACTIVE]
-    if products:
+    if products and fields.get("accountStatus") == ACTIVE:
         fields["activeProducts"] = ", ".join(products)
     ready, synced = _conditions(spec, observation, fields, decision, result, org, defers_to)
     status: dict[str, Any] = {
@@ -261,17 +264,26 @@ def org_status(
 
 
 def problem_status(
-    *, reason: str, message: str, generation: int, previous: Mapping[str, Any], now: str
+    *,
+    reason: str,
+    message: str,
+    generation: int,
+    previous: Mapping[str, Any],
+    now: str,
+    spec: AccountSpec | None = None,
 ) -> dict[str, Any]:
     """Status of an account the operator cannot observe (no org, no snapshot yet, bad spec).
 
-    What was observed before is kept: not knowing is not a reason to forget.
+    What was observed before is kept: not knowing is not a reason to forget. Until something
+    was observed, the spec's account ID and email say whom the row is about.
     """
     conditions = (
         Condition(READY, False, reason, message),
         Condition(SYNCED, False, reason, message),
     )
+    named = {"accountId": spec.account_id, "email": spec.email} if spec is not None else {}
     return {
+        **{k: v for k, v in named.items() if v},
         **previous,
         "observedGeneration": generation,
         "conditions": render_conditions(conditions, previous.get("conditions"), generation, now),

@@ -433,12 +433,16 @@ class OrgOwner:
         self._next_sync = self._clock() + self._interval()  # replaced when the sync ends
         if self.spec is None:
             message = str(self.spec_error or "the spec cannot be read")
-            self._sync_failed("InvalidSpec", message, config_error=True)
+            self._sync_failed(
+                "InvalidSpec", message, config_error=True, answers=self._unanswered_request
+            )
             return
         problem = base_url_problem(self.spec.api_base_url, self._allowed)
         if problem:
             self._retire_client()  # the key is not even read
-            self._sync_failed("APIBaseURLNotAllowed", problem, config_error=True)
+            self._sync_failed(
+                "APIBaseURLNotAllowed", problem, config_error=True, answers=self._unanswered_request
+            )
             return
         self._read_key(then_sync=True)
 
@@ -474,7 +478,12 @@ class OrgOwner:
         if message.key is None:
             self._retire_client()  # a deleted or emptied Secret revokes the use of the key
             if message.then_sync:
-                self._sync_failed("SecretNotUsable", str(message.problem), config_error=True)
+                self._sync_failed(
+                    "SecretNotUsable",
+                    str(message.problem),
+                    config_error=True,
+                    answers=self._unanswered_request,
+                )
             return
         changed = message.key.fingerprint != self._key_fingerprint
         if changed or self._client is None:
@@ -482,7 +491,9 @@ class OrgOwner:
                 self._install_client(message.key)
             except ValueError as exc:
                 self._retire_client()
-                self._sync_failed("SecretNotUsable", str(exc), config_error=True)
+                self._sync_failed(
+                    "SecretNotUsable", str(exc), config_error=True, answers=self._unanswered_request
+                )
                 return
         if message.then_sync:
             self._start_listing()
@@ -619,9 +630,12 @@ class OrgOwner:
             self._discover(snapshot, message.claims)
 
     def _sync_failed(
-        self, reason: str, message: str, *, config_error: bool, answers: str | None = None
+        self, reason: str, message: str, *, config_error: bool, answers: str | None
     ) -> None:
-        """A failed sync changes nothing but the org's conditions: the snapshot stays as it was."""
+        """A failed sync changes nothing but the org's conditions: the snapshot stays as it was.
+
+        `answers`: the sync request this sync began after, if any.
+        """
         now = self._clock()
         self._failure = message
         self._failures += 1
@@ -630,13 +644,12 @@ class OrgOwner:
             # seconds (no Atlassian request) so that a fix is picked up at once.
             self._config_failure = (reason, message, self._key_fingerprint)
             self._key_check_at = now + KEY_RECHECK_SECONDS
-        self._schedule_sync(now + self._sync_delay())
         fields: dict[str, Any] = {"observedGeneration": self.generation}
-        answered = answers if answers is not None else self._unanswered_request
-        if answered:
-            fields["observedSyncRequest"] = answered
-            if self._unanswered_request == answered:
+        if answers:
+            fields["observedSyncRequest"] = answers
+            if self._unanswered_request == answers:
                 self._unanswered_request = None
+        self._schedule_sync(now + self._sync_delay())
         self._write_org_problem(reason, message, config_error=config_error, fields=fields)
         self._reconcile(list(self._accounts))
 
@@ -987,6 +1000,7 @@ class OrgOwner:
                 generation=resource.generation,
                 previous=view,
                 now=now,
+                spec=resource.spec if isinstance(resource.spec, AccountSpec) else None,
             )
         else:
             assert evaluation.plan is not None and isinstance(resource.spec, AccountSpec)
