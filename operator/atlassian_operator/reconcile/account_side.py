@@ -1,0 +1,363 @@
+"""What an org's owner does about its AtlassianAccounts: plan, gate, call, render, announce."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from atlassian_operator.atlassian import (
+    AtlassianError,
+    AuthenticationFailed,
+)
+from atlassian_operator.core.conditions import READY, find
+from atlassian_operator.core.decisions import Action, Blocked, Decision
+from atlassian_operator.core.plan import AccountPlan, observe, plan_account
+from atlassian_operator.core.reasons import is_transient
+from atlassian_operator.core.resources import (
+    AccountResource,
+    AccountSpec,
+    InvalidSpec,
+    ObjectRef,
+)
+from atlassian_operator.core.status import (
+    IDENTITY_CHANGED,
+    ActionResult,
+    account_status,
+    problem_status,
+)
+from atlassian_operator.reconcile import effects
+from atlassian_operator.reconcile.accounts import AccountState
+from atlassian_operator.reconcile.effects import InternalFailure
+from atlassian_operator.reconcile.messages import LifecycleDone
+from atlassian_operator.reconcile.state import (
+    KEY_RECHECK_SECONDS,
+    RETRY_BASE_SECONDS,
+    OwnerState,
+    backoff,
+    newer_or_equal,
+    ready_problem,
+    reason_of,
+    utcnow,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Evaluation:
+    name: str
+    state: AccountState
+    plan: AccountPlan | None = None
+    problem: tuple[str, str] | None = None  # (reason, message) when the account cannot be planned
+    wants: Action | None = None  # the call it may make now, if the budget allows a suspension
+    hold: bool = False  # keep the status as it is (a call in flight, a retry pending)
+
+
+class AccountSide(OwnerState):
+    # ----- the AtlassianAccounts ----------------------------------------------------------------
+
+    def _on_account_seen(self, account: AccountResource) -> None:
+        name = account.ref.name
+        state = self.accounts.get(name)
+        if state is not None and state.resource.ref.uid != account.ref.uid:
+            self._forget(name)  # a new object of the same name: nothing carries over
+            state = None
+        if state is None:
+            state = AccountState(account, announced=ready_problem(account.status))
+            self.accounts.add(state)
+        elif not newer_or_equal(account.resource_version, state.resource.resource_version):
+            return
+        else:
+            edited = account.generation != state.resource.generation
+            state.resource = account
+            if not edited:
+                # Only status (which only the operator writes) or metadata changed: the echo of
+                # our own write. Nothing to decide; at 10,000 accounts this is most events.
+                return
+            state.attempts, state.retry_at = 0, None  # an edit is worth trying at once
+        self._reconcile([name])
+
+    def _on_account_gone(self, name: str, uid: str) -> None:
+        state = self.accounts.get(name)
+        if state is not None and state.resource.ref.uid == uid:
+            rivals = self._forget(name)
+            self._reconcile(sorted(rivals))  # a duplicate's rival is re-evaluated at once
+
+    def _forget(self, name: str) -> set[str]:
+        """Cancel what was queued for the account; returns its rivals."""
+        self.budget.withdraw(name)
+        self._writes.drop(name)
+        return self.accounts.forget(name)
+
+    def _view(self, state: AccountState) -> Mapping[str, Any]:
+        """The account's status as last decided, or as stored when nothing is pending."""
+        return self._writes.latest(state.resource.ref.name) or state.resource.status
+
+    def _reconcile(self, names: Iterable[str]) -> None:
+        """Evaluate accounts, grant the budget oldest first, start calls, render the rest."""
+        now = self._clock()
+        todo = list(dict.fromkeys(names))
+        evaluations: dict[str, Evaluation] = {}
+        while todo:
+            name = todo.pop()
+            if name in evaluations:
+                continue
+            evaluation, touched = self._evaluate(name, now)
+            if evaluation is not None:
+                evaluations[name] = evaluation
+            todo += [n for n in touched if n not in evaluations]
+        while self.budget.available(now) > 0 and (head := self.budget.next_in_line()):
+            evaluation = evaluations.get(head) or self._evaluate(head, now)[0]
+            if evaluation is None or evaluation.wants is not Action.SUSPEND:
+                self.budget.withdraw(head)
+                continue
+            self.budget.spend(head, now)
+            self._call(evaluation)
+            evaluations[head] = evaluation
+        for evaluation in evaluations.values():
+            if evaluation.wants is Action.REACTIVATE:
+                self._call(evaluation)
+            elif evaluation.wants is None or self.budget.waiting(evaluation.name):
+                self._render(evaluation)
+
+    def _evaluate(self, name: str, now: float) -> tuple[Evaluation | None, set[str]]:
+        state = self.accounts.get(name)
+        if state is None:
+            self.budget.withdraw(name)
+            return None, set()
+        evaluation = Evaluation(name, state)
+        resource, view = state.resource, self._view(state)
+        spec = resource.spec
+        if isinstance(spec, InvalidSpec) or not self.exists:
+            self.budget.withdraw(name)
+            touched = self.accounts.claim(state, None)
+            if isinstance(spec, InvalidSpec):
+                evaluation.problem = ("InvalidSpec", str(spec))
+            elif not self._org_seen_once and not self._grace_over:
+                evaluation.hold = True
+            else:
+                evaluation.problem = (
+                    "OrgNotFound",
+                    f"AtlassianOrg {self.ref.name!r} not found in namespace "
+                    f"{self.ref.namespace}; create it or fix spec.orgRef.name",
+                )
+            return evaluation, touched
+        snapshot = self.snapshot
+        if snapshot is None or self.spec is None:
+            self.budget.withdraw(name)
+            ready = find(view.get("conditions"), READY)
+            waiting = ready is not None and ready.get("reason") == "OrgNotSynced"
+            kept = view.get("observedGeneration") == resource.generation and not waiting
+            if self._failure is None or kept:
+                evaluation.hold = True  # the first listing is under way, or keep what was seen
+            else:
+                evaluation.problem = (
+                    "OrgNotSynced",
+                    f"waiting for a complete listing of AtlassianOrg {self.ref.name}: "
+                    f"{self._failure}",
+                )
+            return evaluation, set()
+        observation = observe(spec, view, snapshot)
+        if (
+            not snapshot.trusted
+            and observation.user is None
+            and observation.reason != IDENTITY_CHANGED
+        ):
+            self.budget.withdraw(name)
+            evaluation.hold = True  # a doubtful listing says nothing about who is missing
+            return evaluation, set()
+        touched = self.accounts.claim(state, observation.account_id)
+        rivals = self.accounts.rivals(name, observation.account_id)
+        failed = state.failed
+        plan = plan_account(
+            spec=spec,
+            status=view,
+            observation=observation,
+            policy=self.spec.suspension,
+            rivals=rivals,
+            trusted=snapshot.trusted,
+            failed=failed[2] if failed and failed[:2] == (resource.generation, self._config_key())
+            else None,
+        )  # fmt: skip
+        evaluation.plan = plan
+        action, account_id = plan.action, observation.account_id
+        if action is None or account_id is None:
+            self.budget.withdraw(name)
+            return evaluation, touched
+        if (
+            state.result is not None
+            or account_id in self._in_flight
+            or (state.retry_at is not None and now < state.retry_at)
+        ):
+            self.budget.withdraw(name)
+            evaluation.hold = state.result is None
+            return evaluation, touched
+        if self._client is None or self._config_failure is not None:
+            self.budget.withdraw(name)
+            reason, message, _ = self._config_failure or (
+                "SecretNotUsable",
+                "no usable API key yet",
+                None,
+            )
+            evaluation.plan = AccountPlan(
+                observation,
+                Decision(
+                    blocked=Blocked(
+                        reason,
+                        f"AtlassianOrg {self.ref.name} cannot act: {message}",
+                    )
+                ),
+            )
+            return evaluation, touched
+        if action is Action.SUSPEND:
+            self.budget.ask(name, now)
+        evaluation.wants = action
+        return evaluation, touched
+
+    def _render(self, evaluation: Evaluation) -> None:
+        state, now = evaluation.state, utcnow()
+        if evaluation.hold:
+            return
+        resource, view = state.resource, self._view(state)
+        result = state.result
+        if evaluation.problem is not None:
+            reason, message = evaluation.problem
+            desired = problem_status(
+                reason=reason,
+                message=message,
+                generation=resource.generation,
+                previous=view,
+                now=now,
+                spec=resource.spec if isinstance(resource.spec, AccountSpec) else None,
+            )
+        else:
+            assert evaluation.plan is not None and isinstance(resource.spec, AccountSpec)
+            assert self.spec is not None
+            decision = evaluation.plan.decision
+            if evaluation.wants is Action.SUSPEND and result is None:
+                decision = Decision(blocked=self._over_budget())
+            desired = account_status(
+                spec=resource.spec,
+                generation=resource.generation,
+                observation=evaluation.plan.observation,
+                decision=decision,
+                result=result,
+                previous=view,
+                org=self.spec.org_id,
+                now=now,
+                defers_to=evaluation.plan.defers_to,
+            )
+        state.result = None
+        self._writes.want(resource.ref.name, resource.ref, desired, resource.status)
+        self._announce(state, desired, result)
+
+    def _over_budget(self) -> Blocked:
+        now = self._clock()
+        return Blocked(
+            "SuspensionBudgetExceeded",
+            f"{self.budget.spent(now)} suspensions in the last {self._interval():.0f}s reached "
+            f"spec.suspension.maxPerSync ({self.budget.limit}) of AtlassianOrg {self.ref.name}; "
+            f"this one waits its turn (oldest first; {len(self.budget)} waiting)",
+        )
+
+    def _announce(
+        self, state: AccountState, status: Mapping[str, Any], result: ActionResult | None
+    ) -> None:
+        """One Event per outcome of a call, and one per distinct cause of a block."""
+        reason = ready_problem(status)
+        ref = state.resource.ref
+        if result is not None:
+            if result.succeeded:
+                kind = "Suspended" if result.action is Action.SUSPEND else "Reactivated"
+                self._event(ref, "Normal", kind, result.message)
+            else:
+                self._event(
+                    ref, "Warning", f"{result.action}Failed", f"{result.reason}: {result.message}"
+                )
+        elif reason and reason != state.announced:
+            ready = find(status.get("conditions"), READY) or {}
+            kind = "Normal" if reason == "DryRun" else "Warning"
+            self._event(ref, kind, reason, str(ready.get("message", "")))
+        state.announced = reason
+
+    def _event(self, ref: ObjectRef, kind: str, reason: str, message: str) -> None:
+        self._spawn("posting an Event", effects.post_event(self.kube, ref, kind, reason, message))
+
+    # ----- lifecycle calls ----------------------------------------------------------------------
+
+    def _call(self, evaluation: Evaluation) -> None:
+        assert evaluation.plan is not None and evaluation.wants is not None
+        assert self._client is not None
+        state, action = evaluation.state, evaluation.wants
+        account_id = evaluation.plan.observation.account_id
+        assert account_id is not None
+        resource = state.resource
+        spec = resource.spec
+        assert isinstance(spec, AccountSpec)
+        self._in_flight.add(account_id)
+        name, uid, requested_by = resource.ref.name, resource.ref.uid, resource.desired_by
+
+        def done(error: AtlassianError | None) -> LifecycleDone:
+            return LifecycleDone(name, uid, account_id, action, error, requested_by)
+
+        self._spawn(
+            f"{action} of {account_id}",
+            effects.lifecycle(
+                self._client, action, account_id, spec.suspension_message, done, self.post
+            ),
+        )
+
+    def _on_lifecycle_done(self, message: LifecycleDone) -> None:
+        account_id, action, error = message.account_id, message.action, message.error
+        self._in_flight.discard(account_id)
+        now = self._clock()
+        user = self.snapshot.users.get(account_id) if self.snapshot else None
+        who = (user.email if user else None) or account_id
+        by = f" (desiredState set by {message.requested_by})" if message.requested_by else ""
+        if error is None:
+            new_status = "inactive" if action is Action.SUSPEND else "active"
+            self._journal[account_id] = (now, new_status)
+            if self.snapshot is not None:
+                self.snapshot.record_status(account_id, new_status)
+            self.metrics.action(self.ref, action, "Succeeded")
+            verb = "disabled" if action is Action.SUSPEND else "enabled"
+            logger.info("%s %s for %s/%s%s", verb.capitalize(), who, self.ref.namespace,
+                        message.name, by)  # fmt: skip
+            result = ActionResult(
+                action, True, "Succeeded", f"{verb} {who} in Atlassian{by}", utcnow(),
+                message.requested_by,
+            )  # fmt: skip
+            self._counts_changed()
+        else:
+            reason = reason_of(error)
+            self.metrics.action(self.ref, action, reason)
+            logger.warning("%s of %s for %s/%s failed: %s", action, account_id,
+                           self.ref.namespace, message.name, error)  # fmt: skip
+            result = ActionResult(action, False, reason, str(error), utcnow(), message.requested_by)
+        state = self.accounts.get(message.name)
+        if state is None or state.resource.ref.uid != message.uid:
+            self._reconcile(self.accounts.about(account_id))
+            return
+        if isinstance(error, AuthenticationFailed):
+            # The key is rejected for everything: every account waits for the org's next good
+            # listing, and the key is re-read every few seconds to pick up a fix.
+            self._config_failure = (result.reason, result.message, self._key_fingerprint)
+            self._key_check_at = now + KEY_RECHECK_SECONDS
+        if error is None:
+            state.attempts, state.retry_at, state.failed = 0, None, None
+        elif is_transient(error) or isinstance(error, InternalFailure | AuthenticationFailed):
+            state.attempts += 1
+            self.accounts.retry_at(
+                state, now + backoff(state.attempts, RETRY_BASE_SECONDS, self._interval())
+            )
+        else:
+            # Fails again until the account's spec, or the org's spec or key, changes.
+            state.failed = (
+                state.resource.generation,
+                self._config_key(),
+                Blocked(result.reason, result.message, action),
+            )
+        state.result = result
+        self._reconcile([message.name, *self.accounts.about(account_id)])

@@ -1,0 +1,118 @@
+"""The AtlassianAccounts of one org as its owner knows them: per-object state, who is about whom.
+
+Owned by one OrgOwner, used only from its loop. Everything kept about an account goes when the
+account is deleted, moves to another org, or comes back as a new object (a new UID).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from atlassian_operator.core.decisions import Blocked
+from atlassian_operator.core.plan import Rival
+from atlassian_operator.core.resources import AccountResource, AccountSpec
+from atlassian_operator.core.status import ActionResult
+
+
+@dataclass
+class AccountState:
+    """What the owner keeps about one AtlassianAccount object (one UID)."""
+
+    resource: AccountResource
+    resolved: str | None = None  # the Atlassian account it is about, for precedence
+    desires: bool = False  # it states a desired state
+    attempts: int = 0  # failed lifecycle attempts in a row, for the backoff
+    retry_at: float | None = None
+    failed: tuple[int, str, Blocked] | None = None  # (generation, org config, why) of a failure
+    result: ActionResult | None = None  # a call's outcome not yet rendered into status
+    announced: str | None = None  # the Ready=False reason last posted as an Event
+
+    @property
+    def name(self) -> str:
+        return self.resource.ref.name
+
+
+class AccountBook:
+    """Accounts by name, who is about which Atlassian account, and when each retries."""
+
+    def __init__(self) -> None:
+        self._accounts: dict[str, AccountState] = {}
+        self._claims: dict[str, set[str]] = {}  # Atlassian account ID -> account names
+        self._retries: list[tuple[float, str]] = []  # (when, name), stale entries skipped
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._accounts))
+
+    def get(self, name: str) -> AccountState | None:
+        return self._accounts.get(name)
+
+    def add(self, state: AccountState) -> None:
+        self._accounts[state.name] = state
+
+    def states(self) -> Iterator[AccountState]:
+        return iter(self._accounts.values())
+
+    def forget(self, name: str) -> set[str]:
+        """Drop the account; returns the names that were about the same Atlassian account."""
+        state = self._accounts.pop(name, None)
+        if state is None or not state.resolved:
+            return set()
+        rivals = self._claims.get(state.resolved, set())
+        rivals.discard(name)
+        if not rivals:
+            self._claims.pop(state.resolved, None)
+        return set(rivals)
+
+    def claim(self, state: AccountState, account_id: str | None) -> set[str]:
+        """Record whom the account is about now; returns the names whose rivals changed."""
+        spec = state.resource.spec
+        desires = isinstance(spec, AccountSpec) and spec.desired_state is not None
+        if account_id == state.resolved and desires == state.desires:
+            return set()
+        touched: set[str] = set()
+        if state.resolved:
+            old = self._claims.get(state.resolved, set())
+            old.discard(state.name)
+            touched |= old
+            if not old:
+                self._claims.pop(state.resolved, None)
+        if account_id:
+            new = self._claims.setdefault(account_id, set())
+            touched |= new
+            new.add(state.name)
+        state.resolved, state.desires = account_id, desires
+        return touched
+
+    def about(self, account_id: str) -> list[str]:
+        """The accounts about one Atlassian account, by name."""
+        return sorted(self._claims.get(account_id, ()))
+
+    def rivals(self, name: str, account_id: str | None) -> list[Rival]:
+        return [
+            Rival(other, self._accounts[other].desires)
+            for other in self._claims.get(account_id or "", ())
+            if other != name
+        ]
+
+    def retry_at(self, state: AccountState, at: float) -> None:
+        state.retry_at = at
+        heapq.heappush(self._retries, (at, state.name))
+
+    def next_retry(self) -> float | None:
+        return self._retries[0][0] if self._retries else None
+
+    def due(self, now: float) -> list[str]:
+        """Accounts whose retry time has come (each once)."""
+        names = []
+        while self._retries and self._retries[0][0] <= now:
+            at, name = heapq.heappop(self._retries)
+            state = self._accounts.get(name)
+            if state is not None and state.retry_at == at:
+                state.retry_at = None
+                names.append(name)
+        return names

@@ -1,0 +1,159 @@
+"""The calls an org's owner starts: each runs as a task and reports back with one message.
+
+None of them reads or changes the owner's state: what they need comes in as arguments, what
+they learn goes out through `post`. Every failure becomes a message too, so that nothing the
+owner waits for can be lost to an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from atlassian_operator.atlassian import AtlassianClient, AtlassianError
+from atlassian_operator.core.decisions import Action
+from atlassian_operator.core.resources import ObjectRef, OrgSpec
+from atlassian_operator.reconcile.kube import KubeApi, KubeError, SecretProblem
+from atlassian_operator.reconcile.messages import (
+    KeyRead,
+    LifecycleDone,
+    Listed,
+    Message,
+    StatusStored,
+)
+
+logger = logging.getLogger(__name__)
+
+Post = Callable[[Message], None]
+
+
+class InternalFailure(AtlassianError):
+    """An unexpected exception during a call, carried back as a failed call."""
+
+
+@dataclass
+class ListingCount:
+    """Requests and 429s of one listing (lifecycle calls share the client, not this count)."""
+
+    requests: int = 0
+    rate_limited: int = 0
+
+
+@dataclass
+class Listing:
+    """One listing under way: which, since when, and which sync request it answers."""
+
+    epoch: int
+    started: float
+    answers: str | None
+    count: ListingCount = field(default_factory=ListingCount)
+
+
+class ListingObserver:
+    """What the client reports of the listing under way (set by `list_org` while it runs)."""
+
+    listing: ListingCount | None = None
+
+
+async def read_key(
+    kube: KubeApi, namespace: str, spec: OrgSpec, generation: int, then_sync: bool, post: Post
+) -> None:
+    try:
+        key = await kube.read_api_key(namespace, spec.secret_name, spec.secret_key)
+    except SecretProblem as exc:
+        post(KeyRead(generation, None, str(exc), then_sync))
+    except Exception as exc:
+        problem = f"reading Secret {spec.secret_name} failed ({type(exc).__name__})"
+        post(KeyRead(generation, None, problem, then_sync))
+    else:
+        post(KeyRead(generation, key, None, then_sync))
+
+
+async def list_org(
+    client: AtlassianClient,
+    kube: KubeApi,
+    observer: ListingObserver,
+    listing: Listing,
+    org_id: str,
+    org: ObjectRef,
+    need_claims: bool,
+    post: Post,
+) -> None:
+    """The org's users, and (first time, or for discovery) what every account claims."""
+    observer.listing = count = listing.count
+    try:
+        users = await client.list_org_users(org_id)
+        claims = await kube.account_claims(org.namespace, org.name) if need_claims else None
+    except Exception as exc:
+        if not isinstance(exc, AtlassianError):
+            logger.exception("Listing %s failed unexpectedly", org)
+        error = (
+            exc
+            if isinstance(exc, AtlassianError)
+            else InternalFailure(f"listing failed: {type(exc).__name__}: {exc}")
+        )
+        post(Listed(listing.epoch, None, error, None, count.requests, count.rate_limited))
+    else:
+        post(Listed(listing.epoch, users, None, claims, count.requests, count.rate_limited))
+    finally:
+        observer.listing = None
+
+
+async def lifecycle(
+    client: AtlassianClient,
+    action: Action,
+    account_id: str,
+    suspension_message: str | None,
+    done: Callable[[AtlassianError | None], LifecycleDone],
+    post: Post,
+) -> None:
+    """One disable or enable call; `done` turns its outcome into the owner's message."""
+    error: AtlassianError | None = None
+    try:
+        if action is Action.SUSPEND:
+            await client.disable(account_id, suspension_message)
+        else:
+            await client.enable(account_id)
+    except AtlassianError as exc:
+        error = exc
+    except Exception as exc:
+        logger.exception("%s of %s failed unexpectedly", action, account_id)
+        error = InternalFailure(
+            f"unexpected {type(exc).__name__} during the call; see the operator log"
+        )
+    post(done(error))
+
+
+async def patch_status(
+    kube: KubeApi, key: str, ref: ObjectRef, patch: Mapping[str, Any], post: Post
+) -> None:
+    try:
+        body = await kube.patch_status(ref, patch)
+    except KubeError as exc:
+        post(StatusStored(key, None, exc.status or -1, str(exc)))
+    except Exception as exc:
+        post(StatusStored(key, None, -1, f"{type(exc).__name__}: {exc}"))
+    else:
+        post(StatusStored(key, body, 0))
+
+
+async def post_event(kube: KubeApi, ref: ObjectRef, kind: str, reason: str, message: str) -> None:
+    await kube.post_event(ref, kind, reason, message)
+
+
+async def create_accounts(
+    kube: KubeApi, org: ObjectRef, bodies: Sequence[Mapping[str, Any]]
+) -> None:
+    created = 0
+    for body in bodies:
+        created += await kube.create_account(org.namespace, body)
+    logger.info("Discovered %d accounts in %s", created, org)
+
+
+async def close_later(client: AtlassianClient, delay: float) -> None:
+    """Close a replaced client once the calls that still use it have had time to finish."""
+    await asyncio.sleep(delay)
+    await client.aclose()

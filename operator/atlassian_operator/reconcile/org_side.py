@@ -1,0 +1,439 @@
+"""What an org's owner does about the AtlassianOrg: spec, key, listing, and the org's status."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from atlassian_operator.core.authority import base_url_problem
+from atlassian_operator.core.budget import SuspensionBudget
+from atlassian_operator.core.conditions import READY, SYNCED, Condition, find, render_conditions
+from atlassian_operator.core.discovery import discovered_account, unclaimed_users
+from atlassian_operator.core.mapping import parse_time
+from atlassian_operator.core.reasons import is_configuration_error
+from atlassian_operator.core.resources import (
+    ORG_KIND,
+    SYNC_REQUESTED_ANNOTATION,
+    AccountClaim,
+    AccountSpec,
+    InvalidSpec,
+    ObjectRef,
+    OrgSpec,
+)
+from atlassian_operator.core.snapshot import OrgSnapshot
+from atlassian_operator.core.status import org_status
+from atlassian_operator.reconcile import effects
+from atlassian_operator.reconcile.effects import Listing
+from atlassian_operator.reconcile.kube import ApiKey
+from atlassian_operator.reconcile.messages import (
+    KeyRead,
+    Listed,
+)
+from atlassian_operator.reconcile.state import (
+    FIRST_BACKOFF_SECONDS,
+    KEY_RECHECK_SECONDS,
+    ORG_KEY,
+    RETIRED_CLIENT_GRACE_SECONDS,
+    OwnerState,
+    backoff,
+    claim_fields,
+    newer_or_equal,
+    reason_of,
+    utcnow,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class OrgSide(OwnerState):
+    # ----- the AtlassianOrg ---------------------------------------------------------------------
+
+    def _on_org_seen(self, body: Mapping[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            self._on_org_gone()
+            return
+        uid = str(meta.get("uid") or "")
+        if self.exists and uid != self.ref.uid:
+            self._on_org_gone()  # a new object of the same name: nothing carries over
+        version = str(meta.get("resourceVersion") or "")
+        if self.exists and not newer_or_equal(version, self._resource_version):
+            return
+        first = not self.exists
+        self.exists, self._org_seen_once, self._grace_over = True, True, True
+        self.ref = ObjectRef(ORG_KIND, self.ref.namespace, self.ref.name, uid)
+        self._created = parse_time(str(meta.get("creationTimestamp") or ""))
+        self._resource_version = version
+        self._status = dict(body.get("status") or {})
+        requested = (meta.get("annotations") or {}).get(SYNC_REQUESTED_ANNOTATION)
+        if requested and requested != self._sync_request:
+            self._sync_request = self._unanswered_request = requested
+            self._next_sync = self._clock()
+        generation = int(meta.get("generation") or 0)
+        if generation != self.generation or first:
+            self.generation = generation
+            try:
+                self.spec, self.spec_error = OrgSpec.from_dict(body.get("spec") or {}), None
+                self.budget.resize(self.spec.suspension.max_per_sync, self._interval())
+            except InvalidSpec as exc:
+                self.spec, self.spec_error = None, exc
+            self._next_sync = self._clock()
+            self._reconcile(list(self.accounts))  # a changed spec can unblock accounts
+
+    def _on_org_gone(self) -> None:
+        """Deleted (or replaced by a new UID): forget everything learnt under it."""
+        self.exists = False
+        self._retire_client()
+        self._epoch += 1  # a listing in flight answers an object that is gone
+        self._listing, self._reading_key = None, False
+        self.snapshot, self._journal = None, {}
+        self.budget = SuspensionBudget(10, 300.0)
+        self._failure, self._config_failure, self._failures = None, None, 0
+        self._status, self._resource_version, self.generation = {}, "", 0
+        self.spec, self.spec_error = None, None
+        self._sync_request = self._unanswered_request = None
+        self._writes.drop(ORG_KEY)
+        self.metrics.forget(self.ref)
+        self._reconcile(list(self.accounts))
+
+    def _start_sync(self) -> None:
+        self._next_sync = self._clock() + self._interval()  # replaced when the sync ends
+        if self.spec is None:
+            message = str(self.spec_error or "the spec cannot be read")
+            self._sync_failed(
+                "InvalidSpec", message, config_error=True, answers=self._unanswered_request
+            )
+            return
+        problem = base_url_problem(self.spec.api_base_url, self._allowed)
+        if problem:
+            self._retire_client()  # the key is not even read
+            self._sync_failed(
+                "APIBaseURLNotAllowed", problem, config_error=True, answers=self._unanswered_request
+            )
+            return
+        self._read_key(then_sync=True)
+
+    def _read_key(self, *, then_sync: bool) -> None:
+        if self.spec is None or self._reading_key:
+            return
+        self._reading_key = then_sync
+        self._spawn(
+            "reading the API key",
+            effects.read_key(
+                self.kube, self.ref.namespace, self.spec, self.generation, then_sync, self.post
+            ),
+        )
+
+    def _on_key_read(self, message: KeyRead) -> None:
+        if message.then_sync:
+            self._reading_key = False
+        if not self.exists or self.spec is None or message.generation != self.generation:
+            self._next_sync = self._clock()  # the spec changed meanwhile: read it again
+            return
+        if self._config_failure is not None and not message.then_sync:
+            self._key_check_at = self._clock() + KEY_RECHECK_SECONDS
+        if message.key is None:
+            self._retire_client()  # a deleted or emptied Secret revokes the use of the key
+            if message.then_sync:
+                self._sync_failed(
+                    "SecretNotUsable",
+                    str(message.problem),
+                    config_error=True,
+                    answers=self._unanswered_request,
+                )
+            return
+        changed = message.key.fingerprint != self._key_fingerprint
+        if changed or self._client is None:
+            try:
+                self._install_client(message.key)
+            except ValueError as exc:
+                self._retire_client()
+                self._sync_failed(
+                    "SecretNotUsable", str(exc), config_error=True, answers=self._unanswered_request
+                )
+                return
+        if message.then_sync:
+            self._start_listing()
+        elif self._config_failure is not None and self._config_failure[2] != self._key_fingerprint:
+            self._next_sync = self._clock()  # a new key: try it now
+
+    def _install_client(self, key: ApiKey) -> None:
+        assert self.spec is not None
+        client = self._client_factory(key.value, self.spec.api_base_url, self._observer)
+        self._retire_client()
+        self._client, self._key_fingerprint = client, key.fingerprint
+
+    def _retire_client(self) -> None:
+        client, self._client, self._key_fingerprint = self._client, None, None
+        if client is None:
+            return
+
+        self._spawn(
+            "closing a replaced client",
+            effects.close_later(client, RETIRED_CLIENT_GRACE_SECONDS),
+        )
+
+    def _config_key(self) -> str:
+        """Changes whenever what an Atlassian call depends on changes: the org's spec or key."""
+        return f"{self.ref.uid}/{self.generation}/{self._key_fingerprint}"
+
+    def _start_listing(self) -> None:
+        assert self._client is not None and self.spec is not None
+        self._epoch += 1
+        listing = Listing(self._epoch, self._clock(), self._unanswered_request)
+        self._listing = listing
+        if (wait := self._rate_limited_until - self._clock()) >= 1.0:
+            self._report_rate_limited(wait)
+        need_claims = self.snapshot is None or self.spec.discovery
+        self._spawn(
+            "listing the org",
+            effects.list_org(
+                self._client, self.kube, self._observer, listing, self.spec.org_id, self.ref,
+                need_claims, self.post,
+            ),
+        )  # fmt: skip
+
+    def _on_listed(self, message: Listed) -> None:
+        listing = self._listing
+        if listing is None or message.epoch != listing.epoch or self.spec is None:
+            return  # it answers an object or a spec that is gone
+        self._listing = None
+        now, started = self._clock(), listing.started
+        duration = now - started
+        if message.error is not None:
+            error = message.error
+            logger.warning("Listing org %s failed: %s", self.spec.org_id, error)
+            self.metrics.sync_done(self.ref, "failed", duration)
+            self._sync_failed(
+                reason_of(error),
+                str(error),
+                config_error=is_configuration_error(error),
+                answers=listing.answers,
+            )
+            return
+        assert message.listing is not None
+        users = message.listing
+        contradiction = users.contradiction()
+        taken = datetime.now(UTC)
+        snapshot = (
+            OrgSnapshot.untrusted(self.spec.org_id, self.snapshot, users.users, taken)
+            if contradiction
+            else OrgSnapshot(self.spec.org_id, users.users, taken)
+        )
+        self._replay_journal(snapshot, since=started)
+        if self.snapshot is None and message.claims is not None:
+            self._restore_budget(message.claims)
+        self.snapshot = snapshot
+        self._failure, self._config_failure, self._key_check_at = None, None, None
+        fields = org_status(
+            snapshot,
+            generation=self.generation,
+            now=utcnow(),
+            duration=duration,
+            requests=message.requests,
+            rate_limited=message.rate_limited,
+        )
+        if listing.answers:
+            fields["observedSyncRequest"] = listing.answers
+            if self._unanswered_request == listing.answers:
+                self._unanswered_request = None
+        self.metrics.snapshot(self.ref, snapshot.user_counts())
+        if contradiction:
+            self._failures += 1
+            delay = self._sync_delay()
+            self.metrics.sync_done(self.ref, "failed", duration)
+            message_text = (
+                f"the listing of org {self.spec.org_id} contradicted itself: {contradiction}; "
+                "nobody missing from it is marked Deprovisioned and no action is taken from "
+                f"it; listing again in {delay:.0f}s"
+            )
+            self._write_org(fields, self._kept_ready("ListingInconsistent", message_text))
+            self._schedule_sync(now + delay)
+        else:
+            self._failures = 0
+            self.metrics.sync_done(self.ref, "succeeded", duration)
+            self._write_org(
+                fields,
+                (
+                    Condition(
+                        READY, True, "Synced", "listed completely with the current spec and API key"
+                    ),
+                    Condition(
+                        SYNCED,
+                        True,
+                        "ListingComplete",
+                        f"listed {len(snapshot)} users of org {self.spec.org_id} "
+                        f"in {message.requests} requests",
+                    ),
+                ),
+            )
+            self._schedule_sync(now + self._sync_delay())
+        self._reconcile(list(self.accounts))
+        if self.spec.discovery and message.claims is not None and snapshot.trusted:
+            self._discover(snapshot, message.claims)
+
+    def _sync_failed(
+        self, reason: str, message: str, *, config_error: bool, answers: str | None
+    ) -> None:
+        """A failed sync changes nothing but the org's conditions: the snapshot stays as it was.
+
+        `answers`: the sync request this sync began after, if any.
+        """
+        now = self._clock()
+        self._failure = message
+        self._failures += 1
+        if config_error:
+            # Actions wait until the spec or the key changes; the key is re-read every few
+            # seconds (no Atlassian request) so that a fix is picked up at once.
+            self._config_failure = (reason, message, self._key_fingerprint)
+            self._key_check_at = now + KEY_RECHECK_SECONDS
+        fields: dict[str, Any] = {"observedGeneration": self.generation}
+        if answers:
+            fields["observedSyncRequest"] = answers
+            if self._unanswered_request == answers:
+                self._unanswered_request = None
+        self._schedule_sync(now + self._sync_delay())
+        self._write_org_problem(reason, message, config_error=config_error, fields=fields)
+        self._reconcile(list(self.accounts))
+
+    def _schedule_sync(self, at: float) -> None:
+        """The next sync; at once when a request came in while this one was running."""
+        self._next_sync = self._clock() if self._unanswered_request else at
+
+    def _sync_delay(self) -> float:
+        """The interval after a good sync; after failures, backoff from 5s up to the interval."""
+        if not self._failures:
+            return self._interval()
+        delay = backoff(self._failures, FIRST_BACKOFF_SECONDS, self._interval())
+        return delay * random.uniform(0.8, 1.0)
+
+    def _replay_journal(self, snapshot: OrgSnapshot, since: float) -> None:
+        # A page read before a call returned shows the old state: the call is the newer truth.
+        for account_id, (at, account_status_) in list(self._journal.items()):
+            if at >= since:
+                snapshot.record_status(account_id, account_status_)
+            else:
+                del self._journal[account_id]
+
+    def _restore_budget(self, claims: Iterable[AccountClaim]) -> None:
+        """Disable calls made before a restart still count against the rolling window.
+
+        Only calls made since this AtlassianOrg object was created: a recreated org inherits
+        no budget from the object it replaces.
+        """
+        wall, mono = datetime.now(UTC), self._clock()
+        made = [parse_time(c.last_disable) for c in claims if c.last_disable]
+        born = self._created
+        self.budget.restore(
+            (
+                mono - (wall - t).total_seconds()
+                for t in made
+                if t is not None and (born is None or t >= born)
+            ),
+            mono,
+        )
+
+    def _discover(self, snapshot: OrgSnapshot, claims: Iterable[AccountClaim]) -> None:
+        known = [*claims]
+        for state in self.accounts.states():
+            spec = state.resource.spec
+            if isinstance(spec, AccountSpec):
+                known.append(AccountClaim.of(claim_fields(spec), state.resource.status))
+        missing = unclaimed_users(snapshot, known)
+        if not missing:
+            return
+        bodies = [discovered_account(self.ref, user) for user in missing]
+        self._spawn(
+            "creating discovered accounts", effects.create_accounts(self.kube, self.ref, bodies)
+        )
+
+    def _on_rate_limit_wait(self, seconds: float) -> None:
+        self._rate_limited_until = max(self._rate_limited_until, self._clock() + seconds)
+        if self._listing is not None:
+            self._report_rate_limited(seconds)
+
+    def _report_rate_limited(self, seconds: float) -> None:
+        synced = find(self._org_view().get("conditions"), SYNCED)
+        if synced is not None and synced.get("reason") == "RateLimited":
+            return
+        message = (
+            f"Atlassian's rate limit is used up; the listing waits {seconds:.0f}s for it to reset "
+            "and then continues"
+        )
+        self._write_org({}, self._kept_ready("RateLimited", message))
+
+    # ----- org status ---------------------------------------------------------------------------
+
+    def _org_view(self) -> Mapping[str, Any]:
+        return self._writes.latest(ORG_KEY) or self._status
+
+    def _kept_ready(self, reason: str, message: str) -> tuple[Condition, Condition]:
+        """Synced=False for a passing reason; Ready stays what it was for this generation."""
+        ready = find(self._org_view().get("conditions"), READY)
+        keep = ready is not None and ready.get("observedGeneration") == self.generation
+        ready_condition = (
+            Condition(
+                READY,
+                ready.get("status") == "True",
+                str(ready.get("reason")),
+                str(ready.get("message")),
+            )
+            if keep and ready is not None
+            else Condition(READY, False, reason, message)
+        )
+        return ready_condition, Condition(SYNCED, False, reason, message)
+
+    def _write_org_problem(
+        self,
+        reason: str,
+        message: str,
+        *,
+        config_error: bool,
+        fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not self.exists:
+            return
+        if config_error:
+            conditions = (
+                Condition(READY, False, reason, message),
+                Condition(SYNCED, False, reason, message),
+            )
+        else:
+            ready = find(self._org_view().get("conditions"), READY)
+            healthy = ready is not None and ready.get("status") == "True"
+            conditions = (
+                self._kept_ready(reason, message)
+                if healthy
+                else (
+                    Condition(READY, False, reason, message),
+                    Condition(SYNCED, False, reason, message),
+                )
+            )
+        self._write_org(fields or {}, conditions)
+
+    def _write_org(
+        self, fields: Mapping[str, Any], conditions: tuple[Condition, Condition]
+    ) -> None:
+        if not self.exists:
+            return
+        view = self._org_view()
+        desired = {
+            **view,
+            **fields,
+            "conditions": render_conditions(
+                conditions, view.get("conditions"), self.generation, utcnow()
+            ),
+        }
+        self._writes.want(ORG_KEY, self.ref, desired, self._status)
+
+    def _counts_changed(self) -> None:
+        """An action's result shows in the org's counts at once, not at the next listing."""
+        view = self._org_view()
+        if self.snapshot is None or not self.exists or "users" not in view:
+            return
+        counts = self.snapshot.user_counts()
+        self.metrics.snapshot(self.ref, counts)
+        self._writes.want(ORG_KEY, self.ref, {**view, "users": counts}, self._status)
