@@ -59,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a base URL besides https://api.atlassian.com that AtlassianOrgs may send their "
         "API key to (repeatable; plain http only when named here); a cluster admin's choice",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=["full", "plain", "json"],
+        default="full",
+        help="full: time, logger and level; plain: the message only; json: one JSON object per "
+        "line, for log pipelines (default full)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     parser.add_argument("--debug", action="store_true", help="log everything, including kopf's")
 
@@ -68,7 +75,14 @@ def main(args: argparse.Namespace) -> int:
 
     from atlassian_operator.reconcile.metrics import Metrics
 
-    kopf.configure(debug=args.debug, verbose=args.verbose or args.debug)
+    kopf.configure(
+        debug=args.debug,
+        verbose=args.verbose or args.debug,
+        log_format=kopf.LogFormat[args.log_format.upper()],
+    )
+    # While the API server readies the storage of a CRD just created, kopf's first LIST gets
+    # 429 "storage is (re)initializing" and retries; that is start-up, not an error.
+    logging.getLogger("kopf._cogs.clients").addFilter(_StartupNoise())
     logging.getLogger("atlassian_operator").setLevel(logging.DEBUG if args.debug else logging.INFO)
     if not args.verbose and not args.debug:
         # One line per watch event or HTTP request drowns what matters at 10,000 accounts.
@@ -97,3 +111,12 @@ def main(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+class _StartupNoise(logging.Filter):
+    """Demote kopf's retried 'storage is (re)initializing' from ERROR to INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and "storage is (re)initializing" in record.getMessage():
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True

@@ -116,7 +116,6 @@ def run_every_error_path(e2e: E2E, nobody: str) -> None:
             e2e.org_manifest("wrong-org", orgId="no-such-org"),
             e2e.org_manifest("wrong-url", apiBaseURL=f"{sim.url}/not-atlassian"),
             e2e.org_manifest("nobody-there", apiBaseURL=nobody),
-            e2e.org_manifest("too-often", syncInterval="10s"),
         ]
     )
     for name, expected in (
@@ -125,7 +124,6 @@ def run_every_error_path(e2e: E2E, nobody: str) -> None:
         ("wrong-key", "AuthenticationFailed"),
         ("wrong-org", "OrgNotFound"),
         ("wrong-url", "OrgNotFound"),
-        ("too-often", "InvalidSpec"),
         ("nobody-there", "AtlassianUnavailable"),
     ):
         reason(e2e, "aorg", name, expected)

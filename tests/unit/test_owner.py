@@ -293,8 +293,12 @@ async def test_deleting_an_org_drops_its_state_and_metric_series(world: World) -
     assert 'org="acme"' in _metrics(world)
     world.owner.post(OrgGone("org-uid-1"))
     await until(lambda: world.reason("bob") == "OrgNotFound", "the org is gone")
+    await quiet(world)
     assert len(world.owner.budget) == 0 and world.owner.snapshot is None
-    assert 'org="acme"' not in _metrics(world)
+    series = [line for line in _metrics(world).splitlines() if 'org="acme"' in line]
+    # What is left of the org are its accounts, which still name it and say so.
+    assert all(line.startswith("atlassian_operator_accounts{") for line in series), series
+    assert 'ready="False",reason="OrgNotFound"} 2.0' in "\n".join(series)
     world.tick(3600)
     await quiet(world)
     assert world.atlassian.disables() == 1
@@ -370,3 +374,19 @@ async def test_the_rate_limit_report_and_the_sync_never_lose_each_others_update(
     await quiet(world)
     assert world.org_status()["users"]["total"] == 3
     assert world.org_reason() == "ListingComplete"
+
+
+async def test_accounts_by_readiness_show_a_stuck_offboarding(world: World) -> None:
+    world.org(suspension={"protectedAccounts": [CEO]})
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    world.account("ceo", accountId=CEO, desiredState="Suspended")
+    world.account("bob", accountId=BOB)
+    await until(lambda: world.reason("ceo") == "ProtectedAccount", "the CEO protected")
+    await until(lambda: world.reason("alice") == "InDesiredState", "alice suspended")
+    await quiet(world)
+    text = _metrics(world)
+    assert 'ready="False",reason="ProtectedAccount"} 1.0' in text
+    assert 'ready="True",reason="InDesiredState"} 1.0' in text
+    assert 'ready="True",reason="Observed"} 1.0' in text
+    assert "_created" not in text
+    assert "atlassian_operator_build_info{" in text

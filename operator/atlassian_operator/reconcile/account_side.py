@@ -268,6 +268,10 @@ class AccountSide(OwnerState):
         """One Event per outcome of a call, and one per distinct cause of a block."""
         reason = ready_problem(status)
         ref = state.resource.ref
+        ready = find(status.get("conditions"), READY)
+        if ready is not None:
+            readiness = (str(ready.get("status")), str(ready.get("reason")))
+            self.accounts.set_readiness(state, readiness)
         if result is not None:
             if result.succeeded:
                 kind = "Suspended" if result.action is Action.SUSPEND else "Reactivated"
@@ -277,9 +281,8 @@ class AccountSide(OwnerState):
                     ref, "Warning", f"{result.action}Failed", f"{result.reason}: {result.message}"
                 )
         elif reason and reason != state.announced:
-            ready = find(status.get("conditions"), READY) or {}
             kind = "Normal" if reason == "DryRun" else "Warning"
-            self._event(ref, kind, reason, str(ready.get("message", "")))
+            self._event(ref, kind, reason, str((ready or {}).get("message", "")))
         state.announced = reason
 
     def _event(self, ref: ObjectRef, kind: str, reason: str, message: str) -> None:

@@ -7,6 +7,7 @@ account is deleted, moves to another org, or comes back as a new object (a new U
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ class AccountState:
     failed: tuple[int, str, Blocked] | None = None  # (generation, org config, why) of a failure
     result: ActionResult | None = None  # a call's outcome not yet rendered into status
     announced: str | None = None  # the Ready=False reason last posted as an Event
+    readiness: tuple[str, str] | None = None  # (Ready status, reason) as last decided
 
     @property
     def name(self) -> str:
@@ -41,6 +43,8 @@ class AccountBook:
         self._accounts: dict[str, AccountState] = {}
         self._claims: dict[str, set[str]] = {}  # Atlassian account ID -> account names
         self._retries: list[tuple[float, str]] = []  # (when, name), stale entries skipped
+        self.readiness: Counter[tuple[str, str]] = Counter()  # (Ready, reason) -> accounts
+        self.readiness_changed = False
 
     def __len__(self) -> int:
         return len(self._accounts)
@@ -57,9 +61,21 @@ class AccountBook:
     def states(self) -> Iterator[AccountState]:
         return iter(self._accounts.values())
 
+    def set_readiness(self, state: AccountState, readiness: tuple[str, str] | None) -> None:
+        """Count the account under its Ready condition, for the per-org gauge."""
+        if readiness == state.readiness:
+            return
+        if state.readiness is not None:
+            self.readiness[state.readiness] -= 1
+        if readiness is not None:
+            self.readiness[readiness] += 1
+        state.readiness, self.readiness_changed = readiness, True
+
     def forget(self, name: str) -> set[str]:
         """Drop the account; returns the names that were about the same Atlassian account."""
         state = self._accounts.pop(name, None)
+        if state is not None:
+            self.set_readiness(state, None)
         if state is None or not state.resolved:
             return set()
         rivals = self._claims.get(state.resolved, set())

@@ -99,6 +99,7 @@ class Fleet:
                 if owner.idle():
                     del self.owners[key]
                     await owner.stop()
+                    self.metrics.forget(owner.ref)
 
     async def close(self) -> None:
         if self._reaper is not None:

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import platform
+from collections import Counter as Tally
 from collections import defaultdict
+from importlib.metadata import version
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 from prometheus_client.metrics import MetricWrapperBase
 
+from atlassian_operator import __version__
 from atlassian_operator.core.resources import ObjectRef
+
+# `_created` series double every counter's cardinality and nobody alerts on them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
@@ -54,10 +68,30 @@ class Metrics:
         )
         self.actions = Counter(
             "atlassian_operator_lifecycle_actions",
-            "Suspensions and reactivations by result",
+            "Lifecycle calls (Suspend, Reactivate) by result: Succeeded or the failure reason",
             [*labels, "action", "result"],
             registry=self.registry,
         )
+        self.sync_failures = Counter(
+            "atlassian_operator_sync_failures",
+            "Failed syncs by reason (SecretNotUsable, AuthenticationFailed, InvalidSpec, ...)",
+            [*labels, "reason"],
+            registry=self.registry,
+        )
+        self.account_states = Gauge(
+            "atlassian_operator_accounts",
+            "AtlassianAccounts by their Ready condition and its reason (False: not in the "
+            "desired state; alert on a stuck offboarding)",
+            [*labels, "ready", "reason"],
+            registry=self.registry,
+        )
+        self.build_info = Gauge(
+            "atlassian_operator_build_info",
+            "The running operator's version (always 1)",
+            ["version", "python", "kopf"],
+            registry=self.registry,
+        )
+        self.build_info.labels(__version__, platform.python_version(), _version_of("kopf")).set(1)
         self.accounts = Gauge(
             "atlassian_operator_org_users",
             "Users of the org by mapped state, from the last complete listing",
@@ -91,11 +125,25 @@ class Metrics:
     def waiting(self, ref: ObjectRef, endpoint: str, reason: str) -> None:
         self._labels(self.retries, ref, endpoint, reason).inc()
 
-    def sync_done(self, ref: ObjectRef, result: str, seconds: float) -> None:
-        self._labels(self.syncs, ref, result).inc()
+    def sync_done(self, ref: ObjectRef, seconds: float) -> None:
+        self._labels(self.syncs, ref, "succeeded").inc()
         self._labels(self.sync_seconds, ref).observe(seconds)
-        if result == "succeeded":
-            self._labels(self.last_success, ref).set_to_current_time()
+        self._labels(self.last_success, ref).set_to_current_time()
+
+    def sync_failed(self, ref: ObjectRef, reason: str, seconds: float | None) -> None:
+        """A sync that failed, before listing (no key, a refused URL) or while listing."""
+        self._labels(self.syncs, ref, "failed").inc()
+        self._labels(self.sync_failures, ref, reason).inc()
+        if seconds is not None:
+            self._labels(self.sync_seconds, ref).observe(seconds)
+
+    def accounts_by_readiness(self, ref: ObjectRef, counts: Tally[tuple[str, str]]) -> None:
+        """How many accounts are Ready or not, by reason; vanished reasons drop to 0."""
+        known = {
+            v[2:] for m, v in self._series[(ref.namespace, ref.name)] if m is self.account_states
+        }
+        for ready, reason in known | set(counts):
+            self._labels(self.account_states, ref, ready, reason).set(counts[(ready, reason)])
 
     def snapshot(self, ref: ObjectRef, counts: dict[str, int]) -> None:
         for state in ("active", "suspended", "deprovisioned"):
@@ -103,3 +151,10 @@ class Metrics:
 
     def action(self, ref: ObjectRef, action: str, result: str) -> None:
         self._labels(self.actions, ref, str(action), result).inc()
+
+
+def _version_of(package: str) -> str:
+    try:
+        return version(package)
+    except Exception:  # not installed as a distribution: say so rather than fail
+        return "unknown"

@@ -206,12 +206,12 @@ class OrgSide(OwnerState):
         if message.error is not None:
             error = message.error
             logger.warning("Listing org %s failed: %s", self.spec.org_id, error)
-            self.metrics.sync_done(self.ref, "failed", duration)
             self._sync_failed(
                 reason_of(error),
                 str(error),
                 config_error=is_configuration_error(error),
                 answers=listing.answers,
+                seconds=duration,
             )
             return
         assert message.listing is not None
@@ -244,7 +244,7 @@ class OrgSide(OwnerState):
         if contradiction:
             self._failures += 1
             delay = self._sync_delay()
-            self.metrics.sync_done(self.ref, "failed", duration)
+            self.metrics.sync_failed(self.ref, "ListingInconsistent", duration)
             message_text = (
                 f"the listing of org {self.spec.org_id} contradicted itself: {contradiction}; "
                 "nobody missing from it is marked Deprovisioned and no action is taken from "
@@ -254,7 +254,7 @@ class OrgSide(OwnerState):
             self._schedule_sync(now + delay)
         else:
             self._failures = 0
-            self.metrics.sync_done(self.ref, "succeeded", duration)
+            self.metrics.sync_done(self.ref, duration)
             self._write_org(
                 fields,
                 (
@@ -276,13 +276,20 @@ class OrgSide(OwnerState):
             self._discover(snapshot, message.claims)
 
     def _sync_failed(
-        self, reason: str, message: str, *, config_error: bool, answers: str | None
+        self,
+        reason: str,
+        message: str,
+        *,
+        config_error: bool,
+        answers: str | None,
+        seconds: float | None = None,
     ) -> None:
         """A failed sync changes nothing but the org's conditions: the snapshot stays as it was.
 
         `answers`: the sync request this sync began after, if any.
         """
         now = self._clock()
+        self.metrics.sync_failed(self.ref, reason, seconds)
         self._failure = message
         self._failures += 1
         if config_error:

@@ -117,6 +117,9 @@ class OrgOwner(OrgSide, AccountSide):
             self._guarded(self.handle, message)
         self._guarded(self.on_time)
         self._guarded(self._pump_writes)
+        if self.accounts.readiness_changed:
+            self.accounts.readiness_changed = False
+            self.metrics.accounts_by_readiness(self.ref, self.accounts.readiness)
         self.beat = self._clock()
 
     def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
