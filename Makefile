@@ -36,6 +36,7 @@ demo: install controlplane
 demo-down:  # after `make demo DEMO_ARGS=--keep`
 	-kill $$(cat .dev/demo/pids 2>/dev/null) 2>/dev/null; rm -f .dev/demo/pids
 	$(PY) hack/controlplane/controlplane.py down --dir .dev/demo/controlplane
+	rm -rf .dev/demo/logs
 
 bench: install controlplane
 	$(PY) hack/bench.py

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,12 @@ from support.simulator import start_simulator  # noqa: E402
 NAMESPACE = "atlassian-demo"
 API_KEY = "demo-org-api-key"
 EXAMPLE_USERS = [
+    {
+        "account_id": "5b10ac8d82e05b22cc7d4ef4",
+        "name": "Ada Admin",
+        "email": "admin@acme.example",  # in the org's spec.suspension.protectedAccounts
+        "account_status": "active",
+    },
     {
         "account_id": "5b10ac8d82e05b22cc7d4ef5",
         "name": "Ravi Patel",
@@ -64,6 +71,9 @@ def main() -> int:
     step("starting a local control plane (kube-apiserver + etcd)")
     cp = ControlPlane.start(state / "controlplane", kubeconfig=state / "kubeconfig")
     os.environ["KUBECONFIG"] = str(cp.kubeconfig)
+    logs = state / "logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
     sim = op = None
     try:
         kubectl("apply", "-k", str(ROOT / "crds"))
@@ -80,6 +90,7 @@ def main() -> int:
             org_id="6665kc2j-4644-14k8-j32c-68cc0b1d15b8",
             api_key=API_KEY,
             page_size=50,
+            log_dir=logs,
         )
         for user in EXAMPLE_USERS:
             sim.add_user(
@@ -103,9 +114,11 @@ def main() -> int:
             )
         step("starting the operator")
         # The simulator stands in for https://api.atlassian.com: a cluster admin allows it.
-        op = OperatorProcess(cp.kubeconfig, [NAMESPACE], allow=[sim.url]).start()
+        op = OperatorProcess(cp.kubeconfig, [NAMESPACE], allow=[sim.url], log_dir=logs).start()
         step("applying manifests/examples (Secret, AtlassianOrg, AtlassianAccounts)")
         kubectl("create", "namespace", NAMESPACE)
+        # So that `kubectl get aorg,aacct` with this kubeconfig needs no -n.
+        kubectl("config", "set-context", "--current", f"--namespace={NAMESPACE}")
         kubectl(
             "-n",
             NAMESPACE,
@@ -164,12 +177,30 @@ def main() -> int:
             f"\nthe simulator received {len(calls)} disable call(s): "
             + ", ".join(f"{c['path']} {c['body']}" for c in calls)
         )
+
+        step("an offboarding of a protected account: the org protects admin@acme.example")
+        kubectl("-n", NAMESPACE, "apply", "-f", "-", input=PROTECTED_OFFBOARDING)
+        ready_reason = '{.status.conditions[?(@.type=="Ready")].reason}'
+        kubectl(
+            "-n", NAMESPACE, "wait", f"--for=jsonpath={ready_reason}=ProtectedAccount",
+            "--timeout=60s", "aacct/ada-admin",
+        )  # fmt: skip
+        show("kubectl get aacct ada-admin -o wide", "get", "aacct", "ada-admin", "-o", "wide")
+        show(
+            "kubectl get events --field-selector involvedObject.name=ada-admin",
+            "get", "events", "--field-selector", "involvedObject.name=ada-admin",
+        )  # fmt: skip
+        print(
+            f"\nstill {len(sim.requests('disable'))} disable call(s): protection held\n"
+            f"\nmetrics: {op.metrics_url}   health: {op.health_url}\n"
+            f"logs: {logs}"
+        )
         if args.keep:
             pids = [p.process.pid for p in (op, sim) if p.process is not None]
             (state / "pids").write_text(" ".join(map(str, pids)))
             print(
-                f"\nleft running. export KUBECONFIG={cp.kubeconfig}; kubectl -n {NAMESPACE} "
-                f"get aacct\nsimulator: {sim.url}/_sim/users  operator log: {op.log}\n"
+                f"\nleft running. export KUBECONFIG={cp.kubeconfig}; kubectl get aorg,aacct\n"
+                f"simulator: {sim.url}/_sim/users  operator log: {op.log}\n"
                 "stop with: make demo-down"
             )
         return 0
@@ -179,6 +210,19 @@ def main() -> int:
                 if proc is not None:
                     proc.stop()
             cp.stop()
+
+
+PROTECTED_OFFBOARDING = """
+apiVersion: atlassian.operators.dev/v1alpha1
+kind: AtlassianAccount
+metadata:
+  name: ada-admin
+spec:
+  orgRef:
+    name: acme
+  email: admin@acme.example
+  desiredState: Suspended
+"""
 
 
 def step(text: str) -> None:

@@ -82,7 +82,8 @@ def main(args: argparse.Namespace) -> int:
     )
     # While the API server readies the storage of a CRD just created, kopf's first LIST gets
     # 429 "storage is (re)initializing" and retries; that is start-up, not an error.
-    logging.getLogger("kopf._cogs.clients").addFilter(_StartupNoise())
+    for handler in logging.getLogger().handlers:  # kopf's loggers are passed around: filter
+        handler.addFilter(_StartupNoise())  # where every record ends up
     logging.getLogger("atlassian_operator").setLevel(logging.DEBUG if args.debug else logging.INFO)
     if not args.verbose and not args.debug:
         # One line per watch event or HTTP request drowns what matters at 10,000 accounts.

@@ -52,6 +52,8 @@ def operator(kube: Any, crds: None, simulator: Simulator) -> Iterator[OperatorPr
         op.stop()
         log = op.log_text()
         assert "Traceback" not in log, f"operator logged a traceback:\n{log[-5000:]}"
+        errors = [line for line in log.splitlines() if "[ERROR" in line]
+        assert not errors, "the operator logged errors:\n" + "\n".join(errors[:5])
         assert API_KEY not in log, "the API key appeared in the operator's log"
 
 

@@ -35,11 +35,13 @@ class OperatorProcess:
         extra_args: Sequence[str] = (),
         launcher: Sequence[str] = ("-m", "atlassian_operator.cli"),
         allow: Sequence[str] = (),
+        log_dir: Path | None = None,
     ) -> None:
         """`launcher`: the interpreter arguments before `run`, e.g. to run it under cProfile.
 
         `allow`: base URLs (simulators) the operator may send API keys to, as a cluster admin
-        allows them with `--allow-api-base-url`.
+        allows them with `--allow-api-base-url`. `log_dir`: where its log goes (default: the
+        system's temporary folder).
         """
         self.kubeconfig = str(kubeconfig)
         self.namespaces = list(namespaces)
@@ -47,7 +49,7 @@ class OperatorProcess:
         for url in allow:
             self.extra_args += ["--allow-api-base-url", url]
         self.launcher = list(launcher)
-        fd, name = tempfile.mkstemp(prefix="atlassian-operator-", suffix=".log")
+        fd, name = tempfile.mkstemp(prefix="atlassian-operator-", suffix=".log", dir=log_dir)
         os.close(fd)
         self.log = Path(name)
         self.metrics_port = free_port()
@@ -57,6 +59,10 @@ class OperatorProcess:
     @property
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.health_port}/healthz"
 
     def start(self) -> Self:
         args = [sys.executable, *self.launcher, "run",

@@ -165,8 +165,12 @@ def start_simulator(
     rate_limit_signal: str = "retry-after",
     scim_every: int | None = None,
     extra_args: Sequence[str] = (),
+    log_dir: Path | None = None,
 ) -> Simulator:
-    """Starts a simulator on a free loopback port and waits until it listens."""
+    """Starts a simulator on a free loopback port and waits until it listens.
+
+    Its log goes to a temporary file, or into `log_dir` (which the caller cleans up).
+    """
     args = [
         *_COMMAND,
         "--host", "127.0.0.1",
@@ -184,7 +188,7 @@ def start_simulator(
         args += ["--scim-every", str(scim_every)]
     args += list(extra_args)
     # stderr goes to a file: a pipe nobody reads would fill up and stall the simulator.
-    fd, name = tempfile.mkstemp(prefix="atlassian-simulator-", suffix=".log")
+    fd, name = tempfile.mkstemp(prefix="atlassian-simulator-", suffix=".log", dir=log_dir)
     log = Path(name)
     with os.fdopen(fd, "wb") as stderr:
         process = subprocess.Popen(

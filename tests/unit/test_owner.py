@@ -390,3 +390,13 @@ async def test_accounts_by_readiness_show_a_stuck_offboarding(world: World) -> N
     assert 'ready="True",reason="Observed"} 1.0' in text
     assert "_created" not in text
     assert "atlassian_operator_build_info{" in text
+
+
+async def test_a_protected_entry_that_matches_nobody_is_reported_once(world: World) -> None:
+    world.org(suspension={"protectedAccounts": ["ceo@acme.example", "cfo@acme.example"]})
+    await synced(world)
+    world.tick(61)
+    await until(lambda: world.atlassian.listings == 2, "a second listing")
+    await quiet(world)
+    warnings = [e for e in world.kube.events if e[2] == "ProtectedAccountNotFound"]
+    assert warnings == [("acme", "Warning", "ProtectedAccountNotFound")]

@@ -120,6 +120,12 @@ class OrgSnapshot:
             "(Atlassian hides emails of users with restricted visibility: use spec.accountId)",
         )
 
+    def unmatched(self, entries: Iterable[str]) -> list[str]:
+        """The entries (account IDs or emails) that name no user of this listing."""
+        return sorted(
+            e for e in entries if e not in self._users and e.lower() not in self._by_email
+        )
+
     def user_counts(self) -> dict[str, int]:
         states = Counter(account_state(u.account_status) for u in self._users.values())
         return {

@@ -274,6 +274,24 @@ class OrgSide(OwnerState):
         self._reconcile(list(self.accounts))
         if self.spec.discovery and message.claims is not None and snapshot.trusted:
             self._discover(snapshot, message.claims)
+        if snapshot.trusted:
+            self._check_protected(snapshot)
+
+    def _check_protected(self, snapshot: OrgSnapshot) -> None:
+        """A protectedAccounts entry that matches nobody protects nobody: say so, once."""
+        assert self.spec is not None
+        unmatched = snapshot.unmatched(self.spec.suspension.protected_accounts)
+        if unmatched and unmatched != self._unmatched_protected:
+            self._spawn(
+                "posting an Event",
+                effects.post_event(
+                    self.kube, self.ref, "Warning", "ProtectedAccountNotFound",
+                    f"spec.suspension.protectedAccounts entries {', '.join(unmatched)} match no "
+                    f"user of org {self.spec.org_id}: they protect nobody; check each is an "
+                    "account ID or the email Atlassian shows",
+                ),
+            )  # fmt: skip
+        self._unmatched_protected = unmatched
 
     def _sync_failed(
         self,

@@ -119,6 +119,7 @@ class OwnerState:
         self.spec_error: InvalidSpec | None = None
         self._status: dict[str, Any] = {}
         self._sync_request: str | None = None
+        self._unmatched_protected: list[str] = []  # protectedAccounts entries matching nobody
         self._unanswered_request: str | None = None
         # ---- Atlassian
         self._client: AtlassianClient | None = None
