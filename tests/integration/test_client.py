@@ -170,9 +170,11 @@ async def test_429_is_waited_out_by_each_signal(
 async def test_a_listing_completes_under_a_real_rate_limit(
     sim: Simulator, observer: Recorder, signal: str
 ) -> None:
-    # 8 requests per 1 s window: the 13 pages need two window changes. (The simulator rounds
-    # X-RateLimit-Reset of short windows up to the minute, so `max_wait` keeps pacing short.)
-    sim.set_rate_limit(8, signal=signal, window_seconds=1)
+    # 4 requests per 2 s window: the 13 pages need four windows, at least 6 s, so the client
+    # must be held back however slow the machine is (with 8 per 1 s a loaded machine listed
+    # across the window changes without ever waiting). The simulator rounds X-RateLimit-Reset
+    # of short windows up to the minute, so `max_wait` keeps pacing short.
+    sim.set_rate_limit(4, signal=signal, window_seconds=2)
 
     async with fast_client(sim, observer, max_attempts=30, max_wait=3.0) as client:
         users = await client.list_all_users(sim.org_id)
