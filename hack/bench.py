@@ -19,8 +19,20 @@ creates an org of N simulated users and one AtlassianAccount per user, then meas
   interval (GET /_sim/users/{id}, which returns the user as listed: the simulator serves no
   per-user Atlassian route), 4 at a time like the operator's client.
 
-Plus the listing alone at 50,000 users (`--quick`: 10,000) in a separate process, and a pure
-in-process timing of the status render + diff of every account (the quiet sync's CPU).
+Plus the listing alone at 50,000 users (`--quick`: 10,000) in a separate process, and the
+operator's own code path in-process (`hack/bench_owner.py`, each in a fresh process): the real
+`OrgOwner` driven with the unit tests' fakes (`tests/unit/owner_world.py`), where Kubernetes and
+Atlassian cost nothing:
+
+- per N, one `_reconcile` of every account with nothing changed (the quiet sync's CPU per
+  account);
+- one such pass with 10,000 suspensions waiting on `suspension.maxPerSync: 10`, against the
+  quiet pass at 10,000 in the same process (a ratio: this machine is shared and noisy);
+- head-of-line blocking: org "fast" suspends 100 accounts one at a time while org "slow" has 80
+  disable calls held (as a 429 with a Retry-After of minutes holds them), against the same with
+  org "slow" idle; and the same end to end (`--no-e2e-hol` skips it): the operator process and
+  two simulators, one answering every disable call with 429 and `Retry-After: 300`.
+
 Results: bench/results/<timestamp>.{json,md}, and bench/latest.{json,md}. It reports, it asserts
 nothing. BENCH_PROFILE=1 runs the operator under cProfile and writes the top entries.
 """
@@ -43,7 +55,6 @@ import sys
 import tempfile
 import threading
 import time
-import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +66,7 @@ sys.path[:0] = [str(ROOT / "hack" / "controlplane"), str(ROOT / "tests"), str(RO
 GROUP, VERSION = "atlassian.operators.dev", "v1alpha1"
 ACCOUNTS, ORGS = "atlassianaccounts", "atlassianorgs"
 SYNC_ANNOTATION = f"{GROUP}/sync-requested"
+API_KEY_LABEL = f"{GROUP}/api-key"  # a Secret's opt-in to serve as an API key
 API_KEY = "bench-org-api-key-7f3e"
 PAGE_SIZE = 100
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -232,6 +244,17 @@ class Watcher:
         self._stop.set()
 
 
+def create_key_secret(kube: Kube, ns: str) -> None:
+    """The API key's Secret, labelled: its owner's opt-in to serve as an API key."""
+    kube.core.create_namespaced_secret(
+        ns,
+        {
+            "metadata": {"name": "atlassian-api-key", "labels": {API_KEY_LABEL: "true"}},
+            "stringData": {"api-key": API_KEY},
+        },
+    )
+
+
 def ready_reason(status: dict[str, Any]) -> str | None:
     for c in status.get("conditions") or ():
         if c.get("type") == "Ready":
@@ -242,14 +265,17 @@ def ready_reason(status: dict[str, Any]) -> str | None:
 # ------------------------------------------------------------------------------- operator
 
 
-def start_operator(kubeconfig: Path, ns: str, profile: Path | None) -> Any:
-    """The operator, optionally under cProfile (it exits on SIGTERM, writing the profile)."""
+def start_operator(kubeconfig: Path, ns: str, profile: Path | None, allow: list[str]) -> Any:
+    """The operator, optionally under cProfile (it exits on SIGTERM, writing the profile).
+
+    `allow`: the simulators' base URLs, which a cluster admin allows with --allow-api-base-url.
+    """
     from support.operator import OperatorProcess
 
     launcher = ["-m", "atlassian_operator.cli"]
     if profile is not None:
         launcher = ["-m", "cProfile", "-o", str(profile), *launcher]
-    return OperatorProcess(kubeconfig, [ns], launcher=launcher).start()
+    return OperatorProcess(kubeconfig, [ns], launcher=launcher, allow=allow).start()
 
 
 # ---------------------------------------------------------------------------- naive poller
@@ -347,73 +373,26 @@ def listing_alone(n: int, profile_dir: Path | None) -> dict[str, Any]:
     return result
 
 
-# ---------------------------------------------------------------- pure status render + diff
+# -------------------------------------------------------- the owner's own code path, in-process
 
 
-def render_diff_timing(
-    kube: Kube, ns: str, sim_users: list[dict[str, Any]], org_id: str, profile_dir: Path | None
-) -> dict[str, Any]:
-    """The quiet sync's per-account CPU in this process: observe, decide, render, diff."""
-    from atlassian_operator.atlassian import User
-    from atlassian_operator.core.decisions import decide_account
-    from atlassian_operator.core.resources import AccountResource, OrgSpec
-    from atlassian_operator.core.snapshot import OrgSnapshot
-    from atlassian_operator.core.status import account_status, status_patch
-
-    tracemalloc.start()
-    items = kube.custom.list_namespaced_custom_object(GROUP, VERSION, ns, ACCOUNTS)["items"]
-    bodies_bytes = tracemalloc.get_traced_memory()[0]
-    accounts = [AccountResource.from_body(item) for item in items]
-    del items  # what stays: the AccountResources, sharing the status dicts of the bodies
-    resources_bytes = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    t0 = time.perf_counter()
-    users = [User.model_validate(entry["user"]) for entry in sim_users]
-    snapshot = OrgSnapshot(org_id, users, datetime.now(UTC))
-    t_snapshot = time.perf_counter() - t0
-    policy = OrgSpec.from_dict(
-        {"orgId": org_id, "apiKeySecretRef": {"name": "x"}, "suspension": {"maxPerSync": 200}}
-    ).suspension
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    def run() -> int:
-        changed = 0
-        for account in accounts:
-            spec = account.spec
-            obs = snapshot.observe(spec, account.status.get("accountId"))
-            decision = decide_account(
-                spec, obs.user, policy, account.status.get("lastAction"), account.generation
-            )
-            status = account_status(
-                spec=spec,
-                generation=account.generation,
-                observation=obs,
-                decision=decision,
-                result=None,
-                previous=account.status,
-                org=org_id,
-                now=stamp,
-            )
-            if status_patch(account.status, status):
-                changed += 1
-        return changed
-
-    t0 = time.perf_counter()
-    changed = run()
-    elapsed = time.perf_counter() - t0
-    if profile_dir:
-        profiler = cProfile.Profile()
-        profiler.runcall(run)
-        profiler.dump_stats(str(profile_dir / "render-diff.prof"))
-    return {
-        "accounts": len(accounts),
-        "changed": changed,
-        "render_diff_seconds": round(elapsed, 3),
-        "per_account_us": round(elapsed / max(1, len(accounts)) * 1e6, 1),
-        "snapshot_from_models_seconds": round(t_snapshot, 3),
-        "account_bodies_mib": round(bodies_bytes / 2**20, 1),
-        "account_registry_mib": round(resources_bytes / 2**20, 1),
-    }
+def owner_in_process(what: str, n: int, profile_dir: Path | None) -> dict[str, Any]:
+    """`hack/bench_owner.py what n` in a fresh process: nothing else shares its CPU clock."""
+    profile = str(profile_dir / f"owner-{what}-{n}.prof") if profile_dir else ""
+    t0 = now()
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "hack" / "bench_owner.py"), what, str(n), profile],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        log(f"owner {what} {n} failed:\n{out.stderr[-3000:]}")
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"}
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process_seconds"] = round(now() - t0, 1)
+    log(f"owner {what} {n}: {result}")
+    return result
 
 
 # ------------------------------------------------------------------------------- scenario
@@ -432,7 +411,7 @@ class Scenario:
     def run(self, rate_limited: bool) -> dict[str, Any]:
         from support.simulator import start_simulator
 
-        n, ns, kube = self.n, self.ns, self.kube
+        n = self.n
         log(f"N={n}: simulator and {n} AtlassianAccounts")
         self.sim = sim = start_simulator(
             users=n, seed=7, page_size=PAGE_SIZE, org_id=f"org-{n}", api_key=API_KEY
@@ -452,15 +431,14 @@ class Scenario:
             if rate_limited:
                 self.rate_limited_sync()
             self.result["operator"] = self.operator_usage()
-            self.result["render_diff_in_process"] = render_diff_timing(
-                kube, ns, sim.users(), sim.org_id, self.profile_dir
-            )
         finally:
             for w in getattr(self, "watchers", ()):
                 w.stop()
             op = getattr(self, "op", None)
             if op is not None:
                 op.stop()
+        log(f"N={n}: the owner's quiet pass in-process (fakes)")
+        self.result["owner_quiet_pass"] = owner_in_process("quiet", n, self.profile_dir)
         log(f"N={n}: naive baseline (one GET per account)")
         self.result["naive"] = asyncio.run(naive_interval(sim.url, self.ids, 4))
         sim.stop()
@@ -471,9 +449,7 @@ class Scenario:
         kube, ns = self.kube, self.ns
         t0 = now()
         kube.core.create_namespace({"metadata": {"name": ns}})
-        kube.core.create_namespaced_secret(
-            ns, {"metadata": {"name": "atlassian-api-key"}, "stringData": {"api-key": API_KEY}}
-        )
+        create_key_secret(kube, ns)
         kube.custom.create_namespaced_custom_object(
             GROUP,
             VERSION,
@@ -526,7 +502,7 @@ class Scenario:
         log(f"N={n}: starting the operator; first sync")
         t_start = now()
         profile = self.profile_dir / f"operator-{n}.prof" if self.profile_dir else None
-        self.op = start_operator(self.kube.kubeconfig, self.ns, profile)
+        self.op = start_operator(self.kube.kubeconfig, self.ns, profile, [sim.url])
         self.pid = self.op.process.pid
         done = self.acc.wait(
             lambda w: sum(1 for s in w.latest.values() if s.get("accountStatus")) >= n,
@@ -670,17 +646,7 @@ class Scenario:
         log(f"N={n}: suspension {self.result['suspension']}")
 
     def _wait_disables(self, ids: set[str], timeout: float) -> dict[str, float]:
-        deadline = now() + timeout
-        seen: dict[str, float] = {}
-        while now() < deadline:
-            for entry in self.sim.requests("disable"):
-                account_id = entry["path"].split("/")[2]
-                if account_id in ids and account_id not in seen and entry["status"] == 204:
-                    seen[account_id] = parse_sim_time(entry["time"])
-            if len(seen) == len(ids):
-                return seen
-            time.sleep(0.01)
-        raise TimeoutError(f"{len(ids) - len(seen)} disable calls never arrived")
+        return wait_disables(self.sim, ids, timeout)
 
     def _status_time(self, name: str, state: str, start: int = 0) -> float:
         """When the watch first showed this account's status in `state`, from event `start` on."""
@@ -752,6 +718,182 @@ class Scenario:
             "rss_mib": round(mem["VmRSS"], 1),
             "cpu_seconds": round(proc_cpu(self.pid), 2),
         }
+
+
+def wait_disables(sim: Any, ids: set[str], timeout: float) -> dict[str, float]:
+    """When the simulator answered each account's disable call with 204 (its own clock)."""
+    deadline = now() + timeout
+    seen: dict[str, float] = {}
+    while now() < deadline:
+        for entry in sim.requests("disable"):
+            account_id = entry["path"].split("/")[2]
+            if account_id in ids and account_id not in seen and entry["status"] == 204:
+                seen[account_id] = parse_sim_time(entry["time"])
+        if len(seen) == len(ids):
+            return seen
+        time.sleep(0.01)
+    raise TimeoutError(f"{len(ids) - len(seen)} disable calls never arrived")
+
+
+# ------------------------------------------------------- head-of-line blocking, end to end
+
+
+def e2e_head_of_line(kube: Kube, count: int, held: int = 80) -> dict[str, Any]:
+    """Org "fast" suspends `count` accounts one at a time, first with org "slow" idle, then with
+    `held` disable calls of org "slow" held by a 429 with `Retry-After: 300`; one operator
+    process, two simulators. Latency: spec patch -> org "fast"'s simulator answering the call.
+    """
+    from support.simulator import start_simulator
+
+    ns, sims = "bench-hol", []
+    watcher: Watcher | None = None
+    op: Any = None
+    try:
+        slow = start_simulator(
+            users=2 * held, seed=21, page_size=PAGE_SIZE, org_id="org-slow", api_key=API_KEY
+        )
+        sims.append(slow)
+        fast = start_simulator(
+            users=3 * count + 60, seed=22, page_size=PAGE_SIZE, org_id="org-fast", api_key=API_KEY
+        )
+        sims.append(fast)
+        slow.add_fault(
+            endpoint="disable", kind="status", status=429, times=1000,
+            headers={"Retry-After": "300"},
+        )  # fmt: skip
+        kube.core.create_namespace({"metadata": {"name": ns}})
+        create_key_secret(kube, ns)
+        # Budgets that never hold a suspension back: warm-up + 2 * count for org fast.
+        for org, sim, limit in (("slow", slow, 2 * held), ("fast", fast, 2 * count + 10)):
+            kube.custom.create_namespaced_custom_object(
+                GROUP, VERSION, ns, ORGS,
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": "AtlassianOrg",
+                    "metadata": {"name": org},
+                    "spec": {
+                        "orgId": sim.org_id,
+                        "apiKeySecretRef": {"name": "atlassian-api-key"},
+                        "apiBaseURL": sim.url,
+                        "syncInterval": "20m",
+                        "suspension": {"maxPerSync": limit},
+                    },
+                },
+            )  # fmt: skip
+
+        def active(sim: Any, k: int) -> list[str]:
+            return [
+                e["user"]["account_id"]
+                for e in sim.users()
+                if e["user"]["account_status"] == "active" and not e["scim"]
+            ][:k]
+
+        slow_ids, fast_ids = active(slow, held), active(fast, 2 * count + 1)
+        if len(slow_ids) < held or len(fast_ids) < 2 * count + 1:
+            raise RuntimeError("the simulators generated too few active users")
+        accounts = [(f"slow-{i:03d}", "slow", a) for i, a in enumerate(slow_ids)]
+        accounts += [(f"fast-{i:03d}", "fast", a) for i, a in enumerate(fast_ids)]
+
+        def create(account: tuple[str, str, str]) -> None:
+            name, org, account_id = account
+            kube.custom.create_namespaced_custom_object(
+                GROUP, VERSION, ns, ACCOUNTS,
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": "AtlassianAccount",
+                    "metadata": {"name": name},
+                    "spec": {"orgRef": {"name": org}, "accountId": account_id},
+                },
+            )  # fmt: skip
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(create, accounts))
+        rv = kube.custom.list_namespaced_custom_object(GROUP, VERSION, ns, ACCOUNTS, limit=1)[
+            "metadata"
+        ]["resourceVersion"]
+        watcher = acc = Watcher(kube, ns, ACCOUNTS, rv)
+        log(
+            f"head-of-line e2e: operator, orgs slow ({len(slow_ids)} accounts) and fast "
+            f"({len(fast_ids)})"
+        )
+        op = start_operator(kube.kubeconfig, ns, None, [slow.url, fast.url])
+        names = {name for name, _, _ in accounts}
+        if not acc.wait(
+            lambda w: all(w.latest.get(x, {}).get("accountStatus") for x in names), timeout=120
+        ):
+            raise TimeoutError("the first syncs of orgs slow and fast did not finish")
+        acc.quiet_for(1.0)
+
+        def suspended(w: Watcher, name: str) -> bool:
+            return bool(w.latest.get(name, {}).get("accountStatus") == "Suspended")
+
+        def one_at_a_time(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+            latencies = []
+            for name, account_id in pairs:
+                t0 = now()
+                kube.patch_spec(ns, name, {"desiredState": "Suspended"})
+                try:
+                    got = wait_disables(fast, {account_id}, timeout=30)
+                except TimeoutError:
+                    status = acc.latest.get(name, {})
+                    raise TimeoutError(
+                        f"no disable call for {name} in 30 s, after {len(latencies)} suspensions "
+                        f"of this phase; its Ready reason: {ready_reason(status)}"
+                    ) from None
+                latencies.append(got[account_id] - t0)
+                acc.wait(lambda w, name=name: suspended(w, name), timeout=30)
+            return {
+                "count": len(latencies),
+                "p50_seconds": round(percentile(latencies, 50), 4),
+                "p95_seconds": round(percentile(latencies, 95), 4),
+                "max_seconds": round(max(latencies), 4),
+            }
+
+        fast_pairs = [(f"fast-{i:03d}", a) for i, a in enumerate(fast_ids)]
+        one_at_a_time(fast_pairs[-1:])  # warm-up (connections, first calls), not counted
+        log(f"head-of-line e2e: {count} suspensions of org fast, org slow idle")
+        idle = one_at_a_time(fast_pairs[:count])
+        log(f"head-of-line e2e: {held} suspensions of org slow, held by 429 + Retry-After: 300")
+        slow.clear_requests()
+        with ThreadPoolExecutor(16) as pool:
+            list(
+                pool.map(
+                    lambda i: kube.patch_spec(ns, f"slow-{i:03d}", {"desiredState": "Suspended"}),
+                    range(len(slow_ids)),
+                )
+            )
+        deadline = now() + 30
+        while not any(e["status"] == 429 for e in slow.requests("disable")):
+            if now() > deadline:
+                raise TimeoutError("org slow's disable calls never reached its simulator")
+            time.sleep(0.05)
+        time.sleep(1.0)  # every patch has reached the operator: its calls wait on the 429
+        log(f"head-of-line e2e: {count} suspensions of org fast, org slow's calls held")
+        t_blocked = now()
+        blocked = one_at_a_time(fast_pairs[count : 2 * count])
+        slow_calls = slow.requests("disable")
+        result = {
+            "slow_suspensions": len(slow_ids),
+            "fast_suspensions": count,
+            "idle": idle,
+            "blocked": blocked,
+            "ratio_p95_blocked_to_idle": round(
+                blocked["p95_seconds"] / max(1e-3, idle["p95_seconds"]), 2
+            ),
+            "slow_disable_requests": len(slow_calls),
+            "slow_disable_429": sum(1 for e in slow_calls if e["status"] == 429),
+            "slow_disabled_while_measuring": sum(1 for e in slow_calls if e["status"] == 204),
+            "blocked_phase_seconds": round(now() - t_blocked, 1),
+        }
+        log(f"head-of-line e2e: {result}")
+        return result
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        if op is not None:
+            op.stop()
+        for sim in sims:
+            sim.stop()
 
 
 # ---------------------------------------------------------------------------------- report
@@ -848,6 +990,14 @@ def table(results: dict[str, Any]) -> str:
         "< 300 MB at 10k",
     )
     row("Operator CPU seconds (whole scenario)", lambda s: f"{s['operator']['cpu_seconds']} s")
+    oq = "owner_quiet_pass"
+    row(
+        "Quiet pass in-process (real OrgOwner, fakes): CPU per account (whole pass)",
+        lambda s: (
+            f"{s[oq]['per_account_cpu_us']} µs ({s[oq]['cpu_seconds_median']} s, "
+            f"{s[oq]['status_writes']} writes)"
+        ),
+    )
     row(
         "Naive: Atlassian requests per interval (ratio)",
         lambda s: (
@@ -921,6 +1071,10 @@ def table(results: dict[str, Any]) -> str:
                 "",
             )
         )
+    return markdown(head, rows)
+
+
+def markdown(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
@@ -928,6 +1082,66 @@ def table(results: dict[str, Any]) -> str:
         "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows
     ]
     return "\n".join([line, sep, *body])
+
+
+def owner_table(results: dict[str, Any]) -> str:
+    """The operator's own code path: each figure against a baseline measured in the same run."""
+    head = ("The operator's own code path", "Result", "Baseline (same run)", "Ratio", "Target")
+    rows: list[tuple[str, ...]] = []
+    w = results.get("owner_waiting") or {}
+    if "waiting_pass" in w:
+        busy, base = w["waiting_pass"], w["quiet_pass"]
+        rows.append(
+            (
+                f"One pass over {w['n']:,} accounts, {busy['waiting_on_budget']:,} waiting on "
+                f"maxPerSync {w['max_per_sync']} (in-process): CPU",
+                f"{busy['cpu_seconds_median']} s ({busy['per_account_cpu_us']} µs/account, "
+                f"{busy['status_writes']} writes)",
+                f"quiet pass, {base['accounts']:,} observe-only: {base['cpu_seconds_median']} s",
+                f"{w['ratio_cpu_waiting_to_quiet']}x (medians; mins "
+                f"{w.get('ratio_cpu_waiting_to_quiet_min')}x)",
+                "< 0.5 s CPU",
+            )
+        )
+    elif w:
+        rows.append(
+            ("One pass with suspensions waiting (in-process)", w.get("error", "-"), "", "", "")
+        )
+    h = results.get("owner_head_of_line") or {}
+    if "blocked" in h:
+        b, i = h["blocked"], h["idle"]
+        rows.append(
+            (
+                f"Head-of-line (in-process): {h['fast_suspensions']} suspensions of org fast one "
+                f"at a time, {b['slow_calls_held']} calls of org slow held; spec change -> "
+                "disable call p50 / p95 / max",
+                f"{b['p50_ms']} / {b['p95_ms']} / {b['max_ms']} ms",
+                f"org slow idle: {i['p50_ms']} / {i['p95_ms']} / {i['max_ms']} ms",
+                f"{h['ratio_p95_blocked_to_idle']}x (p95)",
+                "p95 < 1 s",
+            )
+        )
+    elif h:
+        rows.append(("Head-of-line (in-process)", h.get("error", "-"), "", "", ""))
+    e = results.get("head_of_line_e2e") or {}
+    if "blocked" in e:
+        b, i = e["blocked"], e["idle"]
+        ms = lambda x: f"{x * 1000:.1f}"  # noqa: E731
+        rows.append(
+            (
+                f"Head-of-line end to end (operator, 2 simulators): {e['fast_suspensions']} "
+                f"suspensions of org fast, {e['slow_suspensions']} of org slow held by 429 + "
+                "Retry-After: 300; spec patch -> disable answered p50 / p95 / max",
+                f"{ms(b['p50_seconds'])} / {ms(b['p95_seconds'])} / {ms(b['max_seconds'])} ms",
+                f"org slow idle: {ms(i['p50_seconds'])} / {ms(i['p95_seconds'])} / "
+                f"{ms(i['max_seconds'])} ms",
+                f"{e['ratio_p95_blocked_to_idle']}x (p95)",
+                "p95 < 1 s",
+            )
+        )
+    elif e:
+        rows.append(("Head-of-line end to end", e.get("error", "-"), "", "", ""))
+    return markdown(head, rows) if rows else ""
 
 
 def profile_summary(profile_dir: Path) -> str:
@@ -983,6 +1197,13 @@ def main() -> int:
         default=240.0,
         help="give up on a first sync after this many seconds (default 240)",
     )
+    parser.add_argument(
+        "--waiting", type=int, default=10000, help="suspensions waiting on the budget, in-process"
+    )
+    parser.add_argument(
+        "--hol", type=int, default=100, help="org fast's suspensions, head-of-line in-process"
+    )
+    parser.add_argument("--no-e2e-hol", action="store_true", help="skip head-of-line end to end")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     sizes = args.sizes or ([300, 2000] if args.quick else [1000, 10000])
@@ -1013,6 +1234,7 @@ def main() -> int:
         "profiled": profile_dir is not None,
         "first_sync_timeout": args.first_sync_timeout,
         "operator_source": os.environ.get("BENCH_OPERATOR_NOTE", "tree"),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "scenarios": [],
     }
     log("starting a local control plane")
@@ -1036,20 +1258,36 @@ def main() -> int:
                     rate_limited=last and not args.no_rate_limit
                 )
             )
+        if not args.no_e2e_hol:
+            try:
+                results["head_of_line_e2e"] = e2e_head_of_line(kube, args.suspensions)
+            except Exception as exc:  # the figures so far are still worth writing
+                log(f"head-of-line e2e failed: {exc!r}")
+                results["head_of_line_e2e"] = {"error": repr(exc)}
     finally:
         cp.stop()
     log(f"listing alone at {listing_n} users")
     results["listing_alone"] = listing_alone(listing_n, profile_dir)
+    log(f"the owner in-process: a pass with {args.waiting} suspensions waiting on the budget")
+    results["owner_waiting"] = owner_in_process("waiting", args.waiting, profile_dir)
+    log(f"the owner in-process: head-of-line blocking, {args.hol} suspensions")
+    results["owner_head_of_line"] = owner_in_process("hol", args.hol, None)
     results["total_seconds"] = round(now() - started, 1)
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
     text = table(results)
+    if owner := owner_table(results):
+        text += "\n\n" + owner
     md = (
         f"# Benchmark {results['started']}{' (quick)' if args.quick else ''}"
         f"{' (PROFILED: times inflated)' if profile_dir else ''}\n\n"
         f"Machine: {results['machine']['cpus']} CPUs ({results['machine']['cpu']}), "
         f"{results['machine']['memory_gib']} GiB, Python {results['machine']['python']}. "
         f"Operator: {results['operator_source']}. "
-        f"Total {results['total_seconds']} s.\n\n{text}\n"
+        f"Total {results['total_seconds']} s. Load average (1, 5, 15 min) at start "
+        f"{results['load_average_at_start']}, at end {results['load_average_at_end']}: this "
+        "machine is shared, so compare the ratios against baselines of the same run.\n\n"
+        f"{text}\n"
     )
     (args.out / f"{stamp}.json").write_text(json.dumps(results, indent=1))
     (args.out / f"{stamp}.md").write_text(md)
