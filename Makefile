@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 KUBECONFIG_DEV := .dev/kubeconfig
 
-.PHONY: install test unit lint demo demo-down bench controlplane cluster-up cluster-down e2e-kind image clean
+.PHONY: install test unit lint demo demo-down bench controlplane promtool cluster-up cluster-down e2e-kind image clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml
 controlplane:
 	@hack/controlplane/build.sh >/dev/null
 
-test: lint controlplane  # lint first: CI enforces the style the README claims
+promtool:  # checks and unit-tests the alert rules in manifests/monitoring (tests/integration)
+	@hack/tools/promtool.sh >/dev/null
+
+test: lint controlplane promtool  # lint first: CI enforces the style the README claims
 	$(VENV)/bin/pytest -q tests
 
 unit: install
