@@ -28,7 +28,7 @@ from atlassian_operator.core.status import (
     problem_status,
 )
 from atlassian_operator.reconcile import effects
-from atlassian_operator.reconcile.accounts import AccountState
+from atlassian_operator.reconcile.accounts import AccountState, Rendered
 from atlassian_operator.reconcile.effects import InternalFailure
 from atlassian_operator.reconcile.messages import LifecycleDone
 from atlassian_operator.reconcile.state import (
@@ -217,9 +217,9 @@ class AccountSide(OwnerState):
         return evaluation, touched
 
     def _render(self, evaluation: Evaluation) -> None:
-        state, now = evaluation.state, utcnow()
         if evaluation.hold:
             return
+        state, now = evaluation.state, utcnow()
         resource, view = state.resource, self._view(state)
         result = state.result
         if evaluation.problem is not None:
@@ -238,17 +238,40 @@ class AccountSide(OwnerState):
             decision = evaluation.plan.decision
             if evaluation.wants is Action.SUSPEND and result is None:
                 decision = Decision(blocked=self._over_budget())
-            desired = account_status(
-                spec=resource.spec,
-                generation=resource.generation,
-                observation=evaluation.plan.observation,
-                decision=decision,
-                result=result,
-                previous=view,
-                org=self.spec.org_id,
-                now=now,
-                defers_to=evaluation.plan.defers_to,
+            observation = evaluation.plan.observation
+            inputs = (
+                decision,
+                evaluation.plan.defers_to,
+                resource.generation,
+                self.spec.org_id,
+                observation.account_id,
+                observation.problem,
+                observation.reason,
             )
+            memo = state.rendered
+            if (
+                result is None
+                and memo is not None
+                and memo.user is observation.user
+                and memo.previous is view
+                and memo.spec is resource.spec
+                and memo.inputs == inputs
+            ):
+                # Nothing the status depends on changed (a quiet pass): the same status.
+                desired = memo.status
+            else:
+                desired = account_status(
+                    spec=resource.spec,
+                    generation=resource.generation,
+                    observation=observation,
+                    decision=decision,
+                    result=result,
+                    previous=view,
+                    org=self.spec.org_id,
+                    now=now,
+                    defers_to=evaluation.plan.defers_to,
+                )
+                state.rendered = Rendered(observation.user, view, resource.spec, inputs, desired)
         state.result = None
         self._writes.want(resource.ref.name, resource.ref, desired, resource.status)
         self._announce(state, desired, result)

@@ -8,13 +8,26 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from atlassian_operator.atlassian import User
 from atlassian_operator.core.decisions import Blocked
 from atlassian_operator.core.plan import Rival
-from atlassian_operator.core.resources import AccountResource, AccountSpec
+from atlassian_operator.core.resources import AccountResource, AccountSpec, InvalidSpec
 from atlassian_operator.core.status import ActionResult
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The last status rendered for an account and exactly what it was rendered from."""
+
+    user: User | None
+    previous: Mapping[str, Any]
+    spec: AccountSpec | InvalidSpec
+    inputs: tuple[Any, ...]
+    status: dict[str, Any]
 
 
 @dataclass
@@ -30,6 +43,7 @@ class AccountState:
     result: ActionResult | None = None  # a call's outcome not yet rendered into status
     announced: str | None = None  # the Ready=False reason last posted as an Event
     readiness: tuple[str, str] | None = None  # (Ready status, reason) as last decided
+    rendered: Rendered | None = None  # to skip re-rendering what cannot have changed
 
     @property
     def name(self) -> str:
