@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 from atlassian_operator.core.conditions import READY, SYNCED, Condition, render_conditions
 from atlassian_operator.core.resources import (
@@ -278,3 +279,9 @@ class OrgOwner(OrgSide, AccountSide):
             account = AccountResource.from_body(body)
             if newer_or_equal(account.resource_version, state.resource.resource_version):
                 state.resource = account
+                memo = state.rendered
+                if memo is not None and not status_patch(account.status, memo.status):
+                    # What was rendered is now stored: remember the stored copy only, so that
+                    # the rendered one and the status it came from can be freed.
+                    stored = cast(dict[str, Any], account.status)  # from_body makes it a dict
+                    state.rendered = replace(memo, previous=stored, status=stored)
