@@ -27,12 +27,11 @@ import asyncio
 import cProfile
 import gc
 import json
-import math
 import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "unit"), str(ROOT / "tests"), str(ROOT / "operator")]
 
 import owner_world  # noqa: E402
+from bench import percentile  # noqa: E402 - one definition, shared with hack/bench.py
 from owner_world import FakeAtlassian, World, user  # noqa: E402
 
 SETUP_DEADLINE = 600.0  # building a world of 10,000 accounts takes seconds, not minutes
@@ -236,15 +236,6 @@ async def waiting(n: int, profile: str | None) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------ item 10: no head-of-line blocking
-
-
-def percentile(values: Iterable[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = math.floor(k), math.ceil(k)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 async def suspend_one_at_a_time(fast: World, count: int) -> tuple[list[float], list[float]]:
