@@ -178,6 +178,11 @@ class AccountClaim:
         )
         return cls(frozenset(n for n in names if n), last.get("time") if made_call else None)
 
+    @classmethod
+    def of_account(cls, spec: AccountSpec, status: Mapping[str, Any]) -> AccountClaim:
+        """The same, for an account the operator already parsed."""
+        return cls.of({"accountId": spec.account_id, "email": spec.email}, status)
+
 
 def desired_state_manager(meta: Mapping[str, Any]) -> str | None:
     """The field manager that last set spec.desiredState, from metadata.managedFields.

@@ -39,7 +39,6 @@ from atlassian_operator.reconcile.state import (
     RETIRED_CLIENT_GRACE_SECONDS,
     OwnerState,
     backoff,
-    claim_fields,
     newer_or_equal,
     reason_of,
     utcnow,
@@ -366,7 +365,7 @@ class OrgSide(OwnerState):
         for state in self.accounts.states():
             spec = state.resource.spec
             if isinstance(spec, AccountSpec):
-                known.append(AccountClaim.of(claim_fields(spec), state.resource.status))
+                known.append(AccountClaim.of_account(spec, state.resource.status))
         missing = unclaimed_users(snapshot, known)
         if not missing:
             return

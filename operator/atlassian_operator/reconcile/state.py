@@ -24,7 +24,6 @@ from atlassian_operator.core.conditions import READY, find
 from atlassian_operator.core.reasons import failure_reason
 from atlassian_operator.core.resources import (
     ORG_KIND,
-    AccountSpec,
     InvalidSpec,
     ObjectRef,
     OrgSpec,
@@ -193,10 +192,6 @@ def reason_of(error: AtlassianError) -> str:
 def ready_problem(status: Mapping[str, Any]) -> str | None:
     ready = find(status.get("conditions"), READY)
     return str(ready.get("reason")) if ready and ready.get("status") == "False" else None
-
-
-def claim_fields(spec: AccountSpec) -> dict[str, Any]:
-    return {"accountId": spec.account_id, "email": spec.email}
 
 
 def newer_or_equal(new: str, old: str) -> bool:
