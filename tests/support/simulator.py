@@ -87,6 +87,15 @@ class Simulator:
     def lifecycle_url(self, account_id: str, action: str) -> str:
         return f"{self.url}/users/{quote(account_id, safe='')}/manage/lifecycle/{action}"
 
+    def search_url(self, directory_id: str = "-") -> str:
+        """The v2 user search (POST) in one directory, or in all of them with "-"."""
+        org, directory = quote(self.org_id, safe=""), quote(directory_id, safe="")
+        return f"{self.url}/admin/v2/orgs/{org}/directories/{directory}/users/search"
+
+    def manage_url(self, account_id: str) -> str:
+        """The user management permissions (GET, `?privileges=...`) of one account."""
+        return f"{self.url}/users/{quote(account_id, safe='')}/manage"
+
     @property
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
@@ -164,12 +173,16 @@ def start_simulator(
     rate_limit_per_minute: int | None = None,
     rate_limit_signal: str = "retry-after",
     scim_every: int | None = None,
+    admins: int = 0,
+    unmanaged: int = 0,
     extra_args: Sequence[str] = (),
     log_dir: Path | None = None,
 ) -> Simulator:
     """Starts a simulator on a free loopback port and waits until it listens.
 
     Its log goes to a temporary file, or into `log_dir` (which the caller cleans up).
+    `admins` and `unmanaged` default to none here (the command's own defaults add some), so that
+    a test sees only the users it asks for.
     """
     args = [
         *_COMMAND,
@@ -181,6 +194,8 @@ def start_simulator(
         "--seed", str(seed),
         "--page-size", str(page_size),
         "--rate-limit-signal", rate_limit_signal,
+        "--admins", str(admins),
+        "--unmanaged", str(unmanaged),
     ]  # fmt: skip
     if rate_limit_per_minute is not None:
         args += ["--rate-limit-per-minute", str(rate_limit_per_minute)]

@@ -1,4 +1,4 @@
-"""The simulated Atlassian routes: the v1 user listing and the lifecycle disable/enable calls."""
+"""The simulated Atlassian routes: the v1 listing, the v2 search, the manage and lifecycle calls."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from atlassian_operator.simulator import paging
+from atlassian_operator.simulator import manage, paging, search
 from atlassian_operator.simulator.faults import Fault
 from atlassian_operator.simulator.simulation import Simulation
 from atlassian_operator.simulator.state import LifecycleResult
@@ -38,9 +38,14 @@ class _Exchange:
 # A handler answers with a response, or None to drop the connection without one.
 _Handler = Callable[[web.Request, Simulation, _Exchange], Awaitable[web.Response | None]]
 
+SEARCH_PATH = "/admin/v2/orgs/{org_id}/directories/{directory_id}/users/search"
+
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/v1/orgs/{org_id}/users", _endpoint("list_users", _list_users))
+    # The v2 search's 429 is its Errors envelope (API-NOTES-v2 §1.6, §7); the others a ProxyError.
+    app.router.add_post(SEARCH_PATH, _endpoint("search_users", _search_users, _search_rate_limited))
+    app.router.add_get("/users/{account_id}/manage", _endpoint("manage", _manage))
     app.router.add_post(
         "/users/{account_id}/manage/lifecycle/disable", _endpoint("disable", _disable)
     )
@@ -49,7 +54,17 @@ def add_routes(app: web.Application) -> None:
     app.router.add_route("*", "/{tail:.*}", _endpoint("other", _unknown))
 
 
-def _endpoint(name: str, handler: _Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+def _rate_limited() -> web.Response:
+    return _proxy_error(429, "Rate limit exceeded. Retry later.")
+
+
+def _search_rate_limited() -> web.Response:
+    return _application_error(429, "ADMIN-429-1", "Rate limit exceeded")
+
+
+def _endpoint(
+    name: str, handler: _Handler, rate_limited: Callable[[], web.Response] = _rate_limited
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def serve(request: web.Request) -> web.Response:
         sim = request.app[SIMULATION]
         exchange = _Exchange(name, body=await _parsed_body(request))
@@ -57,7 +72,7 @@ def _endpoint(name: str, handler: _Handler) -> Callable[[web.Request], Awaitable
         if decision.allowed:
             response = await handler(request, sim, exchange)
         else:
-            response = _proxy_error(429, "Rate limit exceeded. Retry later.")
+            response = rate_limited()
         status = None if response is None else response.status
         sim.requests.record(
             method=request.method,
@@ -104,6 +119,64 @@ async def _list_users(
     return _json(200, org.render_page(page, cursor))
 
 
+async def _search_users(
+    request: web.Request, sim: Simulation, exchange: _Exchange
+) -> web.Response | None:
+    if not _authorized(request, sim):
+        return _application_error(401, "ADMIN-401-2", "Unauthorized", "Missing or invalid key.")
+    org = sim.org
+    if request.match_info["org_id"] != org.org_id:
+        return _application_error(404, "ADMIN-404-2", "Organization not found")
+    directory_id = request.match_info["directory_id"]
+    if directory_id not in ("-", org.directory_id):
+        detail = f"No directory {directory_id!r} in this organization."
+        return _application_error(404, "ADMIN-404-1", "Unknown resource", detail)
+    # A POST without a body carries no Content-Type, and Atlassian answers 415 (§1.7 [3p]).
+    if "Content-Type" not in request.headers or request.content_type != "application/json":
+        detail = "The request body must be JSON, sent with Content-Type: application/json."
+        return _application_error(415, "ADMIN-UAM-415-1", "Unsupported Media Type", detail)
+    raw = await request.read()
+    try:
+        # An empty JSON body reads as {}: the spec lets the sibling group search do that.
+        body = json.loads(raw) if raw.strip() else {}
+        start = search.parse_request(body)
+    except search.InvalidCursor:
+        return _application_error(400, "ADMIN-400-1", "Invalid page cursor")
+    except ValueError as error:  # SearchRequestError, or JSON that does not parse
+        detail = str(error) if isinstance(error, search.SearchRequestError) else "Not JSON."
+        return _application_error(400, "ADMIN-400-24", "Invalid request body", detail)
+    fault = sim.faults.take("search_users", start.page, None)
+    if fault is not None:
+        exchange.fault = fault.kind
+        if fault.kind != "slow":
+            return _fault_response(fault, "search_users")
+        await asyncio.sleep(fault.delay_seconds)
+    return _json(200, org.render_search(org.search(start)))
+
+
+async def _manage(
+    request: web.Request, sim: Simulation, exchange: _Exchange
+) -> web.Response | None:
+    if not _authorized(request, sim):
+        return _json_object(401, {"key": "unauthorized"})
+    try:
+        privileges = manage.parse_privileges(request.query.getall("privileges", []))
+    except manage.PrivilegeError:
+        # The spec declares no 400 here: only a broken client sees it.
+        return _json_object(400, {"key": "badRequest"})
+    account_id = request.match_info["account_id"]
+    fault = sim.faults.take("manage", None, account_id)
+    if fault is not None:
+        exchange.fault = fault.kind
+        if fault.kind != "slow":
+            return _fault_response(fault, "manage")
+        await asyncio.sleep(fault.delay_seconds)
+    result, answer = sim.org.permissions(account_id, privileges)
+    if result is LifecycleResult.DONE:
+        return _json_object(200, answer)
+    return _refusal(result)
+
+
 async def _disable(
     request: web.Request, sim: Simulation, exchange: _Exchange
 ) -> web.Response | None:
@@ -148,8 +221,16 @@ async def _lifecycle(
         result = sim.org.enable(account_id, now)
     if result is LifecycleResult.DONE:
         return web.Response(status=204)
+    return _refusal(result)
+
+
+def _refusal(result: LifecycleResult) -> web.Response:
+    """The user management API's answer when it will not act on (or tell about) an account."""
     if result is LifecycleResult.NOT_FOUND:
         return _json_object(404, {"key": "accountNotFound"})
+    if result is LifecycleResult.UNVERIFIED:
+        # "Cannot manage an unverified target account": not on a domain the org has verified.
+        return _json_object(403, {"key": "forbidden.targetUnverified"})
     if result is LifecycleResult.MANAGED_BY_SCIM:
         reason = {"allowed": False, "reason": {"key": "externalDirectory.scim"}}
         return _json_object(403, {"key": "forbidden.action", "context": reason})
@@ -184,10 +265,15 @@ def _fault_response(fault: Fault, endpoint: str) -> web.Response | None:
         return None
     if fault.kind == "malformed":
         # Valid status and content type, truncated JSON: what a proxy cutting a body gives.
-        response = web.Response(status=200, body=b'{"data":[{"account_id":')
+        field = b"accountId" if endpoint == "search_users" else b"account_id"
+        response = web.Response(status=200, body=b'{"data":[{"%s":' % field)
         response.content_type = "application/json"
     elif endpoint == "list_users" and fault.status == 500:
         response = _application_error(500, "ADMIN-500-1", "Internal error")
+    elif endpoint == "search_users" and fault.status in _SEARCH_ERRORS:
+        # The statuses the spec declares for the search carry its Errors envelope (§1.6);
+        # any other (502, 503, ...) is a gateway's, a ProxyError.
+        response = _application_error(fault.status, *_SEARCH_ERRORS[fault.status])
     else:
         response = _proxy_error(fault.status, HTTPStatus(fault.status).phrase)
     response.headers.update(fault.headers)
@@ -209,13 +295,25 @@ def _proxy_error(status: int, message: str) -> web.Response:
     return _json_object(status, {"code": status, "message": message})
 
 
-def _application_error(status: int, code: str, title: str) -> web.Response:
+_SEARCH_ERRORS = {
+    400: ("ADMIN-400-24", "Invalid request body"),
+    401: ("ADMIN-401-2", "Unauthorized"),
+    403: ("ADMIN-403-3", "Not allowed to manage the org"),
+    404: ("ADMIN-404-1", "Unknown resource"),
+    429: ("ADMIN-429-1", "Rate limit exceeded"),
+    500: ("ADMIN-500-1", "Internal error"),
+}
+
+
+def _application_error(
+    status: int, code: str, title: str, detail: str | None = None
+) -> web.Response:
     error = {
         "id": str(uuid.uuid4()),
         "status": str(status),
         "code": code,
         "title": title,
-        "detail": f"{title} ({code}).",
+        "detail": f"{title} ({code}).{' ' + detail if detail else ''}",
     }
     return _json_object(status, {"errors": [error]})
 

@@ -58,6 +58,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=25,
         help="every K-th generated user is synced by SCIM and refuses lifecycle calls; 0: none",
     )
+    # Both are generated after --users, so they never change those users.
+    parser.add_argument(
+        "--admins",
+        type=_non_negative,
+        default=1,
+        help="extra managed users holding the org-admin role (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--unmanaged",
+        type=_non_negative,
+        default=2,
+        help="extra users on a domain the org has not claimed: in the v2 search, not in the v1 "
+        "listing (default: %(default)s)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -77,6 +91,8 @@ def main(args: argparse.Namespace) -> int:
         seed=args.seed,
         page_size=args.page_size,
         scim_every=args.scim_every,
+        admins=args.admins,
+        unmanaged=args.unmanaged,
         rate_limit_per_minute=args.rate_limit_per_minute,
         rate_limit_signal=args.rate_limit_signal,
         rate_limit_window_seconds=args.rate_limit_window_seconds,

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-ENDPOINTS = ("list_users", "disable", "enable")
+ENDPOINTS = ("list_users", "disable", "enable", "search_users", "manage")
+# Listings are faulted by page (1-based, in the order a client walks them), calls by account.
+PAGED_ENDPOINTS = ("list_users", "search_users")
+ACCOUNT_ENDPOINTS = ("disable", "enable", "manage")
 KINDS = ("status", "malformed", "reset", "slow")
 _KEYS = {"endpoint", "kind", "page", "status", "delay_seconds", "times", "account_id", "headers"}
 
@@ -58,12 +61,14 @@ def parse_fault(spec: Any) -> Fault:
         raise FaultSpecError(f"kind must be one of {list(KINDS)}")
     fault = Fault(endpoint=endpoint, kind=kind, times=_int(spec, "times", 1, minimum=1))
     if spec.get("page") is not None:
-        if endpoint != "list_users":
-            raise FaultSpecError("page only applies to list_users")
+        if endpoint not in PAGED_ENDPOINTS:
+            raise FaultSpecError(f"page only applies to {'/'.join(PAGED_ENDPOINTS)}")
         fault.page = _int(spec, "page", 1, minimum=1)
     if spec.get("account_id") is not None:
-        if endpoint == "list_users" or not isinstance(spec["account_id"], str):
-            raise FaultSpecError("account_id is a string and only applies to disable/enable")
+        if endpoint not in ACCOUNT_ENDPOINTS or not isinstance(spec["account_id"], str):
+            raise FaultSpecError(
+                f"account_id is a string and only applies to {'/'.join(ACCOUNT_ENDPOINTS)}"
+            )
         fault.account_id = spec["account_id"]
     fault.status = _int(spec, "status", 503, minimum=400)
     if fault.status > 599:

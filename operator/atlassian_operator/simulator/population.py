@@ -50,9 +50,24 @@ _LAST = (
 )  # fmt: skip
 
 
+# The org has verified (claimed) its own domain only; partners' users are unmanaged accounts.
+CLAIMED_DOMAIN = "acme.example"
+UNCLAIMED_DOMAIN = "partner.example"
+ORG_ADMIN = "atlassian/org-admin"
+
+
 def account_id_for(seed: int, index: int) -> str:
     """24 hex digits, like the classic Atlassian account ids, stable per (seed, index)."""
     return hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True)
+class ExtraUser:
+    """A user generated after the ordinary ones: an org admin or an unmanaged account."""
+
+    fields: dict[str, Any]  # the User in the v1 shape, without `links`
+    claim_status: str  # "managed" | "unmanaged"
+    platform_roles: tuple[str, ...]
 
 
 def generate_users(count: int, seed: int, scim_every: int) -> list[tuple[dict[str, Any], bool]]:
@@ -95,6 +110,71 @@ def generate_users(count: int, seed: int, scim_every: int) -> list[tuple[dict[st
         scim = scim_every > 0 and index % scim_every == scim_every - 1
         users.append((user, scim))
     return users
+
+
+def generate_admins(count: int, seed: int) -> list[ExtraUser]:
+    """Managed, active, billable users with product access who hold the org-admin role.
+
+    Their ids, names and activity come from their own namespace and random stream, so adding
+    admins leaves every ordinary user of the same seed byte-identical.
+    """
+    rng = random.Random(f"admins:{seed}")
+    admins = []
+    for number in range(1, count + 1):
+        account_id = _extra_account_id(seed, "admin", number)
+        first, last = _name(rng)
+        products = _some_products(rng, newest=0, oldest=30)
+        email = f"org.admin{number}@{CLAIMED_DOMAIN}"
+        user = _extra_user(account_id, f"{first} {last}", email, products)
+        admins.append(ExtraUser(user, "managed", (ORG_ADMIN,)))
+    return admins
+
+
+def generate_unmanaged(count: int, seed: int) -> list[ExtraUser]:
+    """Active users on a domain the org has not claimed who still use its products.
+
+    The v1 listing ("managed accounts") never shows them; the v2 search does. Some were active
+    lately, some long ago: an unmanaged account keeps its product access either way.
+    """
+    rng = random.Random(f"unmanaged:{seed}")
+    users = []
+    for number in range(1, count + 1):
+        account_id = _extra_account_id(seed, "unmanaged", number)
+        first, last = _name(rng)
+        products = _some_products(rng, newest=0, oldest=365)
+        email = f"{first.lower()}.{last.lower()}{number}@{UNCLAIMED_DOMAIN}"
+        user = _extra_user(account_id, f"{first} {last}", email, products)
+        users.append(ExtraUser(user, "unmanaged", ()))
+    return users
+
+
+def _extra_account_id(seed: int, kind: str, number: int) -> str:
+    return hashlib.blake2b(f"{seed}:{kind}:{number}".encode(), digest_size=12).hexdigest()
+
+
+def _name(rng: random.Random) -> tuple[str, str]:
+    return _FIRST[int(rng.random() * len(_FIRST))], _LAST[int(rng.random() * len(_LAST))]
+
+
+def _some_products(rng: random.Random, *, newest: int, oldest: int) -> list[dict[str, Any]]:
+    products = [_product(p, rng, newest, oldest) for p in PRODUCTS if rng.random() < p.share]
+    return products or [_product(PRODUCTS[0], rng, newest, oldest)]
+
+
+def _extra_user(
+    account_id: str, name: str, email: str, products: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "account_type": "atlassian",
+        "account_status": "active",
+        "name": name,
+        "picture": f"https://avatar-management--avatars.us-west-2.prod.public.atl-paas.net/{account_id}/128",
+        "email": email,
+        "access_billable": True,
+        "last_active": max(p["last_active"] for p in products),
+        "product_access": products,
+    }
 
 
 def _product(product: SiteProduct, rng: random.Random, newest: int, oldest: int) -> dict[str, Any]:

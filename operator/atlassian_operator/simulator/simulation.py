@@ -25,6 +25,8 @@ class SimulatorConfig:
     seed: int = 1
     page_size: int = 100
     scim_every: int = 25
+    admins: int = 0
+    unmanaged: int = 0
     rate_limit_per_minute: int | None = None
     rate_limit_signal: Signal = "retry-after"
     rate_limit_window_seconds: float = 60.0
@@ -67,6 +69,8 @@ class Simulation:
             seed=config.seed,
             page_size=config.page_size,
             scim_every=config.scim_every,
+            admins=config.admins,
+            unmanaged=config.unmanaged,
         )
         self.org.base_url = self._base_url
         self.limiter = RateLimiter(
@@ -90,6 +94,7 @@ class Simulation:
     def describe(self) -> dict[str, Any]:
         return {
             "org_id": self.config.org_id,
+            "directory_id": self.org.directory_id,
             "users": len(self.org),
             "page_size": self.org.page_size,
             "rate_limit": self.limiter.settings(),
