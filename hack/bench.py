@@ -8,8 +8,10 @@ creates an org of N simulated users and one AtlassianAccount per user, then meas
 - first sync: Atlassian requests (simulator log) against ceil(N / page size), the time from the
   first listing request to the last AtlassianAccount status written (a watch on the accounts),
   and every Kubernetes write on the way;
-- a quiet sync (nothing changed; requested with the sync-requested annotation): account writes
-  (watch events), org writes, and wall time until the operator's CPU goes idle;
+- a quiet sync (nothing changed; requested with the sync-requested annotation): Atlassian
+  requests (v1 listing pages + v2 search pages), account writes (watch events), org writes, and
+  wall time until the operator's CPU goes idle; then the same with `spec.enrichment.enabled:
+  false` (v1 only), in the same run;
 - suspension latency, spec patch -> the simulator receiving the disable call (its request log
   has millisecond UTC timestamps, the same clock as ours), 100 accounts one at a time and
   100 at once (maxPerSync 200 from the start, so the rolling window admits both batches);
@@ -515,6 +517,7 @@ class Scenario:
                 observed_at[name] = t
         t_all = max(observed_at.values()) if observed_at else float("nan")
         lists = sim.requests("list_users")
+        searches = sim.requests("search_users")
         first_list = parse_sim_time(lists[0]["time"]) if lists else float("nan")
         writes = [e for e in events if e[1] == "MODIFIED"]
         problems = sum(1 for e in writes if not e[3].get("accountStatus"))
@@ -525,7 +528,9 @@ class Scenario:
         self.result["first_sync"] = {
             "complete": done,
             "statuses_written": len(observed_at),
-            "atlassian_requests": len(lists),
+            "atlassian_requests": len(lists) + len(searches),
+            "v1_requests": len(lists),
+            "v2_requests": len(searches),
             "org_status_apiRequests": org.get("apiRequests"),
             "listing_seconds": org.get("lastSyncDurationSeconds"),
             "first_request_to_all_statuses_seconds": round(t_all - first_list, 2),
@@ -538,41 +543,66 @@ class Scenario:
         }
         log(f"N={n}: first sync {self.result['first_sync']}")
 
-    # --- a sync in which nothing changed
+    # --- a sync in which nothing changed, with the v2 search (the default) and without
     def quiet_sync(self) -> None:
-        n, sim, pid = self.n, self.sim, self.pid
-        runs = []
-        for _ in range(self.args.quiet_syncs):
-            sim.clear_requests()
-            acc0, org0 = self.acc.count(), self.orgw.count()
-            before = (self.kube.org(self.ns, self.org_name).get("status") or {}).get("lastSyncTime")
-            cpu0, rss0 = proc_cpu(pid), proc_mem(pid)["VmRSS"]
-            t0 = now()
-            self.kube.request_sync(self.ns, self.org_name)
-            self.orgw.wait(
-                lambda w, before=before, org0=org0: any(
-                    e[3].get("lastSyncTime") != before for e in w.since(org0)
-                ),
-                timeout=300,
-            )
-            t_idle = wait_cpu_idle(pid)
-            org = self.kube.org(self.ns, self.org_name).get("status") or {}
-            org_events = self.orgw.since(org0)
-            runs.append(
-                {
-                    "wall_seconds": round(t_idle - t0, 2),
-                    "listing_seconds": org.get("lastSyncDurationSeconds"),
-                    "atlassian_requests": len(sim.requests("list_users")),
-                    "account_writes": len(self.acc.since(acc0)),
-                    # the first org event is our own annotation, not the operator's write
-                    "org_status_writes": max(0, len(org_events) - 1),
-                    "operator_cpu_seconds": round(proc_cpu(pid) - cpu0, 2),
-                    "operator_rss_growth_mib": round(proc_mem(pid)["VmRSS"] - rss0, 1),
-                }
-            )
-            time.sleep(0.5)
+        n = self.n
+        runs = [self._one_quiet_sync() for _ in range(self.args.quiet_syncs)]
         self.result["quiet_sync"] = {**min(runs, key=lambda r: r["wall_seconds"]), "runs": runs}
         log(f"N={n}: quiet sync {runs}")
+        self._set_enrichment(False)
+        without = [self._one_quiet_sync() for _ in range(self.args.quiet_syncs)]
+        self._set_enrichment(True)
+        self.result["quiet_sync_without_enrichment"] = {
+            **min(without, key=lambda r: r["wall_seconds"]),
+            "runs": without,
+        }
+        log(f"N={n}: quiet sync without enrichment {without}")
+
+    def _set_enrichment(self, enabled: bool) -> None:
+        """Turn the v2 search on or off, and wait out the sync the spec change starts."""
+        before = (self.kube.org(self.ns, self.org_name).get("status") or {}).get("lastSyncTime")
+        self.kube.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, self.ns, ORGS, self.org_name,
+            {"spec": {"enrichment": {"enabled": enabled}}},
+        )  # fmt: skip
+        deadline = now() + 300
+        while now() < deadline:
+            status = self.kube.org(self.ns, self.org_name).get("status") or {}
+            if status.get("lastSyncTime") != before and ("enrichment" in status) == enabled:
+                break
+            time.sleep(0.2)
+        wait_cpu_idle(self.pid)
+
+    def _one_quiet_sync(self) -> dict[str, Any]:
+        sim, pid = self.sim, self.pid
+        sim.clear_requests()
+        acc0, org0 = self.acc.count(), self.orgw.count()
+        before = (self.kube.org(self.ns, self.org_name).get("status") or {}).get("lastSyncTime")
+        cpu0, rss0 = proc_cpu(pid), proc_mem(pid)["VmRSS"]
+        t0 = now()
+        self.kube.request_sync(self.ns, self.org_name)
+        self.orgw.wait(
+            lambda w: any(e[3].get("lastSyncTime") != before for e in w.since(org0)),
+            timeout=300,
+        )
+        t_idle = wait_cpu_idle(pid)
+        org = self.kube.org(self.ns, self.org_name).get("status") or {}
+        org_events = self.orgw.since(org0)
+        v1, v2 = len(sim.requests("list_users")), len(sim.requests("search_users"))
+        time.sleep(0.5)
+        return {
+            "wall_seconds": round(t_idle - t0, 2),
+            "listing_seconds": org.get("lastSyncDurationSeconds"),
+            "atlassian_requests": v1 + v2,
+            "v1_requests": v1,
+            "v2_requests": v2,
+            "org_status_apiRequests": org.get("apiRequests"),
+            "account_writes": len(self.acc.since(acc0)),
+            # the first org event is our own annotation, not the operator's write
+            "org_status_writes": max(0, len(org_events) - 1),
+            "operator_cpu_seconds": round(proc_cpu(pid) - cpu0, 2),
+            "operator_rss_growth_mib": round(proc_mem(pid)["VmRSS"] - rss0, 1),
+        }
 
     # --- suspension latency
     def suspensions(self, entries: list[dict[str, Any]]) -> None:
@@ -929,8 +959,8 @@ def table(results: dict[str, Any]) -> str:
 
     fs = "first_sync"
     row(
-        "Atlassian requests per full sync (minimum ceil(N/100))",
-        lambda s: f"{s[fs]['atlassian_requests']} (min {s['min_requests']})",
+        "Atlassian requests per full sync: v1 pages + v2 pages (minimum ceil(N/100) each)",
+        lambda s: f"{s[fs]['v1_requests']} + {s[fs]['v2_requests']} (min {s['min_requests']} each)",
         "= pages",
     )
     row(
@@ -967,6 +997,18 @@ def table(results: dict[str, Any]) -> str:
     )
     row("  of which listing", lambda s: f"{s['quiet_sync']['listing_seconds']} s")
     row("  operator CPU", lambda s: f"{s['quiet_sync']['operator_cpu_seconds']} s")
+    off = "quiet_sync_without_enrichment"
+    row(
+        "Quiet sync requests, with / without the v2 search",
+        lambda s: f"{s['quiet_sync']['atlassian_requests']} / {s[off]['atlassian_requests']}",
+    )
+    row(
+        "Quiet sync listing time, with / without the v2 search",
+        lambda s: (
+            f"{s['quiet_sync']['listing_seconds']} / {s[off]['listing_seconds']} s "
+            f"({s['quiet_sync']['listing_seconds'] / s[off]['listing_seconds']:.2f}x)"
+        ),
+    )
     one, many = ("suspension", "one_at_a_time"), ("suspension", "at_once")
     row(
         "Suspension latency, one at a time: p50 / p95 / max",

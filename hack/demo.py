@@ -91,6 +91,8 @@ def main() -> int:
             api_key=API_KEY,
             page_size=50,
             log_dir=logs,
+            admins=1,
+            unmanaged=2,
         )
         for user in EXAMPLE_USERS:
             sim.add_user(
@@ -190,8 +192,28 @@ def main() -> int:
             "kubectl get events --field-selector involvedObject.name=ada-admin",
             "get", "events", "--field-selector", "involvedObject.name=ada-admin",
         )  # fmt: skip
+        print(f"\nstill {len(sim.requests('disable'))} disable call(s): protection held")
+
+        scim = next(
+            e["user"] for e in sim.users() if e["scim"] and e["user"]["account_status"] == "active"
+        )
+        step(
+            f"an offboarding of {scim['name']}, synced from an identity provider: the v2 search "
+            "says so, and the operator refuses without a call"
+        )
+        kubectl("-n", NAMESPACE, "apply", "-f", "-", input=IDP_OFFBOARDING % scim["account_id"])
+        kubectl(
+            "-n", NAMESPACE, "wait", f"--for=jsonpath={ready_reason}=ManagedByIdentityProvider",
+            "--timeout=60s", "aacct/idp-user",
+        )  # fmt: skip
+        show("kubectl get aacct idp-user -o wide", "get", "aacct", "idp-user", "-o", "wide")
+        show(
+            "kubectl get aorg acme -o jsonpath='{.status.enrichment}'",
+            "get", "aorg", "acme", "-o", "jsonpath={.status.enrichment}",
+        )  # fmt: skip
         print(
-            f"\nstill {len(sim.requests('disable'))} disable call(s): protection held\n"
+            f"\n\nstill {len(sim.requests('disable'))} disable call(s), "
+            f"{len(sim.requests('manage'))} permission check(s)\n"
             f"\nmetrics: {op.metrics_url}   health: {op.health_url}\n"
             f"logs: {logs}"
         )
@@ -221,6 +243,19 @@ spec:
   orgRef:
     name: acme
   email: admin@acme.example
+  desiredState: Suspended
+"""
+
+
+IDP_OFFBOARDING = """
+apiVersion: atlassian.operators.dev/v1alpha1
+kind: AtlassianAccount
+metadata:
+  name: idp-user
+spec:
+  orgRef:
+    name: acme
+  accountId: "%s"
   desiredState: Suspended
 """
 

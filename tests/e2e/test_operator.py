@@ -89,7 +89,8 @@ def test_org_status_and_mapped_account_states(e2e: E2E) -> None:
 
     org = e2e.status("aorg", "acme")
     assert org["users"]["total"] == 44  # 40 generated + 4 added
-    assert org["apiRequests"] == 5  # ceil(44 / 10) pages, not one request per user
+    # ceil(44 / 10) v1 pages + one v2 search page (100 a page), not one request per user
+    assert org["apiRequests"] == 5 + 1
     assert condition(org, "Synced", "reason") == "ListingComplete"
     products = {p["product"]: p for p in org["products"]}
     assert products["Confluence (acme-support)"]["site"] == "acme-support"
@@ -293,8 +294,26 @@ def test_reactivation_only_when_the_org_allows_it(e2e: E2E) -> None:
     assert ("Normal", "Reactivated") in [(ev["type"], ev["reason"]) for ev in e2e.events("bob")]
 
 
-def test_identity_provider_managed_account_is_reported_not_retried(e2e: E2E) -> None:
+def test_identity_provider_managed_account_is_refused_without_a_call(e2e: E2E) -> None:
     add_people(e2e)
+    e2e.org()
+    e2e.account("sam", accountId=SCIM, desiredState="Suspended")
+    status = e2e.wait_status(
+        "aacct",
+        "sam",
+        lambda s: condition(s, "Ready", "reason") == "ManagedByIdentityProvider",
+        "ManagedByIdentityProvider",
+    )
+    assert "deprovision it in the identity provider" in str(condition(status, "Ready", "message"))
+    assert status["managedBy"] == "IdentityProvider" and "lastAction" not in status
+    e2e.later_sync()
+    assert disables(e2e, SCIM) == [] and e2e.sim.requests("manage") == []
+
+
+def test_a_refusal_the_search_did_not_foresee_is_reported_not_retried(e2e: E2E) -> None:
+    add_people(e2e)
+    # The v2 search says "invited" while the lifecycle API refuses (externalDirectory.scim).
+    e2e.sim.update_user(SCIM, managementSource="invited")
     e2e.org()
     e2e.account("sam", accountId=SCIM, desiredState="Suspended")
     status = e2e.wait_status(

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,9 +18,12 @@ from atlassian_operator.atlassian import (
     AtlassianUnavailable,
     AuthenticationFailed,
     ClientObserver,
+    DirectoryUser,
     Forbidden,
+    LifecyclePermission,
     MalformedResponse,
     OrgNotFound,
+    OutcomeUnknown,
     RequestStats,
     User,
 )
@@ -96,9 +99,25 @@ def simulated(sim: Simulator) -> dict[str, dict[str, Any]]:
 
 def pick(sim: Simulator, *, status: str = "active", scim: bool = False) -> str:
     for account_id, entry in simulated(sim).items():
-        if entry["user"]["account_status"] == status and entry["scim"] is scim:
+        if (
+            entry["user"]["account_status"] == status
+            and entry["scim"] is scim
+            and entry.get("claimStatus", "managed") == "managed"
+        ):
             return account_id
     raise AssertionError(f"the simulator has no {status} user with scim={scim}")
+
+
+def wait_until(predicate: Callable[[], Any], describe: str, timeout: float = 10.0) -> Any:
+    """Poll until `predicate()` is truthy; fail naming what was awaited and the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {describe}; last seen: {last!r}")
+        time.sleep(0.05)
 
 
 # -- paging -------------------------------------------------------------------------------------
@@ -209,6 +228,11 @@ async def test_a_slow_page_times_out_and_is_retried(sim: Simulator, observer: Re
 
     assert ("list_users", 0) in observer.responses
     assert [reason for _, _, reason in observer.waits] == ["transport"]
+    # The simulator logs the slow answer when it finishes; wait, or the next test sees it.
+    wait_until(
+        lambda: [r for r in sim.requests("list_users") if r["fault"] == "slow"],
+        "the simulator to finish the slow page",
+    )
 
 
 async def test_a_reset_connection_is_retried(
@@ -324,18 +348,56 @@ async def test_disable_and_enable_change_the_account(
     assert [r["body"] for r in sim.requests("disable")] == [{"message": "Left the company"}]
 
 
-async def test_a_lifecycle_call_survives_a_reset_and_a_server_error(
+@pytest.mark.parametrize(
+    "fault",
+    [{"kind": "reset"}, {"kind": "status", "status": 502}],
+    ids=["reset", "502"],
+)
+async def test_a_lifecycle_call_whose_answer_is_lost_is_not_repeated(
+    sim: Simulator, client: AtlassianClient, observer: Recorder, fault: dict[str, Any]
+) -> None:
+    account_id = pick(sim)
+    sim.add_fault(endpoint="disable", account_id=account_id, **fault)
+
+    with pytest.raises(OutcomeUnknown, match="may or may not have taken effect") as caught:
+        await client.disable(account_id)
+
+    assert caught.value.account_id == account_id
+    assert len(sim.requests("disable")) == 1
+    assert client.stats == RequestStats(requests=1, rate_limited=0, retries=0)
+    # Observe, then call again: what the operator does after an unknown outcome.
+    assert await client.lifecycle_permission(account_id) == LifecyclePermission(True)
+    await client.disable(account_id)
+    assert sim.user(account_id)["user"]["account_status"] == "inactive"
+
+
+async def test_a_lifecycle_call_that_timed_out_may_have_landed(sim: Simulator) -> None:
+    account_id = pick(sim)
+    sim.add_fault(endpoint="disable", account_id=account_id, kind="slow", delay_seconds=0.6)
+
+    async with fast_client(sim, timeout=0.2) as client:
+        with pytest.raises(OutcomeUnknown, match=r"no answer within 0\.2s"):
+            await client.disable(account_id)
+
+    assert len(sim.faults()) == 0 and client.stats.requests == 1
+    # The server carried on without the client: the disable took effect after all.
+    wait_until(
+        lambda: sim.user(account_id)["user"]["account_status"] == "inactive",
+        "the slow disable to land",
+    )
+
+
+async def test_a_lifecycle_call_refused_with_429_is_retried(
     sim: Simulator, client: AtlassianClient, observer: Recorder
 ) -> None:
     account_id = pick(sim)
-    sim.add_fault(endpoint="disable", account_id=account_id, kind="reset")
-    sim.add_fault(endpoint="disable", account_id=account_id, kind="status", status=502)
+    sim.add_fault(endpoint="disable", account_id=account_id, kind="status", status=429, times=2)
 
     await client.disable(account_id)
 
     assert sim.user(account_id)["user"]["account_status"] == "inactive"
-    assert [status for _, status in observer.responses] == [0, 502, 204]
-    assert client.stats == RequestStats(requests=3, rate_limited=0, retries=2)
+    assert [status for _, status in observer.responses] == [429, 429, 204]
+    assert client.stats == RequestStats(requests=3, rate_limited=2, retries=2)
 
 
 async def test_concurrent_lifecycle_calls_all_land(sim: Simulator) -> None:
@@ -351,3 +413,150 @@ async def test_concurrent_lifecycle_calls_all_land(sim: Simulator) -> None:
     statuses = {simulated(sim)[a]["user"]["account_status"] for a in active}
     assert statuses == {"inactive"}
     assert len(sim.requests("disable")) == len(active)
+
+
+# -- the v2 search ------------------------------------------------------------------------------
+
+ADMINS, UNMANAGED = 3, 7
+DIRECTORY_USERS = USERS + ADMINS + UNMANAGED  # 260: three pages of 100
+SEARCH_PAGES = 3
+FIRST_SEARCH = {"limit": 100, "expand": ["platformRoles", "productAccess"]}
+
+
+@pytest.fixture(scope="module")
+def running_directory() -> Iterator[Simulator]:
+    with start_simulator(
+        users=USERS,
+        page_size=PAGE_SIZE,
+        seed=7,
+        scim_every=25,
+        admins=ADMINS,
+        unmanaged=UNMANAGED,
+    ) as sim:
+        yield sim
+
+
+@pytest.fixture
+def directory_sim(running_directory: Simulator) -> Simulator:
+    running_directory.reset()
+    return running_directory
+
+
+async def test_the_search_sees_every_user_and_what_the_v1_listing_cannot_tell(
+    directory_sim: Simulator, observer: Recorder
+) -> None:
+    sim = directory_sim
+    async with fast_client(sim, observer) as client:
+        listing = await client.search_directory_users(sim.org_id)
+        managed = {u.account_id for u in await client.list_all_users(sim.org_id)}
+
+    expected = simulated(sim)
+    found = {user.account_id: user for user in listing.users}
+    assert sorted(found) == sorted(expected) and len(found) == DIRECTORY_USERS
+    assert (listing.pages, listing.duplicates) == (SEARCH_PAGES, ())
+    # Each page resends the first request with the cursor; the observer counts the pages.
+    bodies = [r["body"] for r in sim.requests("search_users")]
+    assert bodies[0] == FIRST_SEARCH
+    assert [{k: v for k, v in b.items() if k != "cursor"} for b in bodies] == [FIRST_SEARCH] * 3
+    assert [isinstance(b.get("cursor"), str) for b in bodies] == [False, True, True]
+    assert observer.responses.count(("search_users", 200)) == SEARCH_PAGES
+
+    for account_id, entry in expected.items():
+        user: DirectoryUser = found[account_id]
+        assert user.claim_status == entry["claimStatus"]
+        assert user.platform_roles == tuple(entry["platformRoles"])
+        assert user.management_source == entry["managementSource"]
+        assert user.account_status == entry["user"]["account_status"]
+        assert (user.claim_status == "managed") == (account_id in managed)
+        assert all(p.last_active is None or p.last_active.tzinfo for p in user.product_access)
+    assert sum(u.claim_status == "unmanaged" for u in listing.users) == UNMANAGED
+    assert sum("atlassian/org-admin" in u.platform_roles for u in listing.users) == ADMINS
+    synced = [u for u in listing.users if u.management_source == "synced"]
+    assert synced and all(expected[u.account_id]["scim"] for u in synced)
+    assert any(u.last_active is not None for u in listing.users)
+
+
+async def test_a_failing_search_page_is_retried(
+    directory_sim: Simulator, observer: Recorder
+) -> None:
+    sim = directory_sim
+    sim.add_fault(endpoint="search_users", page=2, kind="status", status=500)
+    sim.add_fault(endpoint="search_users", page=3, kind="reset")
+
+    async with fast_client(sim, observer) as client:
+        listing = await client.search_directory_users(sim.org_id)
+
+    assert len(listing.users) == DIRECTORY_USERS and listing.pages == SEARCH_PAGES
+    assert [reason for _, _, reason in observer.waits] == ["server_error", "transport"]
+    assert [status for _, status in observer.responses] == [200, 500, 200, 0, 200]
+
+
+async def test_a_malformed_search_page_fails_the_search(directory_sim: Simulator) -> None:
+    sim = directory_sim
+    sim.add_fault(endpoint="search_users", page=2, kind="malformed")
+
+    async with fast_client(sim) as client:
+        with pytest.raises(MalformedResponse, match=r"page 2\) is not JSON"):
+            await client.search_directory_users(sim.org_id)
+
+    assert len(sim.requests("search_users")) == 2
+
+
+async def test_search_errors_are_typed(directory_sim: Simulator) -> None:
+    sim = directory_sim
+    async with AtlassianClient("not-the-key", base_url=sim.url) as client:
+        with pytest.raises(AuthenticationFailed, match=f"for org '{sim.org_id}'"):
+            await client.search_directory_users(sim.org_id)
+    async with fast_client(sim) as client:
+        with pytest.raises(OrgNotFound, match="no organization 'org-elsewhere'") as caught:
+            await client.search_directory_users("org-elsewhere")
+    assert "check the API base URL" not in str(caught.value)
+
+
+# -- the manage pre-check -----------------------------------------------------------------------
+
+
+def first(sim: Simulator, predicate: Callable[[dict[str, Any]], bool]) -> str:
+    return next(a for a, entry in simulated(sim).items() if predicate(entry))
+
+
+async def test_the_precheck_answers_for_each_kind_of_account(directory_sim: Simulator) -> None:
+    sim = directory_sim
+    managed = first(
+        sim,
+        lambda e: (
+            e["claimStatus"] == "managed"
+            and not e["scim"]
+            and e["user"]["account_status"] == "active"
+        ),
+    )
+    synced = first(sim, lambda e: e["scim"] and e["user"]["account_status"] != "closed")
+    unmanaged = first(sim, lambda e: e["claimStatus"] == "unmanaged")
+    closed = first(sim, lambda e: e["user"]["account_status"] == "closed")
+
+    async with fast_client(sim) as client:
+        assert await client.lifecycle_permission(managed) == LifecyclePermission(True)
+        assert await client.lifecycle_permission(synced) == LifecyclePermission(
+            False, "externalDirectory.scim"
+        )
+        assert await client.lifecycle_permission(unmanaged) == LifecyclePermission(
+            False, "forbidden.targetUnverified"
+        )
+        with pytest.raises(Forbidden):
+            await client.lifecycle_permission(closed)
+        with pytest.raises(AccountNotFound, match="no-such-account"):
+            await client.lifecycle_permission("no-such-account")
+
+    queries = [r["query"] for r in sim.requests("manage")]
+    assert queries == [{"privileges": "lifecycle.enablement"}] * 5
+
+
+async def test_a_failing_precheck_is_retried(directory_sim: Simulator, observer: Recorder) -> None:
+    sim = directory_sim
+    account_id = pick(sim)
+    sim.add_fault(endpoint="manage", account_id=account_id, kind="status", status=503)
+
+    async with fast_client(sim, observer) as client:
+        assert (await client.lifecycle_permission(account_id)).allowed
+
+    assert observer.responses == [("manage", 503), ("manage", 200)]

@@ -13,7 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from atlassian_operator.atlassian import AtlassianError, User, UserListing
+from atlassian_operator.atlassian import (
+    AtlassianError,
+    DirectoryListing,
+    DirectoryUser,
+    LifecyclePermission,
+    User,
+    UserListing,
+)
 from atlassian_operator.core.authority import allowed_base_urls
 from atlassian_operator.core.conditions import find
 from atlassian_operator.core.resources import ObjectRef
@@ -73,10 +80,37 @@ class FakeAtlassian:
     reported_total: int | None = None  # meta.total; None: the true count
     fail_calls: Callable[[str, str], AtlassianError | None] = lambda action, account_id: None
     keys_used: list[str] = field(default_factory=list)
+    # The v2 search: every v1 user as a managed, invited, non-admin user unless `directory`
+    # says otherwise, plus `unmanaged` users v1 does not list.
+    directory: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unmanaged: list[DirectoryUser] = field(default_factory=list)
+    search_gate: Gate = field(default_factory=Gate)
+    fail_search: AtlassianError | None = None
+    searches: int = 0
+    # The user management pre-check: allowed unless `permissions` says otherwise.
+    permissions: dict[str, LifecyclePermission] = field(default_factory=dict)
+    checks: list[str] = field(default_factory=list)
 
     def add(self, *users: User) -> None:
         for u in users:
             self.users[u.account_id] = u
+
+    def directory_users(self) -> list[DirectoryUser]:
+        listed = [
+            DirectoryUser(
+                **{
+                    "account_id": u.account_id,
+                    "account_status": u.account_status,
+                    "claim_status": "managed",
+                    "management_source": "invited",
+                    "membership_status": "active",
+                    "email": u.email,
+                    **self.directory.get(u.account_id, {}),
+                }
+            )
+            for u in self.users.values()
+        ]
+        return listed + self.unmanaged
 
     def disables(self, account_id: str | None = None) -> int:
         return sum(1 for a, i in self.calls if a == "disable" and account_id in (None, i))
@@ -93,6 +127,17 @@ class FakeClient:
         users = list(self._atlassian.users.values())
         total = self._atlassian.reported_total
         return UserListing(users, len(users) if total is None else total)
+
+    async def search_directory_users(self, org_id: str) -> DirectoryListing:
+        self._atlassian.searches += 1
+        await self._atlassian.search_gate.passage()
+        if self._atlassian.fail_search is not None:
+            raise self._atlassian.fail_search
+        return DirectoryListing(self._atlassian.directory_users(), (), 1)
+
+    async def lifecycle_permission(self, account_id: str) -> LifecyclePermission:
+        self._atlassian.checks.append(account_id)
+        return self._atlassian.permissions.get(account_id, LifecyclePermission(True))
 
     async def _call(self, action: str, account_id: str) -> None:
         self._atlassian.keys_used.append(self.key)

@@ -520,10 +520,14 @@ async def test_disable_and_enable_send_what_the_spec_says(harness: Callable[...,
     assert all(r.headers["Authorization"] == f"Bearer {KEY}" for r in h.requests)
 
 
-async def test_lifecycle_calls_are_retried(harness: Callable[..., Harness]) -> None:
-    h = harness(sequence(httpx.Response(500), httpx.Response(204)))
+async def test_lifecycle_calls_are_retried_only_when_they_had_no_effect(
+    harness: Callable[..., Harness],
+) -> None:
+    # A 429 is a refusal; a failed connect never reached the server. Both are safe to repeat.
+    h = harness(sequence(httpx.Response(429), httpx.ConnectError("refused"), httpx.Response(204)))
     await h.client.enable("acc-1")
-    assert h.observer.responses == [("enable", 500), ("enable", 204)]
+    assert h.observer.responses == [("enable", 429), ("enable", 0), ("enable", 204)]
+    assert [reason for _, _, reason in h.observer.waits] == ["rate_limited", "transport"]
 
 
 # Error bodies: the spec's own examples (admin_user.json, admin_organization.json), AX-631's
@@ -665,7 +669,7 @@ async def test_the_key_never_shows(
 
     # A server that echoes the request's Authorization header back in its error bodies.
     def echo(request: httpx.Request) -> httpx.Response:
-        status = 503 if len(h.requests) == 1 else 400
+        status = 429 if len(h.requests) == 1 else 400
         return httpx.Response(status, json={"message": f"bad {request.headers['Authorization']}"})
 
     h = harness(echo)
@@ -748,18 +752,33 @@ def test_the_public_surface_is_pinned() -> None:
         "AtlassianUnavailable",
         "AuthenticationFailed",
         "ClientObserver",
+        "DirectoryListing",
+        "DirectoryProductAccess",
+        "DirectoryUser",
         "Forbidden",
+        "LifecyclePermission",
         "MalformedResponse",
         "OrgNotFound",
+        "OutcomeUnknown",
         "Product",
         "RateLimited",
         "RequestStats",
         "User",
         "UserListing",
+        "restriction_advice",
     ]
     for name in package.__all__:
         if name.endswith(
-            ("Error", "Failed", "Found", "Limited", "Unavailable", "Response", "Forbidden")
+            (
+                "Error",
+                "Failed",
+                "Found",
+                "Limited",
+                "Unavailable",
+                "Response",
+                "Forbidden",
+                "Unknown",
+            )
         ):
             assert issubclass(getattr(package, name), AtlassianError)
 

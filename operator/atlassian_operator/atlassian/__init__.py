@@ -1,10 +1,13 @@
-"""Atlassian Cloud admin API client: list an org's users, disable and enable accounts.
+"""Atlassian Cloud admin API client: list an org's users, ask, disable and enable accounts.
 
 Knows nothing of Kubernetes. Everything public is re-exported here; the modules underneath are
-private. The exception tree is drawn in the docstring of `_errors`.
+private, except `v2_choices`, the one place for the v2 details only third parties settle (the
+operator's core reads the admin roles and the identity-provider source from it). The exception
+tree is drawn in the docstring of `_errors`.
 """
 
 from ._client import AtlassianClient
+from ._directory import DirectoryListing, DirectoryProductAccess, DirectoryUser
 from ._errors import (
     AccountNotFound,
     AtlassianError,
@@ -13,10 +16,13 @@ from ._errors import (
     Forbidden,
     MalformedResponse,
     OrgNotFound,
+    OutcomeUnknown,
     RateLimited,
 )
+from ._manage import LifecyclePermission
 from ._models import Product, User, UserListing
 from ._observe import ClientObserver, RequestStats
+from ._responses import restriction_advice
 
 __all__ = [
     "AccountNotFound",
@@ -25,12 +31,18 @@ __all__ = [
     "AtlassianUnavailable",
     "AuthenticationFailed",
     "ClientObserver",
+    "DirectoryListing",
+    "DirectoryProductAccess",
+    "DirectoryUser",
     "Forbidden",
+    "LifecyclePermission",
     "MalformedResponse",
     "OrgNotFound",
+    "OutcomeUnknown",
     "Product",
     "RateLimited",
     "RequestStats",
     "User",
     "UserListing",
+    "restriction_advice",
 ]

@@ -1,4 +1,4 @@
-"""The one place that talks HTTP to Atlassian: listing an org's users and the lifecycle calls."""
+"""The one place that talks HTTP to Atlassian: the user listings, the pre-check, the lifecycle."""
 
 from __future__ import annotations
 
@@ -8,28 +8,29 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote
 
 import httpx
 import pydantic
 
-from ._errors import (
-    AccountNotFound,
-    AtlassianError,
-    AtlassianUnavailable,
-    AuthenticationFailed,
-    Forbidden,
-    MalformedResponse,
-    OrgNotFound,
-    RateLimited,
-)
+from ._directory import DirectoryListing, DirectoryPage, DirectoryUser
+from ._errors import AtlassianError, Forbidden, MalformedResponse
+from ._manage import TARGET_UNVERIFIED, LifecyclePermission, read_lifecycle_permission
 from ._models import User, UserListing, UserPage, format_validation_error
 from ._observe import ClientObserver, NullObserver, RequestStats
-from ._ratelimit import Pacer, backoff_delay, parse_rate_limit_headers, server_wait_hint
+from ._ratelimit import Pacer, parse_rate_limit_headers, parse_reset, parse_retry_after
+from ._responses import (
+    Call,
+    describe_response,
+    error_for_status,
+    exhausted_error,
+    outcome_unknown_error,
+)
+from ._retry import NO_HINTS, GiveUp, Retry, RetryPolicy, TransportFailure, WaitHints, next_step
+from .v2_choices import ALL_DIRECTORIES, cursor_from_next, manage_query, search_request
 
 __all__ = ["AtlassianClient"]
 
@@ -39,47 +40,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Pacing pauses shorter than this are clock noise (wall vs monotonic rounding), not pacing.
 _MIN_PAUSE = 0.05
 
-# What a 403 `forbidden.action` restriction reason (spec `Manageability.RestrictionReason`)
-# means for the person reading the condition message.
-_RESTRICTION_ADVICE = {
-    "externalDirectory.scim": (
-        "the account is managed by an external SCIM directory; change it in the identity provider"
-    ),
-    "externalDirectory.google": (
-        "the account is synced from Google Workspace; change it in Google Workspace"
-    ),
-    "administrative": "the action is reserved for administrators of the account's organization",
-    "administrative.notMyself": "an administrator cannot do this to their own account",
-    "myselfOnly": "only the account's owner can do this",
-    "managedAccount": (
-        "only the administrator of the organization that manages the account can do this"
-    ),
-    "blocked.exportControl": (
-        "the account is blocked by US export controls and cannot be changed through the API"
-    ),
-}
-
-_FORBIDDEN_ADVICE = {
-    "forbidden.targetUnverified": (
-        "the account is not managed by the organization (its email domain is not verified); "
-        "verify or claim the domain at admin.atlassian.com"
-    ),
-    "forbidden.insufficientScope": (
-        "the API key was created with scopes; the user management API needs an org API key "
-        "created without scopes"
-    ),
-}
-
-
-@dataclass(frozen=True)
-class _Call:
-    """What a request is for, in words for log lines and error messages."""
-
-    endpoint: str  # "list_users" | "disable" | "enable", as the observer sees it
-    action: str  # "listing users of org 'x' (page 2)"
-    subject: str  # "org 'x'"
-    org_id: str | None = None
-    account_id: str | None = None
+_Model = TypeVar("_Model", bound=pydantic.BaseModel)
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -92,6 +53,14 @@ def _display_url(url: httpx.URL) -> str:
     if url.query:
         shown += "?" + "&".join(f"{name}=…" for name in url.params)
     return shown
+
+
+def _failure_kind(exc: httpx.TransportError) -> TransportFailure:
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return TransportFailure.CONNECT_FAILED
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportFailure.TIMED_OUT
+    return TransportFailure.OTHER
 
 
 class _BearerAuth(httpx.Auth):
@@ -121,13 +90,15 @@ class AtlassianClient:
     the semaphore, the pacing state and the counters are per instance. Use it as an async context
     manager, or call `aclose()`.
 
-    Every request carries the key as a bearer token, has a timeout, and is retried on 429, 5xx,
-    timeouts and transport errors up to `max_attempts` attempts and `max_wait` seconds of
-    waiting (both per request, i.e. per page of a listing). A 429 waits as long as
-    `Retry-After` or `X-RateLimit-Reset` says, otherwise exponential backoff with full jitter
-    (`backoff_base` doubling up to `backoff_cap`). When a response says few requests are left in
-    the rate-limit window, later requests are spread until its reset. `sleep` and `clock` are
-    seams for tests; `transport` replaces the network.
+    Every request carries the key as a bearer token and has a timeout. Reads (the listings, the
+    search, the pre-check) are retried on 429, 5xx, timeouts and transport errors up to
+    `max_attempts` attempts and `max_wait` seconds of waiting (both per request, i.e. per page
+    of a listing). Disable and enable are retried only when they certainly did not take effect
+    (429, or no connection made); after a timeout or a 5xx they raise `OutcomeUnknown`. A 429
+    waits as long as `Retry-After` or `X-RateLimit-Reset` says, otherwise exponential backoff
+    with full jitter (`backoff_base` doubling up to `backoff_cap`). When a response says few
+    requests are left in the rate-limit window, later requests are spread until its reset.
+    `sleep` and `clock` are seams for tests; `transport` replaces the network.
     """
 
     def __init__(
@@ -171,10 +142,12 @@ class AtlassianClient:
         # The key lives only inside the auth object, whose repr does not show it.
         self._auth = _BearerAuth(key, self._origin)
         self._timeout = timeout
-        self._max_attempts = max_attempts
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
-        self._max_wait = max_wait
+        self._policy = RetryPolicy(
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            max_wait=max_wait,
+        )
         self._observer: ClientObserver = observer if observer is not None else NullObserver()
         self._sleep = sleep
         self._clock = clock
@@ -219,7 +192,7 @@ class AtlassianClient:
     ) -> None:
         await self.aclose()
 
-    # -- the user listing ---------------------------------------------------------------------
+    # -- the v1 user listing ------------------------------------------------------------------
 
     async def list_users(self, org_id: str) -> AsyncIterator[User]:
         """Yield every user of the organization, page by page, following `links.next`.
@@ -238,14 +211,15 @@ class AtlassianClient:
         url, page, fetched = first, 0, {str(first)}
         while True:
             page += 1
-            call = _Call(
+            call = Call(
                 endpoint="list_users",
                 action=f"listing users of org '{org_id}' (page {page})",
                 subject=f"org '{org_id}'",
+                where=_display_url(url),
                 org_id=org_id,
             )
             response = await self._request(call, "GET", url)
-            user_page = self._parse_page(call, url, response)
+            user_page = self._parse(call, response, UserPage, "the spec's UserPage")
             yield user_page
             link = user_page.next
             if link is None:
@@ -288,28 +262,7 @@ class AtlassianClient:
             )
         return listing.users
 
-    def _parse_page(self, call: _Call, url: httpx.URL, response: httpx.Response) -> UserPage:
-        where = _display_url(url)
-        try:
-            body = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError) as exc:
-            self._fail(
-                MalformedResponse,
-                f"Atlassian's reply to {call.action} is not JSON ({where}, HTTP "
-                f"{response.status_code}, {len(response.content)} bytes): {exc}",
-                cause=exc,
-            )
-        try:
-            return UserPage.model_validate(body)
-        except pydantic.ValidationError as exc:
-            self._fail(
-                MalformedResponse,
-                f"Atlassian's reply to {call.action} does not match the spec's UserPage "
-                f"({where}): {format_validation_error(exc)}",
-                cause=exc,
-            )
-
-    def _next_page_url(self, call: _Call, first: httpx.URL, link: str) -> httpx.URL:
+    def _next_page_url(self, call: Call, first: httpx.URL, link: str) -> httpx.URL:
         """Where the next page is: `links.next` is normally a full URL, sometimes a bare cursor."""
         text = link.strip()
         if "://" not in text:
@@ -340,123 +293,244 @@ class AtlassianClient:
         )
         return first.copy_set_param("cursor", cursor)
 
+    # -- the v2 user search -------------------------------------------------------------------
+
+    async def search_directory_users(self, org_id: str) -> DirectoryListing:
+        """Every user the v2 search returns for the org, across all its directories.
+
+        `POST /admin/v2/orgs/{orgId}/directories/-/users/search`, cursor-paged, with the page
+        size, expand values and cursor handling of `v2_choices`. It includes the unmanaged
+        accounts the v1 listing leaves out, and says per user how it is managed and which
+        platform roles it holds. Never partial: an error on any page raises.
+        """
+        if not org_id:
+            raise ValueError("org_id is empty")
+        url = httpx.URL(
+            f"{self._base_url}/admin/v2/orgs/{quote(org_id, safe='')}"
+            f"/directories/{ALL_DIRECTORIES}/users/search"
+        )
+        users: dict[str, DirectoryUser] = {}
+        duplicates: list[str] = []
+        sent: set[str] = set()
+        cursor: str | None = None
+        page = 0
+        while True:
+            page += 1
+            call = Call(
+                endpoint="search_users",
+                action=f"searching users of org '{org_id}' (v2, page {page})",
+                subject=f"org '{org_id}'",
+                where=_display_url(url),
+                org_id=org_id,
+            )
+            response = await self._request(call, "POST", url, body=search_request(cursor))
+            result = self._parse(
+                call, response, DirectoryPage, "the spec's MultiDirectoryUserSearchPage"
+            )
+            for user in result.data:
+                if user.account_id in users:
+                    duplicates.append(user.account_id)
+                users[user.account_id] = user  # the later copy is the newer
+            link = result.next
+            if link is None:
+                return DirectoryListing(list(users.values()), tuple(duplicates), page)
+            cursor = cursor_from_next(link)
+            if cursor is None:
+                self._fail(
+                    MalformedResponse,
+                    f"Atlassian's reply to {call.action} has a links.next URL without a cursor; "
+                    "the next page cannot be asked for",
+                )
+            if cursor in sent:
+                self._fail(
+                    MalformedResponse,
+                    f"Atlassian's reply to {call.action} did not advance: its links.next is a "
+                    "cursor already sent; the search would never end, so it is abandoned",
+                )
+            sent.add(cursor)
+
+    # -- the pre-check ------------------------------------------------------------------------
+
+    async def lifecycle_permission(self, account_id: str) -> LifecyclePermission:
+        """Whether the key may disable and enable the account, asked without acting.
+
+        `GET /users/{account_id}/manage?privileges=lifecycle.enablement`. An account the org
+        does not manage (403 forbidden.targetUnverified) is an answer: not allowed, with that
+        key as the reason. Any other 403, and 401 or 404, raise as for the lifecycle calls.
+        """
+        url = self._account_url(account_id, "manage").copy_merge_params(manage_query())
+        call = Call(
+            endpoint="manage",
+            action=f"reading what may be done to account '{account_id}'",
+            subject=f"account '{account_id}'",
+            where=_display_url(url),
+            account_id=account_id,
+        )
+        try:
+            response = await self._request(call, "GET", url)
+        except Forbidden as exc:
+            if exc.key == TARGET_UNVERIFIED:
+                return LifecyclePermission(allowed=False, reason=TARGET_UNVERIFIED)
+            raise
+        body = self._parse_json(call, response)
+        try:
+            return read_lifecycle_permission(body)
+        except ValueError as exc:
+            self._fail(
+                MalformedResponse,
+                f"Atlassian's reply to {call.action} does not match the spec's "
+                f"Manageability.Rule.Simple ({call.where}): {exc}",
+                cause=exc,
+            )
+
     # -- the lifecycle calls ------------------------------------------------------------------
 
     async def disable(self, account_id: str, message: str | None = None) -> None:
         """Deactivate the account (`POST /users/{id}/manage/lifecycle/disable`).
 
         `message` is shown with the block; Atlassian uses a default message when it is None.
+        Raises `OutcomeUnknown` when the request was sent but its answer was lost.
         """
-        call = _Call(
-            endpoint="disable",
-            action=f"disabling account '{account_id}'",
-            subject=f"account '{account_id}'",
-            account_id=account_id,
-        )
         # The spec requires a body; go-atlassian sends `{}` when there is no message.
         body: dict[str, str] = {} if message is None else {"message": message}
-        await self._request(call, "POST", self._lifecycle_url(account_id, "disable"), body=body)
+        await self._lifecycle("disable", "disabling", account_id, body)
 
     async def enable(self, account_id: str) -> None:
-        """Re-activate the account (`POST /users/{id}/manage/lifecycle/enable`, no body)."""
-        call = _Call(
-            endpoint="enable",
-            action=f"enabling account '{account_id}'",
+        """Re-activate the account (`POST /users/{id}/manage/lifecycle/enable`, no body).
+
+        Raises `OutcomeUnknown` when the request was sent but its answer was lost.
+        """
+        await self._lifecycle("enable", "enabling", account_id, None)
+
+    async def _lifecycle(
+        self, action: str, doing: str, account_id: str, body: dict[str, str] | None
+    ) -> None:
+        url = self._account_url(account_id, f"manage/lifecycle/{action}")
+        call = Call(
+            endpoint=action,
+            action=f"{doing} account '{account_id}'",
             subject=f"account '{account_id}'",
+            where=_display_url(url),
             account_id=account_id,
         )
-        await self._request(call, "POST", self._lifecycle_url(account_id, "enable"))
+        # Not known to be idempotent (API-NOTES §6.5): repeated only when it certainly had no
+        # effect. Whoever gets OutcomeUnknown observes the account before calling again.
+        await self._request(call, "POST", url, body=body, repeatable=False)
 
-    def _lifecycle_url(self, account_id: str, action: str) -> httpx.URL:
+    def _account_url(self, account_id: str, tail: str) -> httpx.URL:
         if not account_id:
             raise ValueError("account_id is empty")
-        return httpx.URL(
-            f"{self._base_url}/users/{quote(account_id, safe='')}/manage/lifecycle/{action}"
-        )
+        return httpx.URL(f"{self._base_url}/users/{quote(account_id, safe='')}/{tail}")
+
+    # -- reading replies ----------------------------------------------------------------------
+
+    def _parse_json(self, call: Call, response: httpx.Response) -> Any:
+        try:
+            return json.loads(response.content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._fail(
+                MalformedResponse,
+                f"Atlassian's reply to {call.action} is not JSON ({call.where}, HTTP "
+                f"{response.status_code}, {len(response.content)} bytes): {exc}",
+                cause=exc,
+            )
+
+    def _parse(
+        self, call: Call, response: httpx.Response, model: type[_Model], schema: str
+    ) -> _Model:
+        body = self._parse_json(call, response)
+        try:
+            return model.model_validate(body)
+        except pydantic.ValidationError as exc:
+            self._fail(
+                MalformedResponse,
+                f"Atlassian's reply to {call.action} does not match {schema} ({call.where}): "
+                f"{format_validation_error(exc)}",
+                cause=exc,
+            )
 
     # -- one request, with its retries ---------------------------------------------------------
 
     async def _request(
-        self, call: _Call, method: str, url: httpx.URL, *, body: Any = None
+        self,
+        call: Call,
+        method: str,
+        url: httpx.URL,
+        *,
+        body: Any = None,
+        repeatable: bool = True,
     ) -> httpx.Response:
         """Send until a 2xx (returned), a final error (raised) or an exhausted retry budget.
 
-        Retrying the lifecycle POSTs is safe: disable and enable set a state rather than toggle
-        it, so a repeat of a request whose answer was lost has the same effect as the original.
+        `repeatable` says whether sending the request twice is harmless; `_retry.next_step`
+        decides everything else.
         """
         attempt, waited = 0, 0.0
         while True:
             attempt += 1
             if attempt > 1:
                 self._retries += 1
-            hint: tuple[float, str] | None = None
+            result: httpx.Response | httpx.TransportError
             try:
-                response = await self._send(call, method, url, body)
+                result = await self._send(call, method, url, body)
             except httpx.TransportError as exc:
                 self._notify_response(call.endpoint, 0)
-                failure: httpx.TransportError | httpx.Response = exc
-                reason = "transport"
+                result = exc
+                outcome: int | TransportFailure = _failure_kind(exc)
+                hints = NO_HINTS
             else:
-                status = response.status_code
-                self._notify_response(call.endpoint, status)
-                if 200 <= status < 300:
-                    return response
-                if status == 429:
+                outcome = result.status_code
+                self._notify_response(call.endpoint, outcome)
+                if outcome == 429:
                     self._rate_limited += 1
-                    reason = "rate_limited"
-                    hint = self._wait_hint(response, reset_too=True)
-                elif status >= 500 or status == 408:
-                    reason = "server_error"
-                    hint = self._wait_hint(response, reset_too=False)
-                else:
-                    self._raise_for_status(call, url, response)
-                failure = response
-
-            if hint is not None:
-                delay, source = hint
-            else:
-                delay = backoff_delay(
-                    attempt,
-                    base=self._backoff_base,
-                    cap=self._backoff_cap,
-                    jitter=self._random.random(),
-                )
-                source = "backoff"
-            if attempt >= self._max_attempts or waited + delay > self._max_wait:
-                self._give_up(call, url, failure, attempt, waited, hint)
-            if reason == "rate_limited":
+                hints = self._wait_hints(result)
+            step = next_step(
+                self._policy,
+                attempt=attempt,
+                outcome=outcome,
+                waited=waited,
+                hints=hints,
+                jitter=self._random.random(),
+                repeatable=repeatable,
+            )
+            if not isinstance(step, Retry):
+                if isinstance(step, GiveUp):
+                    self._give_up(call, result, step, attempt, waited)
+                assert isinstance(result, httpx.Response)  # Done comes only with a response
+                return result
+            if step.reason == "rate_limited":
                 # The whole org shares one rate limit: hold the other requests as well.
-                self._pacer.block(until=self._clock() + delay)
+                self._pacer.block(until=self._clock() + step.delay)
             logger.info(
                 "%s: %s; retrying in %.2fs (%s), attempt %d of %d",
                 call.action,
-                self._describe(failure),
-                delay,
-                source,
+                self._describe(result),
+                step.delay,
+                step.source,
                 attempt + 1,
-                self._max_attempts,
+                self._policy.max_attempts,
             )
-            self._notify_waiting(call.endpoint, delay, reason)
-            await self._sleep(delay)
-            waited += delay
+            self._notify_waiting(call.endpoint, step.delay, step.reason)
+            await self._sleep(step.delay)
+            waited += step.delay
 
-    async def _send(self, call: _Call, method: str, url: httpx.URL, body: Any) -> httpx.Response:
+    async def _send(self, call: Call, method: str, url: httpx.URL, body: Any) -> httpx.Response:
         async with self._semaphore:
             pause = self._pacer.reserve(now=self._clock())
             # A pause longer than the whole retry budget means the headers are off; send and let
             # the server decide rather than stall the caller.
-            if _MIN_PAUSE <= pause <= self._max_wait:
+            if _MIN_PAUSE <= pause <= self._policy.max_wait:
                 logger.debug("%s: pacing %.2fs before sending", call.action, pause)
                 self._notify_waiting(call.endpoint, pause, "pacing")
                 await self._sleep(pause)
             self._requests += 1
-            logger.debug("%s %s (%s)", method, _display_url(url), call.action)
+            logger.debug("%s %s (%s)", method, call.where, call.action)
             started = self._clock()
             response = await self._http.request(method, url, json=body)
             logger.debug(
                 "%s %s -> %d in %.3fs",
                 method,
-                _display_url(url),
+                call.where,
                 response.status_code,
                 self._clock() - started,
             )
@@ -475,14 +549,23 @@ class AtlassianClient:
         self._pacer.observe(headers, reset_in=reset_in, now=self._clock())
 
     @staticmethod
-    def _wait_hint(response: httpx.Response, *, reset_too: bool) -> tuple[float, str] | None:
-        return server_wait_hint(
-            response.headers.get("Retry-After"),
-            response.headers.get("X-RateLimit-Reset") if reset_too else None,
-            now=datetime.now(UTC),
+    def _wait_hints(response: httpx.Response) -> WaitHints:
+        now = datetime.now(UTC)
+        reset = parse_reset(response.headers.get("X-RateLimit-Reset"))
+        return WaitHints(
+            retry_after=parse_retry_after(response.headers.get("Retry-After"), now=now),
+            reset_in=(reset - now).total_seconds() if reset is not None else None,
         )
 
     # -- errors --------------------------------------------------------------------------------
+
+    def _raise(self, error: AtlassianError, *, cause: BaseException | None = None) -> NoReturn:
+        # A server could echo the Authorization header back in a body we quote: scrub the key.
+        clean = self._auth.scrub(error.message)
+        if clean != error.message:
+            error.message = clean
+            error.args = (clean,)
+        raise error from cause
 
     def _fail(
         self,
@@ -490,123 +573,52 @@ class AtlassianClient:
         message: str,
         *,
         cause: BaseException | None = None,
-        **extra: Any,
     ) -> NoReturn:
-        # A server could echo the Authorization header back in a body we quote: scrub the key.
-        error = cls(self._auth.scrub(message), **extra)
-        raise error from cause
+        self._raise(cls(message), cause=cause)
 
     def _describe(self, failure: httpx.TransportError | httpx.Response) -> str:
         if isinstance(failure, httpx.Response):
             # Logged before any error is raised, so scrubbed here too.
-            detail = self._auth.scrub(_server_detail(failure))
-            return f"HTTP {failure.status_code}" + (f" ({detail})" if detail else "")
+            return self._auth.scrub(
+                describe_response(failure.status_code, failure.headers, failure.content)
+            )
         if isinstance(failure, httpx.TimeoutException):
             return f"no answer within {self._timeout:g}s ({type(failure).__name__})"
         return f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
 
     def _give_up(
         self,
-        call: _Call,
-        url: httpx.URL,
+        call: Call,
         failure: httpx.TransportError | httpx.Response,
+        step: GiveUp,
         attempts: int,
         waited: float,
-        hint: tuple[float, str] | None,
     ) -> NoReturn:
-        where = _display_url(url)
-        tried = f"{attempts} attempt{'s' if attempts != 1 else ''} over {waited:.1f}s of waiting"
-        if isinstance(failure, httpx.Response) and failure.status_code == 429:
-            retry_after = hint[0] if hint is not None else None
-            advice = (
-                f"Atlassian asks to wait {retry_after:.0f}s more"
-                if retry_after is not None
-                else "try again later or make fewer requests"
-            )
-            self._fail(
-                RateLimited,
-                f"Atlassian kept rate-limiting (429) {call.action} after {tried} ({where}); "
-                f"{advice}",
-                retry_after=retry_after,
-            )
-        last = self._describe(failure)
+        response = failure if isinstance(failure, httpx.Response) else None
         cause = failure if isinstance(failure, BaseException) else None
-        if isinstance(failure, httpx.ConnectError | httpx.ConnectTimeout):
-            self._fail(
-                AtlassianUnavailable,
-                f"cannot reach Atlassian at {self._base_url} while {call.action} after {tried}: "
-                f"{last}; check the API base URL and the network path to it (DNS, proxy, "
-                "egress policy)",
-                cause=cause,
-            )
-        status = failure.status_code if isinstance(failure, httpx.Response) else None
-        self._fail(
-            AtlassianUnavailable,
-            f"Atlassian is unavailable: {call.action} failed after {tried} ({where}); last: {last}",
-            cause=cause,
-            status=status,
-        )
-
-    def _raise_for_status(self, call: _Call, url: httpx.URL, response: httpx.Response) -> NoReturn:
-        status, where = response.status_code, _display_url(url)
-        body = _json_object(response)
-        if status == 401:
-            self._fail(
-                AuthenticationFailed,
-                f"Atlassian rejected the API key (401) for {call.subject} ({where}); check that "
-                "the Secret holds a valid, unexpired, unscoped org API key",
-            )
-        if status == 403:
-            key, reason = _forbidden_key(body)
-            label = key + (f", reason {reason}" if reason else "")
-            if reason is not None:
-                advice = _RESTRICTION_ADVICE.get(
-                    reason, f"Atlassian does not allow this for the account ({reason})"
+        status = response.status_code if response is not None else None
+        if step.why == "final" and response is not None:
+            self._raise(
+                error_for_status(
+                    call, response.status_code, response.headers, response.content, self._base_url
                 )
-            elif key in _FORBIDDEN_ADVICE:
-                advice = _FORBIDDEN_ADVICE[key]
-            else:
-                detail = _server_detail(response)
-                advice = (f"{detail}; " if detail else "") + (
-                    "the API key must be an unscoped org API key created by an admin of the "
-                    "organization"
-                )
-            self._fail(
-                Forbidden,
-                f"Atlassian refused {call.action} (403 {label}): {advice} ({where})",
-                key=key,
-                reason=reason,
             )
-        if status == 404:
-            documented = _is_documented_not_found(body, lifecycle=call.account_id is not None)
-            suffix = (
-                ""
-                if documented
-                else f"; the reply is not an Atlassian error body, so check the API base URL "
-                f"{self._base_url}"
+        if step.why == "not_repeatable":
+            error: AtlassianError = outcome_unknown_error(
+                call, last=self._describe(failure), status=status
             )
-            if call.account_id is not None:
-                found_key = body.get("key") if body is not None else None
-                code = f"404 {found_key}" if isinstance(found_key, str) else "404"
-                self._fail(
-                    AccountNotFound,
-                    f"Atlassian has no account '{call.account_id}' ({code} from {where}); "
-                    f"check the account ID{suffix}",
-                    account_id=call.account_id,
-                )
-            self._fail(
-                OrgNotFound,
-                f"Atlassian has no organization '{call.org_id}' (404 from {where}); check the "
-                f"org ID and that the API key belongs to that organization{suffix}",
-                org_id=call.org_id,
+        else:
+            error = exhausted_error(
+                call,
+                last=self._describe(failure),
+                status=status,
+                unreachable=isinstance(failure, httpx.ConnectError | httpx.ConnectTimeout),
+                attempts=attempts,
+                waited=waited,
+                retry_after=step.retry_after,
+                base_url=self._base_url,
             )
-        detail = _server_detail(response)
-        self._fail(
-            AtlassianError,
-            f"Atlassian answered HTTP {status} to {call.action} ({where})"
-            + (f": {detail}" if detail else ""),
-            status=status,
-        )
+        self._raise(error, cause=cause)
 
     # -- observer ------------------------------------------------------------------------------
 
@@ -621,64 +633,3 @@ class AtlassianClient:
             self._observer.waiting(endpoint, seconds, reason)
         except Exception:
             logger.exception("the client observer failed on waiting(%r, %r)", endpoint, reason)
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _forbidden_key(body: dict[str, Any] | None) -> tuple[str, str | None]:
-    """Atlassian's key and restriction reason from any of the 403 bodies the APIs send."""
-    if body is None:
-        return "forbidden", None
-    key = body.get("key")
-    if isinstance(key, str) and key:
-        # User management API: {"key": "forbidden.action", "context": {"reason": {"key": R}}}.
-        context = body.get("context")
-        reason_obj = context.get("reason") if isinstance(context, dict) else None
-        reason = reason_obj.get("key") if isinstance(reason_obj, dict) else None
-        return key, reason if isinstance(reason, str) and reason else None
-    # Organizations API: NoPermsError {"status": 403, "message": ...} or {"errors": [...]}.
-    return "forbidden", None
-
-
-def _is_documented_not_found(body: dict[str, Any] | None, *, lifecycle: bool) -> bool:
-    if body is None:
-        return False
-    if lifecycle:
-        return body.get("key") in ("accountNotFound", "notFound")
-    # The listing's documented 404 is ADMIN-404-2; ADMIN-404-1 "Unknown resource" means the
-    # path itself is wrong, i.e. the base URL.
-    errors = body.get("errors")
-    return isinstance(errors, list) and any(
-        isinstance(error, dict) and error.get("code") == "ADMIN-404-2" for error in errors
-    )
-
-
-def _server_detail(response: httpx.Response) -> str:
-    """A short, single-line account of what the server said, for messages and logs."""
-    body = _json_object(response)
-    text = ""
-    if body is not None:
-        errors = body.get("errors")
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            first = errors[0]
-            text = " ".join(
-                str(first[k]) for k in ("code", "title", "detail") if first.get(k) is not None
-            )
-        elif isinstance(body.get("message"), str):
-            text = body["message"]
-        elif isinstance(body.get("context"), dict) and isinstance(
-            body["context"].get("message"), str
-        ):
-            text = body["context"]["message"]
-        elif isinstance(body.get("key"), str):
-            text = body["key"]
-    elif response.content and "json" not in response.headers.get("content-type", ""):
-        text = response.content[:200].decode("utf-8", errors="replace")
-    text = " ".join(text.split())
-    return text[:200] + ("…" if len(text) > 200 else "")

@@ -18,6 +18,10 @@ one, is chained as ``__cause__`` for debugging only.
     │                              server's last hint in seconds, or None
     ├── AtlassianUnavailable       5xx, timeouts or transport errors past the retry budget, or
     │                              the base URL cannot be reached at all
+    ├── OutcomeUnknown             a disable or enable was sent but its answer was lost (a
+    │                              timeout, a dropped connection, a 5xx): it may or may not have
+    │                              taken effect, so it is not repeated blindly; ``account_id``
+    │                              names the account, ``status`` the 5xx if there was one
     └── MalformedResponse          a 2xx body that is not JSON or does not match the spec; a
                                    listing that meets one fails as a whole
 """
@@ -32,6 +36,7 @@ __all__ = [
     "Forbidden",
     "MalformedResponse",
     "OrgNotFound",
+    "OutcomeUnknown",
     "RateLimited",
 ]
 
@@ -107,6 +112,21 @@ class RateLimited(AtlassianError):
 
 class AtlassianUnavailable(AtlassianError):
     """Server errors, timeouts or transport errors outlasted the retries."""
+
+
+class OutcomeUnknown(AtlassianError):
+    """A lifecycle call may or may not have taken effect; observe the account before calling again.
+
+    Disable and enable are not known to be idempotent (API-NOTES §6.5), so the client repeats
+    them only when the request certainly did not take effect: it never reached Atlassian
+    (connection refused, connect timeout) or was refused with 429.
+    """
+
+    def __init__(
+        self, message: str, *, account_id: str | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.account_id = account_id
 
 
 class MalformedResponse(AtlassianError):

@@ -34,8 +34,11 @@ class RequestStats:
 class ClientObserver(Protocol):
     """Optional hooks for metrics and status; subclass it and override what you need.
 
-    `endpoint` is "list_users", "disable" or "enable". The hooks run inline on the event loop,
-    so they must be quick and must not raise (an exception is logged and swallowed).
+    `endpoint` names the call: "list_users" (a v1 listing page), "search_users" (a v2 search
+    page), "manage" (the lifecycle pre-check), "disable" or "enable". Counting `response` calls
+    per endpoint is how the operator counts the requests of one listing, retries included. The
+    hooks run inline on the event loop, so they must be quick and must not raise (an exception
+    is logged and swallowed).
     """
 
     def response(self, endpoint: str, status: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 from collections import deque
 from collections.abc import Iterable
@@ -71,6 +72,11 @@ class SuspensionBudget:
         """A disable call is made for `key` now: it leaves the line and uses a slot."""
         self._spent.append(now)
         self.withdraw(key)
+
+    def refund(self, at: float) -> None:
+        """The slot taken at `at` was not used: Atlassian refused before any disable call."""
+        with contextlib.suppress(ValueError):  # it has left the window already
+            self._spent.remove(at)
 
     def restore(self, spent: Iterable[float], now: float) -> None:
         """Calls made before a restart, so that a restart never refills the window."""

@@ -1,4 +1,4 @@
-"""Kubernetes-style conditions (Ready, Synced) that keep their transition time while unchanged."""
+"""Kubernetes-style conditions (Ready, Synced, Enriched), keeping their transition time."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 READY = "Ready"
 SYNCED = "Synced"
+ENRICHED = "Enriched"  # an org's: the v2 search of its last sync, or why there is none
 
 
 @dataclass(frozen=True)

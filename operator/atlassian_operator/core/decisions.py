@@ -29,9 +29,19 @@ class Blocked:
 class Decision:
     action: Action | None = None
     blocked: Blocked | None = None
+    #: Ask the user management API whether the call is allowed before making it.
+    ask_first: bool = False
 
 
 NOTHING = Decision()
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Whether the needed call may go (`blocked` None), after asking Atlassian when `ask_first`."""
+
+    blocked: Blocked | None = None
+    ask_first: bool = False
 
 
 def needed_action(desired: DesiredState | None, user: User) -> Action | None:
@@ -50,12 +60,14 @@ def decide_account(
     *,
     known_emails: Iterable[str] = (),
     failed: Blocked | None = None,
+    gate: Gate | None = None,
 ) -> Decision:
     """The action the account needs now, or why it does not get it.
 
     `known_emails`: every address this account is known by (its spec, what Atlassian showed for
     it before), so that protection holds when Atlassian hides the email. `failed`: the
     permanent failure of this same action under the current account and org configuration.
+    `gate`: whether Atlassian lets the operator make the needed call (core/safety.py).
     """
     if user is None:
         return NOTHING
@@ -92,6 +104,8 @@ def decide_account(
         )
     if failed is not None and failed.action is action:
         return Decision(blocked=failed)
+    if gate is not None and gate.blocked is not None:
+        return Decision(blocked=gate.blocked)
     if policy.dry_run:
         verb = "suspend" if action is Action.SUSPEND else "re-enable"
         return Decision(
@@ -101,4 +115,4 @@ def decide_account(
                 action,
             )
         )
-    return Decision(action=action)
+    return Decision(action=action, ask_first=gate is not None and gate.ask_first)

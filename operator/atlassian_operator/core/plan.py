@@ -10,8 +10,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from atlassian_operator.core.decisions import Action, Blocked, Decision, decide_account
+from atlassian_operator.atlassian import LifecyclePermission
+from atlassian_operator.core.decisions import (
+    Action,
+    Blocked,
+    Decision,
+    Gate,
+    decide_account,
+    needed_action,
+)
 from atlassian_operator.core.resources import AccountSpec, SuspensionPolicy
+from atlassian_operator.core.safety import lifecycle_gate
 from atlassian_operator.core.snapshot import Observation, OrgSnapshot
 
 
@@ -58,12 +67,16 @@ def plan_account(
     rivals: Iterable[Rival],
     trusted: bool,
     failed: Blocked | None,
+    enriched: bool = False,
+    permission: LifecyclePermission | None = None,
 ) -> AccountPlan:
     """What this account needs, with explicit intent winning over observation.
 
     An account that states a desired state takes precedence over observe-only (and discovered)
     accounts naming the same user; two that both state one are a conflict, and neither acts.
-    A listing that contradicts itself (`trusted` False) never leads to an action.
+    A listing that contradicts itself (`trusted` False) never leads to an action. `enriched`:
+    the observation's directory facts come from the same sync as the listing; `permission`:
+    what the user management API answered for this account during this listing.
     """
     rivals = sorted(rivals, key=lambda r: r.name)
     intent = [r.name for r in rivals if r.states_desire]
@@ -81,12 +94,25 @@ def plan_account(
                 )
             ),
         )
+    user = observation.user
+    needed = needed_action(spec.desired_state, user) if user is not None else None
+    gate: Gate | None = None
+    if needed is not None and user is not None:
+        gate = lifecycle_gate(
+            needed,
+            user.email or user.account_id,
+            observation.facts,
+            fresh=enriched,
+            permission=permission,
+            allow_admins=policy.allow_admins,
+        )
     decision = decide_account(
         spec,
-        observation.user,
+        user,
         policy,
         known_emails=known_emails(spec, status),
         failed=failed,
+        gate=gate,
     )
     if decision.action is not None and not trusted:
         decision = Decision(

@@ -10,6 +10,7 @@ from atlassian_operator.atlassian import (
     Forbidden,
     MalformedResponse,
     OrgNotFound,
+    OutcomeUnknown,
     RateLimited,
 )
 
@@ -20,6 +21,7 @@ _REASONS: tuple[tuple[type[AtlassianError], str], ...] = (
     (RateLimited, "RateLimited"),
     (AtlassianUnavailable, "AtlassianUnavailable"),
     (MalformedResponse, "MalformedResponse"),
+    (OutcomeUnknown, "OutcomeUnknown"),
 )
 
 

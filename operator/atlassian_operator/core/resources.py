@@ -67,6 +67,8 @@ class SuspensionPolicy:
     max_per_sync: int = 10
     protected_accounts: frozenset[str] = frozenset()
     allow_reactivation: bool = False
+    #: Org and site admins (from the v2 search) may be suspended too.
+    allow_admins: bool = False
 
     def protects(self, account_id: str | None, emails: Iterable[str | None] = ()) -> bool:
         """Protected by account ID or by any address the account is known by."""
@@ -83,6 +85,8 @@ class OrgSpec:
     api_base_url: str = DEFAULT_API_BASE_URL
     sync_interval_seconds: float = 300.0
     discovery: bool = False
+    #: List the org with the v2 search as well (who is IdP-managed, admin, or unmanaged).
+    enrichment: bool = True
     suspension: SuspensionPolicy = field(default_factory=SuspensionPolicy)
 
     @classmethod
@@ -114,11 +118,13 @@ class OrgSpec:
             api_base_url=str(spec.get("apiBaseURL") or DEFAULT_API_BASE_URL).rstrip("/"),
             sync_interval_seconds=interval,
             discovery=bool((spec.get("accountDiscovery") or {}).get("enabled", False)),
+            enrichment=bool((spec.get("enrichment") or {}).get("enabled", True)),
             suspension=SuspensionPolicy(
                 dry_run=bool(suspension.get("dryRun", False)),
                 max_per_sync=int(suspension.get("maxPerSync", 10)),
                 protected_accounts=protected,
                 allow_reactivation=bool(suspension.get("allowReactivation", False)),
+                allow_admins=bool(suspension.get("allowAdmins", False)),
             ),
         )
 

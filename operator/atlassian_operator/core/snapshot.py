@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from atlassian_operator.atlassian import User
+from atlassian_operator.core.directory import Directory, DirectoryFacts
 from atlassian_operator.core.mapping import (
     ACTIVE,
     DEPROVISIONED,
@@ -31,6 +32,8 @@ class Observation:
     account_id: str | None
     problem: str | None = None
     reason: str = "AccountNotFound"
+    #: What the v2 search says of the user (see `OrgSnapshot.directory`), if anything.
+    facts: DirectoryFacts | None = None
 
 
 class OrgSnapshot:
@@ -39,15 +42,28 @@ class OrgSnapshot:
     A listing that contradicts itself (fewer or more users than its own `meta.total`, a user
     twice) is not `trusted`: it is merged over the previous snapshot, so that nobody missing
     from it looks deprovisioned, and nothing is decided from it.
+
+    `directory` is the enrichment (v2 search) joined to it, if the org has one: its unmanaged
+    users are users of the snapshot too.
     """
 
     def __init__(
-        self, org_id: str, users: Iterable[User], taken_at: datetime, *, trusted: bool = True
+        self,
+        org_id: str,
+        users: Iterable[User],
+        taken_at: datetime,
+        *,
+        trusted: bool = True,
+        directory: Directory | None = None,
     ) -> None:
         self.org_id = org_id
         self.taken_at = taken_at
         self.trusted = trusted
+        self.directory = directory
         self._users: dict[str, User] = {u.account_id: u for u in users}
+        if directory is not None:
+            for user in directory.unmanaged:
+                self._users.setdefault(user.account_id, user)
         self._by_email: dict[str, list[str]] = defaultdict(list)
         for user in self._users.values():
             if user.email:
@@ -55,12 +71,17 @@ class OrgSnapshot:
 
     @classmethod
     def untrusted(
-        cls, org_id: str, previous: OrgSnapshot | None, users: Iterable[User], taken_at: datetime
+        cls,
+        org_id: str,
+        previous: OrgSnapshot | None,
+        users: Iterable[User],
+        taken_at: datetime,
+        directory: Directory | None = None,
     ) -> OrgSnapshot:
         """A doubtful listing over what was known: users it lacks keep their last known state."""
         merged = dict(previous.users) if previous is not None else {}
         merged.update((u.account_id, u) for u in users)
-        return cls(org_id, merged.values(), taken_at, trusted=False)
+        return cls(org_id, merged.values(), taken_at, trusted=False, directory=directory)
 
     def __len__(self) -> int:
         return len(self._users)
@@ -75,7 +96,19 @@ class OrgSnapshot:
         if user is not None:
             self._users[account_id] = user.model_copy(update={"account_status": account_status})
 
+    def facts(self, account_id: str | None) -> DirectoryFacts | None:
+        if self.directory is None or account_id is None:
+            return None
+        return self.directory.facts.get(account_id)
+
     def observe(self, spec: AccountSpec, pinned: str | None) -> Observation:
+        observation = self._observe(spec, pinned)
+        facts = self.facts(observation.account_id) if observation.user is not None else None
+        if facts is None:
+            return observation
+        return replace(observation, facts=facts)
+
+    def _observe(self, spec: AccountSpec, pinned: str | None) -> Observation:
         """The user an AtlassianAccount is about: `spec.accountId`, else the pinned ID, by email.
 
         `pinned` is the account ID this AtlassianAccount resolved to before (kept in status):
@@ -128,13 +161,20 @@ class OrgSnapshot:
 
     def user_counts(self) -> dict[str, int]:
         states = Counter(account_state(u.account_status) for u in self._users.values())
-        return {
+        counts = {
             "total": len(self._users),
             "active": states[ACTIVE],
             "suspended": states[SUSPENDED],
             "deprovisioned": states[DEPROVISIONED],
             "billable": sum(1 for u in self._users.values() if u.access_billable),
         }
+        if self.directory is not None:
+            counts["unmanaged"] = sum(1 for u in self._users if self._unmanaged(u))
+        return counts
+
+    def _unmanaged(self, account_id: str) -> bool:
+        facts = self.facts(account_id)
+        return facts is not None and facts.unmanaged
 
     def products(self) -> list[dict[str, Any]]:
         """The org's applications: each product on each site, with how many active users use it."""

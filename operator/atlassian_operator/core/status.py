@@ -8,6 +8,7 @@ from typing import Any
 
 from atlassian_operator.core.conditions import READY, SYNCED, Condition, render_conditions
 from atlassian_operator.core.decisions import Action, Blocked, Decision
+from atlassian_operator.core.directory import IDENTITY_PROVIDER
 from atlassian_operator.core.mapping import (
     ACTIVE,
     DELETED,
@@ -57,6 +58,10 @@ _OBSERVED_KEYS = (
     "lastActive",
     "billable",
     "productAccess",
+    "managedBy",
+    "claimStatus",
+    "platformRoles",
+    "membershipStatus",
 )
 
 
@@ -79,6 +84,11 @@ def _observed_fields(obs: Observation, previous: Mapping[str, Any]) -> dict[str,
                 previous.get("productAccess") or (), user.product_access
             ),
         }
+        if obs.facts is not None:
+            fields.update(obs.facts.status_fields())
+            if obs.facts.unmanaged:
+                # v2 tells activity, not entitlement: what an unmanaged user may use is unknown.
+                del fields["productAccess"]
     elif was_observed(obs, previous):
         # Missing from a complete listing: the seed's `deleted`, Deprovisioned.
         fields = {
@@ -180,6 +190,12 @@ def _conditions(
                 "desired state of this Atlassian account"
             )
             return Condition(READY, True, "DefersToAccount", message), synced
+        if obs.facts is not None and obs.facts.unmanaged:
+            message = (
+                f"observe only; account is {shown}; unmanaged account (its email domain is not "
+                "verified by the org): lifecycle calls do not apply to it"
+            )
+            return Condition(READY, True, "Observed", message), synced
         return Condition(READY, True, "Observed", f"observe only; account is {shown}"), synced
     if state == str(desired):
         return Condition(READY, True, "InDesiredState", f"account is {state}"), synced
@@ -251,8 +267,11 @@ def org_status(
     requests: int,
     rate_limited: int,
 ) -> dict[str, Any]:
-    """The org's status fields after a complete listing (conditions are added by the caller)."""
-    return {
+    """The org's status fields after a complete listing (conditions are added by the caller).
+
+    `requests` counts both listings of the sync: v1 pages and v2 search pages.
+    """
+    fields: dict[str, Any] = {
         "observedGeneration": generation,
         "lastSyncTime": now,
         "lastSyncDurationSeconds": round(duration, 3),
@@ -261,6 +280,19 @@ def org_status(
         "apiRequests": requests,
         "rateLimitedResponses": rate_limited,
     }
+    directory = snapshot.directory
+    if directory is not None:
+        fields["enrichment"] = {
+            "fresh": directory.fresh,
+            "users": len(directory),
+            "unmanaged": len(directory.unmanaged),
+            "admins": sum(1 for f in directory.facts.values() if f.admin_roles),
+            "managedByIdentityProvider": sum(
+                1 for f in directory.facts.values() if f.managed_by == IDENTITY_PROVIDER
+            ),
+            "apiRequests": directory.requests,
+        }
+    return fields
 
 
 def problem_status(

@@ -10,6 +10,8 @@ from typing import Any
 from atlassian_operator.atlassian import (
     AtlassianError,
     AuthenticationFailed,
+    LifecyclePermission,
+    OutcomeUnknown,
 )
 from atlassian_operator.core.conditions import READY, find
 from atlassian_operator.core.decisions import Action, Blocked, Decision
@@ -32,6 +34,7 @@ from atlassian_operator.reconcile.accounts import AccountState, Rendered
 from atlassian_operator.reconcile.effects import InternalFailure
 from atlassian_operator.reconcile.messages import LifecycleDone
 from atlassian_operator.reconcile.state import (
+    FIRST_BACKOFF_SECONDS,
     KEY_RECHECK_SECONDS,
     RETRY_BASE_SECONDS,
     OwnerState,
@@ -114,11 +117,11 @@ class AccountSide(OwnerState):
                 self.budget.withdraw(head)
                 continue
             self.budget.spend(head, now)
-            self._call(evaluation)
+            self._call(evaluation, spent_at=now)
             evaluations[head] = evaluation
         for evaluation in evaluations.values():
             if evaluation.wants is Action.REACTIVATE:
-                self._call(evaluation)
+                self._call(evaluation, spent_at=None)
             elif evaluation.wants is None or self.budget.waiting(evaluation.name):
                 self._render(evaluation)
 
@@ -171,6 +174,7 @@ class AccountSide(OwnerState):
         touched = self.accounts.claim(state, observation.account_id)
         rivals = self.accounts.rivals(name, observation.account_id)
         failed = state.failed
+        directory = snapshot.directory
         plan = plan_account(
             spec=spec,
             status=view,
@@ -180,6 +184,8 @@ class AccountSide(OwnerState):
             trusted=snapshot.trusted,
             failed=failed[2] if failed and failed[:2] == (resource.generation, self._config_key())
             else None,
+            enriched=directory is not None and directory.fresh,
+            permission=self._permissions.get(observation.account_id or ""),
         )  # fmt: skip
         evaluation.plan = plan
         action, account_id = plan.action, observation.account_id
@@ -189,6 +195,7 @@ class AccountSide(OwnerState):
         if (
             state.result is not None
             or account_id in self._in_flight
+            or account_id in self._unconfirmed  # a call whose outcome no listing has shown yet
             or (state.retry_at is not None and now < state.retry_at)
         ):
             self.budget.withdraw(name)
@@ -313,7 +320,8 @@ class AccountSide(OwnerState):
 
     # ----- lifecycle calls ----------------------------------------------------------------------
 
-    def _call(self, evaluation: Evaluation) -> None:
+    def _call(self, evaluation: Evaluation, *, spent_at: float | None) -> None:
+        """Start the call; `spent_at`: when it took a slot of the suspension budget."""
         assert evaluation.plan is not None and evaluation.wants is not None
         assert self._client is not None
         state, action = evaluation.state, evaluation.wants
@@ -324,21 +332,40 @@ class AccountSide(OwnerState):
         assert isinstance(spec, AccountSpec)
         self._in_flight.add(account_id)
         name, uid, requested_by = resource.ref.name, resource.ref.uid, resource.desired_by
+        listed_at = self._listed_at
 
-        def done(error: AtlassianError | None) -> LifecycleDone:
-            return LifecycleDone(name, uid, account_id, action, error, requested_by)
+        def done(
+            error: AtlassianError | None, permission: LifecyclePermission | None
+        ) -> LifecycleDone:
+            return LifecycleDone(
+                name, uid, account_id, action, error, requested_by, permission, listed_at,
+                spent_at,
+            )  # fmt: skip
 
         self._spawn(
             f"{action} of {account_id}",
             effects.lifecycle(
-                self._client, action, account_id, spec.suspension_message, done, self.post
+                self._client, action, account_id, spec.suspension_message,
+                evaluation.plan.decision.ask_first, done, self.post,
             ),
-        )
+        )  # fmt: skip
 
     def _on_lifecycle_done(self, message: LifecycleDone) -> None:
         account_id, action, error = message.account_id, message.action, message.error
         self._in_flight.discard(account_id)
         now = self._clock()
+        permission = message.permission
+        if permission is not None and message.listed_at == self._listed_at:
+            self._permissions[account_id] = permission  # asked once per listing
+        if permission is not None and not permission.allowed:
+            # Atlassian said no before any call: the account's plan now says why, and the
+            # budget slot it took is given back.
+            logger.info("Atlassian does not allow %s of %s (%s); no call made", action,
+                        account_id, permission.reason)  # fmt: skip
+            if message.spent_at is not None:
+                self.budget.refund(message.spent_at)
+            self._reconcile([message.name, *self.accounts.about(account_id)])
+            return
         user = self.snapshot.users.get(account_id) if self.snapshot else None
         who = (user.email if user else None) or account_id
         by = f" (desiredState set by {message.requested_by})" if message.requested_by else ""
@@ -362,6 +389,11 @@ class AccountSide(OwnerState):
             logger.warning("%s of %s for %s/%s failed: %s", action, account_id,
                            self.ref.namespace, message.name, error)  # fmt: skip
             result = ActionResult(action, False, reason, str(error), utcnow(), message.requested_by)
+        if isinstance(error, OutcomeUnknown):
+            # Maybe done, maybe not: calling again could act twice. The next listing (asked
+            # for soon) shows what happened, and the account is planned again from that.
+            self._unconfirmed[account_id] = now
+            self._next_sync = min(self._next_sync, now + FIRST_BACKOFF_SECONDS)
         state = self.accounts.get(message.name)
         if state is None or state.resource.ref.uid != message.uid:
             self._reconcile(self.accounts.about(account_id))
@@ -373,6 +405,8 @@ class AccountSide(OwnerState):
             self._key_check_at = now + KEY_RECHECK_SECONDS
         if error is None:
             state.attempts, state.retry_at, state.failed = 0, None, None
+        elif isinstance(error, OutcomeUnknown):
+            pass  # no retry: see above
         elif is_transient(error) or isinstance(error, InternalFailure | AuthenticationFailed):
             state.attempts += 1
             self.accounts.retry_at(

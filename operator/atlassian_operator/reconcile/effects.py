@@ -13,7 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from atlassian_operator.atlassian import AtlassianClient, AtlassianError
+from atlassian_operator.atlassian import (
+    AtlassianClient,
+    AtlassianError,
+    DirectoryListing,
+    LifecyclePermission,
+)
 from atlassian_operator.core.decisions import Action
 from atlassian_operator.core.resources import ObjectRef, OrgSpec
 from atlassian_operator.reconcile.kube import KubeApi, KubeError, SecretProblem
@@ -21,6 +26,7 @@ from atlassian_operator.reconcile.messages import (
     KeyRead,
     LifecycleDone,
     Listed,
+    ListingCount,
     Message,
     StatusStored,
 )
@@ -34,12 +40,11 @@ class InternalFailure(AtlassianError):
     """An unexpected exception during a call, carried back as a failed call."""
 
 
-@dataclass
-class ListingCount:
-    """Requests and 429s of one listing (lifecycle calls share the client, not this count)."""
+class SearchAbandoned(AtlassianError):
+    """The v2 user search took too much longer than the v1 listing it goes with."""
 
-    requests: int = 0
-    rate_limited: int = 0
+
+SEARCH_GRACE_SECONDS = 30.0
 
 
 @dataclass
@@ -80,26 +85,58 @@ async def list_org(
     org_id: str,
     org: ObjectRef,
     need_claims: bool,
+    enrich: bool,
     post: Post,
 ) -> None:
-    """The org's users, and (first time, or for discovery) what every account claims."""
+    """The org's users, what the v2 search adds (`enrich`), and (first time, or for discovery)
+    what every account claims.
+
+    The v1 listing and the search run side by side; a failed search is reported with the
+    listing and never fails it.
+    """
     observer.listing = count = listing.count
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    search = asyncio.ensure_future(_search(client, org_id)) if enrich else None
     try:
         users = await client.list_org_users(org_id)
         claims = await kube.account_claims(org.namespace, org.name) if need_claims else None
+        directory, directory_error = None, None
+        if search is not None:
+            # A slow search must not hold the listing's statuses back for long: it gets as long
+            # again as the listing took (at least SEARCH_GRACE_SECONDS), then is abandoned.
+            grace = max(SEARCH_GRACE_SECONDS, loop.time() - started)
+            try:
+                directory, directory_error = await asyncio.wait_for(search, grace)
+            except TimeoutError:
+                directory_error = SearchAbandoned(
+                    f"the v2 user search had not finished {grace:.0f}s after the v1 listing "
+                    "did; it was abandoned for this sync"
+                )
     except Exception as exc:
-        if not isinstance(exc, AtlassianError):
-            logger.exception("Listing %s failed unexpectedly", org)
-        error = (
-            exc
-            if isinstance(exc, AtlassianError)
-            else InternalFailure(f"listing failed: {type(exc).__name__}: {exc}")
-        )
-        post(Listed(listing.epoch, None, error, None, count.requests, count.rate_limited))
+        post(Listed(listing.epoch, None, _as_error(exc, org), None, count))
     else:
-        post(Listed(listing.epoch, users, None, claims, count.requests, count.rate_limited))
+        post(Listed(listing.epoch, users, None, claims, count, directory, directory_error))
     finally:
         observer.listing = None
+        if search is not None:
+            search.cancel()  # a no-op once it is done
+
+
+async def _search(
+    client: AtlassianClient, org_id: str
+) -> tuple[DirectoryListing | None, AtlassianError | None]:
+    try:
+        return await client.search_directory_users(org_id), None
+    except Exception as exc:
+        return None, _as_error(exc, org_id)
+
+
+def _as_error(exc: Exception, what: object) -> AtlassianError:
+    if isinstance(exc, AtlassianError):
+        return exc
+    logger.error("Listing %s failed unexpectedly", what, exc_info=exc)
+    return InternalFailure(f"listing failed: {type(exc).__name__}: {exc}")
 
 
 async def lifecycle(
@@ -107,12 +144,23 @@ async def lifecycle(
     action: Action,
     account_id: str,
     suspension_message: str | None,
-    done: Callable[[AtlassianError | None], LifecycleDone],
+    ask_first: bool,
+    done: Callable[[AtlassianError | None, LifecyclePermission | None], LifecycleDone],
     post: Post,
 ) -> None:
-    """One disable or enable call; `done` turns its outcome into the owner's message."""
+    """One disable or enable call; `done` turns its outcome into the owner's message.
+
+    `ask_first`: ask the user management API whether the call is allowed, and make it only
+    when it is; the answer goes back with the outcome so that the owner keeps it.
+    """
     error: AtlassianError | None = None
+    permission: LifecyclePermission | None = None
     try:
+        if ask_first:
+            permission = await client.lifecycle_permission(account_id)
+            if not permission.allowed:
+                post(done(None, permission))
+                return
         if action is Action.SUSPEND:
             await client.disable(account_id, suspension_message)
         else:
@@ -124,7 +172,7 @@ async def lifecycle(
         error = InternalFailure(
             f"unexpected {type(exc).__name__} during the call; see the operator log"
         )
-    post(done(error))
+    post(done(error, permission))
 
 
 async def patch_status(

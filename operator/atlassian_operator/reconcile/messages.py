@@ -6,7 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from atlassian_operator.atlassian import AtlassianError, UserListing
+from atlassian_operator.atlassian import (
+    AtlassianError,
+    DirectoryListing,
+    LifecyclePermission,
+    UserListing,
+)
 from atlassian_operator.core.decisions import Action
 from atlassian_operator.core.resources import AccountClaim, AccountResource
 from atlassian_operator.reconcile.kube import ApiKey
@@ -45,16 +50,28 @@ class KeyRead:
     then_sync: bool
 
 
+@dataclass
+class ListingCount:
+    """Requests and 429s of one sync's listings (lifecycle calls share the client, not this)."""
+
+    requests: int = 0
+    rate_limited: int = 0
+    #: Of `requests`, those of the enrichment (v2 search).
+    search_requests: int = 0
+
+
 @dataclass(frozen=True)
 class Listed:
-    """A listing came back: the users, and (first time, or discovery) every account's claim."""
+    """A sync's listings came back: the users, the v2 search's (or why not), and (first time,
+    or discovery) every account's claim."""
 
     epoch: int
     listing: UserListing | None
     error: AtlassianError | None
     claims: Sequence[AccountClaim] | None
-    requests: int
-    rate_limited: int
+    count: ListingCount
+    directory: DirectoryListing | None = None
+    directory_error: AtlassianError | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,12 @@ class LifecycleDone:
     action: Action
     error: AtlassianError | None
     requested_by: str | None
+    #: The user management API's answer when it was asked first; no call was made if it said no.
+    permission: LifecyclePermission | None = None
+    #: When the listing the call was decided on started (a permission belongs to it).
+    listed_at: float = 0.0
+    #: When the call took a slot of the suspension budget (None: it took none).
+    spent_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,18 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from atlassian_operator.atlassian import AtlassianError, User
 from atlassian_operator.core.authority import base_url_problem
 from atlassian_operator.core.budget import SuspensionBudget
-from atlassian_operator.core.conditions import READY, SYNCED, Condition, find, render_conditions
+from atlassian_operator.core.conditions import (
+    ENRICHED,
+    READY,
+    SYNCED,
+    Condition,
+    find,
+    render_conditions,
+)
+from atlassian_operator.core.directory import Directory
 from atlassian_operator.core.discovery import discovered_account, unclaimed_users
 from atlassian_operator.core.mapping import parse_time
 from atlassian_operator.core.reasons import is_configuration_error
@@ -191,7 +200,7 @@ class OrgSide(OwnerState):
             "listing the org",
             effects.list_org(
                 self._client, self.kube, self._observer, listing, self.spec.org_id, self.ref,
-                need_claims, self.post,
+                need_claims, self.spec.enrichment, self.post,
             ),
         )  # fmt: skip
 
@@ -214,27 +223,31 @@ class OrgSide(OwnerState):
             )
             return
         assert message.listing is not None
-        users = message.listing
+        users, count = message.listing, message.count
         contradiction = users.contradiction()
         taken = datetime.now(UTC)
+        directory = self._directory(message, users.users)
         snapshot = (
-            OrgSnapshot.untrusted(self.spec.org_id, self.snapshot, users.users, taken)
+            OrgSnapshot.untrusted(self.spec.org_id, self.snapshot, users.users, taken, directory)
             if contradiction
-            else OrgSnapshot(self.spec.org_id, users.users, taken)
+            else OrgSnapshot(self.spec.org_id, users.users, taken, directory=directory)
         )
         self._replay_journal(snapshot, since=started)
         if self.snapshot is None and message.claims is not None:
             self._restore_budget(message.claims)
-        self.snapshot = snapshot
+        self.snapshot, self._listed_at, self._permissions = snapshot, started, {}
+        # A call whose outcome was lost shows in a listing that started after it returned.
+        self._unconfirmed = {a: t for a, t in self._unconfirmed.items() if t >= started}
         self._failure, self._config_failure, self._key_check_at = None, None, None
         fields = org_status(
             snapshot,
             generation=self.generation,
             now=utcnow(),
             duration=duration,
-            requests=message.requests,
-            rate_limited=message.rate_limited,
+            requests=count.requests,
+            rate_limited=count.rate_limited,
         )
+        enriched = self._enriched_condition(directory, message.directory_error)
         if listing.answers:
             fields["observedSyncRequest"] = listing.answers
             if self._unanswered_request == listing.answers:
@@ -249,7 +262,9 @@ class OrgSide(OwnerState):
                 "nobody missing from it is marked Deprovisioned and no action is taken from "
                 f"it; listing again in {delay:.0f}s"
             )
-            self._write_org(fields, self._kept_ready("ListingInconsistent", message_text))
+            self._write_org(
+                fields, (*self._kept_ready("ListingInconsistent", message_text), enriched)
+            )
             self._schedule_sync(now + delay)
         else:
             self._failures = 0
@@ -265,8 +280,9 @@ class OrgSide(OwnerState):
                         True,
                         "ListingComplete",
                         f"listed {len(snapshot)} users of org {self.spec.org_id} "
-                        f"in {message.requests} requests",
+                        f"in {count.requests} requests",
                     ),
+                    enriched,
                 ),
             )
             self._schedule_sync(now + self._sync_delay())
@@ -275,6 +291,51 @@ class OrgSide(OwnerState):
             self._discover(snapshot, message.claims)
         if snapshot.trusted:
             self._check_protected(snapshot)
+
+    def _directory(self, message: Listed, users: Iterable[User]) -> Directory | None:
+        """The v2 search joined to this listing; after a failed search, what the last one knew."""
+        if message.directory is not None:
+            return Directory.join(
+                message.directory.users,
+                (u.account_id for u in users),
+                message.count.search_requests,
+            )
+        if message.directory_error is not None and self.snapshot is not None:
+            known = self.snapshot.directory
+            return known.stale() if known is not None else None
+        return None
+
+    def _enriched_condition(
+        self, directory: Directory | None, error: AtlassianError | None
+    ) -> Condition:
+        """What the sync's v2 search gave: `directory` is None when this sync ran none."""
+        if error is None and directory is None:
+            return Condition(
+                ENRICHED,
+                False,
+                "EnrichmentDisabled",
+                "spec.enrichment.enabled is false: every lifecycle call is first checked with "
+                "Atlassian's user management API, and org admins are protected only by "
+                "spec.suspension.protectedAccounts",
+            )
+        if error is not None:
+            kept = "; what the last search said still blocks calls" if directory is not None else ""
+            return Condition(
+                ENRICHED,
+                False,
+                reason_of(error),
+                f"the v2 user search failed: {error}; lifecycle calls are first checked with "
+                f"Atlassian's user management API{kept}",
+            )
+        assert directory is not None
+        unmanaged = len(directory.unmanaged)
+        return Condition(
+            ENRICHED,
+            True,
+            "Enriched",
+            f"the v2 user search returned {len(directory)} users ({unmanaged} unmanaged) in "
+            f"{directory.requests} requests",
+        )
 
     def _check_protected(self, snapshot: OrgSnapshot) -> None:
         """A protectedAccounts entry that matches nobody protects nobody: say so, once."""
@@ -324,8 +385,12 @@ class OrgSide(OwnerState):
         self._reconcile(list(self.accounts))
 
     def _schedule_sync(self, at: float) -> None:
-        """The next sync; at once when a request came in while this one was running."""
-        self._next_sync = self._clock() if self._unanswered_request else at
+        """The next sync; at once when a request came in while this one was running, and soon
+        when a call's lost outcome waits to be seen."""
+        now = self._clock()
+        if self._unconfirmed:
+            at = min(at, now + FIRST_BACKOFF_SECONDS)
+        self._next_sync = now if self._unanswered_request else at
 
     def _sync_delay(self) -> float:
         """The interval after a good sync; after failures, backoff from 5s up to the interval."""
@@ -438,18 +503,21 @@ class OrgSide(OwnerState):
             )
         self._write_org(fields or {}, conditions)
 
-    def _write_org(
-        self, fields: Mapping[str, Any], conditions: tuple[Condition, Condition]
-    ) -> None:
+    def _write_org(self, fields: Mapping[str, Any], conditions: tuple[Condition, ...]) -> None:
+        """Write these conditions; a condition of another type stays as it was (`Enriched`
+        changes only with a listing)."""
         if not self.exists:
             return
         view = self._org_view()
+        previous = view.get("conditions") or []
+        written = {c.type for c in conditions}
         desired = {
             **view,
             **fields,
-            "conditions": render_conditions(
-                conditions, view.get("conditions"), self.generation, utcnow()
-            ),
+            "conditions": [
+                *render_conditions(conditions, previous, self.generation, utcnow()),
+                *(c for c in previous if c.get("type") not in written),
+            ],
         }
         self._writes.want(ORG_KEY, self.ref, desired, self._status)
 

@@ -18,6 +18,7 @@ from atlassian_operator.atlassian import (
     AtlassianClient,
     AtlassianError,
     ClientObserver,
+    LifecyclePermission,
 )
 from atlassian_operator.core.budget import SuspensionBudget
 from atlassian_operator.core.conditions import READY, find
@@ -30,7 +31,12 @@ from atlassian_operator.core.resources import (
 )
 from atlassian_operator.core.snapshot import OrgSnapshot
 from atlassian_operator.reconcile.accounts import AccountBook
-from atlassian_operator.reconcile.effects import InternalFailure, Listing, ListingObserver
+from atlassian_operator.reconcile.effects import (
+    InternalFailure,
+    Listing,
+    ListingObserver,
+    SearchAbandoned,
+)
 from atlassian_operator.reconcile.kube import KubeApi
 from atlassian_operator.reconcile.messages import (
     EffectFailed,
@@ -53,6 +59,7 @@ ORPHAN_GRACE_SECONDS = 5.0  # at start-up an account's org may just not have arr
 WRITE_CONCURRENCY = 8
 RETIRED_CLIENT_GRACE_SECONDS = 120.0  # calls still using a replaced client may finish
 ORG_KEY = ""  # the org's own entry among the status writes (account names are never empty)
+LISTING_ENDPOINTS = frozenset({"list_users", "search_users"})  # the client's names for them
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:
@@ -72,9 +79,10 @@ class OrgObserver(ClientObserver, ListingObserver):
 
     def response(self, endpoint: str, status: int) -> None:
         self._owner.metrics.response(self._owner.ref, endpoint, status)
-        if endpoint == "list_users" and self.listing is not None:
+        if endpoint in LISTING_ENDPOINTS and self.listing is not None:
             self.listing.requests += 1
             self.listing.rate_limited += status == 429
+            self.listing.search_requests += endpoint == "search_users"
 
     def waiting(self, endpoint: str, seconds: float, reason: str) -> None:
         self._owner.metrics.waiting(self._owner.ref, endpoint, reason)
@@ -135,6 +143,9 @@ class OwnerState:
         self._rate_limited_until = 0.0
         self.snapshot: OrgSnapshot | None = None
         self._journal: dict[str, tuple[float, str]] = {}
+        self._listed_at = 0.0  # when the listing behind `snapshot` started (monotonic)
+        self._permissions: dict[str, LifecyclePermission] = {}  # asked during this snapshot
+        self._unconfirmed: dict[str, float] = {}  # account ID -> when a call's outcome got lost
         self.budget = SuspensionBudget(10, 300.0)
         self._in_flight: set[str] = set()
         # ---- the AtlassianAccounts naming this org
@@ -186,7 +197,11 @@ class OwnerState:
 
 
 def reason_of(error: AtlassianError) -> str:
-    return "InternalError" if isinstance(error, InternalFailure) else failure_reason(error)
+    if isinstance(error, InternalFailure):
+        return "InternalError"
+    if isinstance(error, SearchAbandoned):
+        return "SearchTooSlow"
+    return failure_reason(error)
 
 
 def ready_problem(status: Mapping[str, Any]) -> str | None:

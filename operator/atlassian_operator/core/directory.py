@@ -1,0 +1,126 @@
+"""What the v2 user search adds to a listing: who is managed by an identity provider, who is an
+admin, and the unmanaged users the v1 listing never shows.
+
+The v1 listing stays the source of each managed user's state and product access; the v2 search
+(the "enrichment") is joined to it by account ID. Enrichment can only ever stop an action: a
+fact from an older listing still blocks one (an admin yesterday is not suspended today on a
+guess), but only a fact from the current listing lets an action go without asking Atlassian
+first (`Directory.fresh`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from atlassian_operator.atlassian import DirectoryUser, User
+from atlassian_operator.atlassian.v2_choices import ADMIN_ROLES, IDP_MANAGEMENT_SOURCE
+
+IDENTITY_PROVIDER = "IdentityProvider"
+ATLASSIAN = "Atlassian"
+UNMANAGED = "unmanaged"
+
+
+@dataclass(frozen=True)
+class DirectoryFacts:
+    """What the v2 search says about one user, as the account's status shows it."""
+
+    #: IdentityProvider (synced by SCIM or Google), Atlassian (invited), or None: not determined.
+    managed_by: str | None
+    #: managed (email domain claimed by the org) | unmanaged | None.
+    claim_status: str | None
+    platform_roles: tuple[str, ...]
+    #: active | suspended | no_membership | None: the user's membership of the org.
+    membership_status: str | None
+
+    @classmethod
+    def of(cls, user: DirectoryUser) -> DirectoryFacts:
+        source = user.management_source
+        managed_by = (
+            None
+            if source is None
+            else IDENTITY_PROVIDER
+            if source == IDP_MANAGEMENT_SOURCE
+            else ATLASSIAN
+        )
+        return cls(
+            managed_by, user.claim_status, tuple(user.platform_roles), user.membership_status
+        )
+
+    @property
+    def unmanaged(self) -> bool:
+        return self.claim_status == UNMANAGED
+
+    @property
+    def admin_roles(self) -> tuple[str, ...]:
+        return tuple(r for r in self.platform_roles if r in ADMIN_ROLES)
+
+    def status_fields(self) -> dict[str, object]:
+        fields: dict[str, object] = {
+            "managedBy": self.managed_by,
+            "claimStatus": self.claim_status,
+            "membershipStatus": self.membership_status,
+        }
+        if self.platform_roles:
+            fields["platformRoles"] = list(self.platform_roles)
+        return {k: v for k, v in fields.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Directory:
+    """One enrichment listing joined to the v1 listing of the same sync (or an older one).
+
+    `facts` covers every user the search returned; `unmanaged` are the users it returned that
+    the v1 listing (managed accounts only) cannot show, as v1-shaped users so that they are
+    observed, discovered and counted like the others.
+    """
+
+    facts: Mapping[str, DirectoryFacts]
+    unmanaged: tuple[User, ...] = ()
+    #: Taken with the v1 listing it is joined to; False once a later enrichment listing failed.
+    fresh: bool = True
+    #: Requests the enrichment listing took, for the org's status.
+    requests: int = 0
+    _ids: frozenset[str] = field(default=frozenset(), repr=False)
+
+    @classmethod
+    def join(
+        cls, users: Iterable[DirectoryUser], managed_ids: Iterable[str], requests: int = 0
+    ) -> Directory:
+        """The search's users by account ID, and those unmanaged ones v1 does not list.
+
+        A user the search calls managed but v1 did not list joined the org between the two
+        listings: the next v1 listing shows them, and until then nothing is invented.
+        """
+        managed = set(managed_ids)
+        facts: dict[str, DirectoryFacts] = {}
+        unmanaged: list[User] = []
+        for user in users:
+            facts[user.account_id] = found = DirectoryFacts.of(user)
+            if user.account_id not in managed and found.unmanaged:
+                unmanaged.append(as_user(user))
+        return cls(facts, tuple(unmanaged), True, requests, frozenset(facts))
+
+    def stale(self) -> Directory:
+        """What this listing knew, kept after a later enrichment listing failed."""
+        return Directory(self.facts, self.unmanaged, False, 0, self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+def as_user(user: DirectoryUser) -> User:
+    """An unmanaged user in the v1 listing's shape: what v2 says of state, name and activity.
+
+    v2 `productAccess` is activity per product instance, not entitlement (API-NOTES-v2 §1.5), so
+    it gives the last active time and no product access.
+    """
+    return User(
+        account_id=user.account_id,
+        account_type=user.account_type or "atlassian",
+        account_status=user.account_status or "unknown",
+        name=user.name or "",
+        picture="",
+        email=user.email,
+        last_active=user.last_active,
+    )
