@@ -133,6 +133,11 @@ async def test_a_failed_search_fails_nothing_and_every_call_is_checked_first(
     enriched = condition(world, "Enriched")
     assert enriched["status"] == "False" and enriched["reason"] == "AtlassianUnavailable"
     assert "user management API" in enriched["message"]
+    failures = world.metrics.registry.get_sample_value(
+        "atlassian_operator_enrichment_failures_total",
+        {"namespace": "team", "org": "acme", "reason": "AtlassianUnavailable"},
+    )
+    assert failures == 1
     assert world.atlassian.checks == [SCIM] and world.atlassian.disables() == 0
     # The refusal gave its budget slot back: with maxPerSync 1, alice still goes at once.
     world.account("alice", accountId=ALICE, desiredState="Suspended")

@@ -78,6 +78,13 @@ class Metrics:
             [*labels, "reason"],
             registry=self.registry,
         )
+        self.enrichment_failures = Counter(
+            "atlassian_operator_enrichment_failures",
+            "Syncs whose v2 user search failed or was abandoned, by reason (the sync itself "
+            "succeeded; lifecycle calls were checked with the user management API first)",
+            [*labels, "reason"],
+            registry=self.registry,
+        )
         self.account_states = Gauge(
             "atlassian_operator_accounts",
             "AtlassianAccounts by their Ready condition and its reason (False: not in the "
@@ -136,6 +143,9 @@ class Metrics:
         self._labels(self.sync_failures, ref, reason).inc()
         if seconds is not None:
             self._labels(self.sync_seconds, ref).observe(seconds)
+
+    def enrichment_failed(self, ref: ObjectRef, reason: str) -> None:
+        self._labels(self.enrichment_failures, ref, reason).inc()
 
     def accounts_by_readiness(self, ref: ObjectRef, counts: Tally[tuple[str, str]]) -> None:
         """How many accounts are Ready or not, by reason; vanished reasons drop to 0."""

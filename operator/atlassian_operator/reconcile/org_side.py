@@ -248,6 +248,8 @@ class OrgSide(OwnerState):
             rate_limited=count.rate_limited,
         )
         enriched = self._enriched_condition(directory, message.directory_error)
+        if message.directory_error is not None:
+            self.metrics.enrichment_failed(self.ref, reason_of(message.directory_error))
         if listing.answers:
             fields["observedSyncRequest"] = listing.answers
             if self._unanswered_request == listing.answers:
