@@ -11,6 +11,7 @@ import asyncio
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from atlassian_operator.atlassian import (
@@ -57,7 +58,14 @@ class Gate:
             self.waiting -= 1
 
 
-def user(account_id: str, status: str = "active", email: str | None = None) -> User:
+def user(
+    account_id: str,
+    status: str = "active",
+    email: str | None = None,
+    *,
+    last_active: datetime | None = None,
+    billable: bool | None = None,
+) -> User:
     return User(
         account_id=account_id,
         account_type="atlassian",
@@ -65,6 +73,8 @@ def user(account_id: str, status: str = "active", email: str | None = None) -> U
         name=f"User {account_id}",
         picture="https://avatar.example/x.png",
         email=email if email is not None else f"{account_id}@acme.example",
+        last_active=last_active,
+        access_billable=billable,
     )
 
 
@@ -79,6 +89,7 @@ class FakeAtlassian:
     listings: int = 0
     reported_total: int | None = None  # meta.total; None: the true count
     fail_calls: Callable[[str, str], AtlassianError | None] = lambda action, account_id: None
+    fail_list: AtlassianError | None = None
     keys_used: list[str] = field(default_factory=list)
     # The v2 search: every v1 user as a managed, invited, non-admin user unless `directory`
     # says otherwise, plus `unmanaged` users v1 does not list.
@@ -124,6 +135,8 @@ class FakeClient:
         self._atlassian.listings += 1
         self._atlassian.keys_used.append(self.key)
         await self._atlassian.list_gate.passage()
+        if self._atlassian.fail_list is not None:
+            raise self._atlassian.fail_list
         users = list(self._atlassian.users.values())
         total = self._atlassian.reported_total
         return UserListing(users, len(users) if total is None else total)
@@ -276,8 +289,20 @@ class World:
         self.kube.objects[("AtlassianOrg", self.name)] = body
         self.owner.post(OrgSeen(_copy(body)))
 
-    def account(self, name: str, uid: str | None = None, **spec: Any) -> dict[str, Any]:
-        """Create or change an AtlassianAccount (a new generation when its spec changes)."""
+    def account(
+        self,
+        name: str,
+        uid: str | None = None,
+        *,
+        labels: dict[str, str] | None = None,
+        stored_status: dict[str, Any] | None = None,
+        **spec: Any,
+    ) -> dict[str, Any]:
+        """Create or change an AtlassianAccount (a new generation when its spec changes).
+
+        `labels` replace the object's labels; `stored_status` is the status a new object
+        already has (as after an operator restart).
+        """
         from atlassian_operator.core.resources import AccountResource
 
         existing = self.kube.objects.get(("AtlassianAccount", name))
@@ -293,7 +318,7 @@ class World:
                                        "fieldsV1": {"f:spec": {"f:desiredState": {}}}}],
                 },
                 "spec": full_spec,
-                "status": {},
+                "status": dict(stored_status or {}),
             }  # fmt: skip
             self.kube.objects[("AtlassianAccount", name)] = body
         else:
@@ -302,6 +327,8 @@ class World:
                 body["spec"] = full_spec
                 body["metadata"]["generation"] += 1
             body["metadata"]["resourceVersion"] = str(next(self.kube._versions))
+        if labels is not None:
+            body["metadata"]["labels"] = dict(labels)
         self.owner.post(AccountSeen(AccountResource.from_body(_copy(body))))
         return body
 

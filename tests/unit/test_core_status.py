@@ -118,6 +118,7 @@ def test_an_observed_user_shows_everything_kubectl_get_needs() -> None:
             },
         ],
         "activeProducts": "Confluence (acme)",
+        "firstObserved": T0,  # the inactivity policy's clock for a never-active account
         "observedGeneration": 1,
         "conditions": [
             {

@@ -15,6 +15,7 @@ import yaml
 from atlassian_operator.atlassian import User
 from atlassian_operator.core import resources
 from atlassian_operator.core.decisions import Action, Blocked, Decision
+from atlassian_operator.core.inactivity import InactivityPolicy
 from atlassian_operator.core.snapshot import Observation, OrgSnapshot
 from atlassian_operator.core.status import ActionResult, account_status, org_status
 
@@ -187,8 +188,12 @@ def test_every_org_status_field_is_declared_in_the_crd() -> None:
 @pytest.mark.parametrize(
     ("kind", "reader"),
     [
-        pytest.param("AtlassianOrg", resources.OrgSpec.from_dict, id="org"),
-        pytest.param("AtlassianAccount", resources.AccountSpec.from_dict, id="account"),
+        pytest.param(
+            "AtlassianOrg",
+            (resources.OrgSpec.from_dict, InactivityPolicy.from_dict),
+            id="org",
+        ),
+        pytest.param("AtlassianAccount", (resources.AccountSpec.from_dict,), id="account"),
     ],
 )
 def test_every_spec_field_in_the_crd_is_read_by_the_operator(kind: str, reader: Any) -> None:
@@ -196,7 +201,7 @@ def test_every_spec_field_in_the_crd_is_read_by_the_operator(kind: str, reader: 
         props = node.get("properties", {})
         return set(props) | {n for p in props.values() for n in names(p)}
 
-    source = inspect.getsource(reader)
+    source = "".join(inspect.getsource(r) for r in reader)
     unread = [n for n in names(schema(kind)["properties"]["spec"]) if f'"{n}"' not in source]
     assert unread == []
 
@@ -211,7 +216,7 @@ def test_every_spec_field_in_the_crd_is_read_by_the_operator(kind: str, reader: 
         ),
         pytest.param(
             "AtlassianOrg",
-            ["Org-ID", "Users", "Active", "Suspended", "Ready", "Last-Sync", "Age"],
+            ["Org-ID", "Users", "Active", "Suspended", "Reclaimable", "Ready", "Last-Sync", "Age"],
             id="orgs",
         ),
     ],

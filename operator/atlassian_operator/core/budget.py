@@ -21,8 +21,8 @@ class SuspensionBudget:
         self.limit = limit
         self.window = window
         self._spent: deque[float] = deque()
-        self._since: dict[str, float] = {}
-        self._queue: list[tuple[float, str]] = []
+        self._since: dict[str, tuple[int, float]] = {}  # key -> its rank in line
+        self._queue: list[tuple[int, float, str]] = []
 
     def resize(self, limit: int, window: float) -> None:
         self.limit, self.window = limit, window
@@ -39,18 +39,23 @@ class SuspensionBudget:
         self._expire(now)
         return len(self._spent)
 
-    def ask(self, key: str, now: float) -> None:
-        """`key` wants to make a disable call; it keeps its first place in line until it goes."""
+    def ask(self, key: str, now: float, *, tier: int = 0, order: float | None = None) -> None:
+        """`key` wants to make a disable call; it keeps its first place in line until it goes.
+
+        The line is ordered by `tier` (0 goes before 1), then by `order` (the time asked, by
+        default), then by key.
+        """
         if key not in self._since:
-            self._since[key] = now
-            heapq.heappush(self._queue, (now, key))
+            rank = (tier, now if order is None else order)
+            self._since[key] = rank
+            heapq.heappush(self._queue, (*rank, key))
 
     def withdraw(self, key: str) -> None:
         """The request no longer stands (spec changed, account gone, already suspended)."""
         self._since.pop(key, None)  # its heap entry is dropped when it reaches the top
         if len(self._queue) > 2 * len(self._since) + 64:
             # Withdrawn entries stuck behind a head that cannot go: rebuild, amortised O(1).
-            self._queue = [(t, k) for k, t in self._since.items()]
+            self._queue = [(*rank, k) for k, rank in self._since.items()]
             heapq.heapify(self._queue)
 
     def waiting(self, key: str) -> bool:
@@ -62,8 +67,8 @@ class SuspensionBudget:
     def next_in_line(self) -> str | None:
         """The oldest request still standing, without taking it."""
         while self._queue:
-            since, key = self._queue[0]
-            if self._since.get(key) == since:
+            tier, order, key = self._queue[0]
+            if self._since.get(key) == (tier, order):
                 return key
             heapq.heappop(self._queue)
         return None

@@ -61,6 +61,7 @@ def decide_account(
     known_emails: Iterable[str] = (),
     failed: Blocked | None = None,
     gate: Gate | None = None,
+    desired: DesiredState | None = None,
 ) -> Decision:
     """The action the account needs now, or why it does not get it.
 
@@ -68,16 +69,15 @@ def decide_account(
     it before), so that protection holds when Atlassian hides the email. `failed`: the
     permanent failure of this same action under the current account and org configuration.
     `gate`: whether Atlassian lets the operator make the needed call (core/safety.py).
+    `desired`: the state wanted when the spec states none (the inactivity policy's).
     """
     if user is None:
         return NOTHING
-    action = needed_action(spec.desired_state, user)
+    desired = desired or spec.desired_state
+    action = needed_action(desired, user)
     who = f"{user.email or user.account_id}"
     if action is None:
-        if (
-            spec.desired_state is DesiredState.ACTIVE
-            and account_state(user.account_status) == DEPROVISIONED
-        ):
+        if desired is DesiredState.ACTIVE and account_state(user.account_status) == DEPROVISIONED:
             return Decision(
                 blocked=Blocked(
                     "AccountDeprovisioned",

@@ -7,7 +7,8 @@ the action (budget, a call already in flight, a usable key) before it acts and r
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from atlassian_operator.atlassian import LifecyclePermission
@@ -19,7 +20,14 @@ from atlassian_operator.core.decisions import (
     decide_account,
     needed_action,
 )
-from atlassian_operator.core.resources import AccountSpec, SuspensionPolicy
+from atlassian_operator.core.inactivity import (
+    Inactivity,
+    InactivityPolicy,
+    assess,
+    reset_time,
+)
+from atlassian_operator.core.mapping import parse_time
+from atlassian_operator.core.resources import AccountSpec, DesiredState, SuspensionPolicy
 from atlassian_operator.core.safety import lifecycle_gate
 from atlassian_operator.core.snapshot import Observation, OrgSnapshot
 
@@ -38,6 +46,10 @@ class AccountPlan:
     decision: Decision
     #: The AtlassianAccount whose desired state this observe-only one defers to.
     defers_to: str | None = None
+    #: Where the account stands under the org's inactivity policy, if it has one.
+    inactivity: Inactivity | None = None
+    #: The suspension is the inactivity policy's (Enforce), not the spec's.
+    by_policy: bool = False
 
     @property
     def action(self) -> Action | None:
@@ -69,6 +81,9 @@ def plan_account(
     failed: Blocked | None,
     enriched: bool = False,
     permission: LifecyclePermission | None = None,
+    inactivity_policy: InactivityPolicy | None = None,
+    as_of: datetime | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> AccountPlan:
     """What this account needs, with explicit intent winning over observation.
 
@@ -77,11 +92,25 @@ def plan_account(
     A listing that contradicts itself (`trusted` False) never leads to an action. `enriched`:
     the observation's directory facts come from the same sync as the listing; `permission`:
     what the user management API answered for this account during this listing.
+
+    Under an inactivity policy (`inactivity_policy`, measured `as_of` the listing), an
+    observe-only account that is eligible is suspended in Enforce mode; explicit intent (its
+    own desiredState, or another account's), protection and `labels` matching the exempt
+    selector keep it out.
     """
     rivals = sorted(rivals, key=lambda r: r.name)
     intent = [r.name for r in rivals if r.states_desire]
-    if spec.desired_state is None:
-        return AccountPlan(observation, Decision(), intent[0] if intent else None)
+    inactivity = _inactivity(
+        spec, status, observation, policy, inactivity_policy, as_of, labels or {}, bool(intent)
+    )
+    by_policy = (
+        inactivity is not None
+        and inactivity.eligible
+        and inactivity_policy is not None
+        and inactivity_policy.enforce
+    )
+    if spec.desired_state is None and not by_policy:
+        return AccountPlan(observation, Decision(), intent[0] if intent else None, inactivity)
     if intent:
         return AccountPlan(
             observation,
@@ -95,7 +124,8 @@ def plan_account(
             ),
         )
     user = observation.user
-    needed = needed_action(spec.desired_state, user) if user is not None else None
+    desired = DesiredState.SUSPENDED if by_policy else spec.desired_state
+    needed = needed_action(desired, user) if user is not None else None
     gate: Gate | None = None
     if needed is not None and user is not None:
         gate = lifecycle_gate(
@@ -113,6 +143,7 @@ def plan_account(
         known_emails=known_emails(spec, status),
         failed=failed,
         gate=gate,
+        desired=desired,
     )
     if decision.action is not None and not trusted:
         decision = Decision(
@@ -123,4 +154,39 @@ def plan_account(
                 decision.action,
             )
         )
-    return AccountPlan(observation, decision)
+    return AccountPlan(observation, decision, None, inactivity, by_policy)
+
+
+def _inactivity(
+    spec: AccountSpec,
+    status: Mapping[str, Any],
+    observation: Observation,
+    policy: SuspensionPolicy,
+    inactivity_policy: InactivityPolicy | None,
+    as_of: datetime | None,
+    labels: Mapping[str, str],
+    rival_intent: bool,
+) -> Inactivity | None:
+    user = observation.user
+    if inactivity_policy is None or user is None or as_of is None:
+        return None
+    exempt = inactivity_policy.exempt is not None and inactivity_policy.exempt.matches(labels)
+    found = assess(
+        inactivity_policy,
+        user,
+        as_of=as_of,
+        first_observed=first_observed(status, as_of),
+        reset_at=reset_time(status, user, as_of),
+        exempt=exempt,
+    )
+    ruled_out = (
+        spec.desired_state is not None
+        or rival_intent
+        or policy.protects(user.account_id, [user.email, *known_emails(spec, status)])
+    )
+    return replace(found, eligible=False) if found.eligible and ruled_out else found
+
+
+def first_observed(status: Mapping[str, Any], as_of: datetime) -> datetime:
+    """When the operator first saw the account's user (`status.firstObserved`), else now."""
+    return parse_time(str(status.get("firstObserved") or "")) or as_of

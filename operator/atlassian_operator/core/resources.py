@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from atlassian_operator.core.inactivity import InactivityPolicy
+
 GROUP = "atlassian.operators.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -88,6 +90,8 @@ class OrgSpec:
     #: List the org with the v2 search as well (who is IdP-managed, admin, or unmanaged).
     enrichment: bool = True
     suspension: SuspensionPolicy = field(default_factory=SuspensionPolicy)
+    #: Suspend (or only report) accounts nobody used for long: license management.
+    inactivity: InactivityPolicy | None = None
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> OrgSpec:
@@ -107,6 +111,10 @@ class OrgSpec:
                 "Atlassian rate-limits the org, so list it at most every 30s"
             )
         suspension = spec.get("suspension") or {}
+        try:
+            inactivity = InactivityPolicy.from_dict(spec.get("inactivity") or {})
+        except ValueError as exc:
+            raise InvalidSpec(str(exc)) from None
         protected = frozenset(
             str(p).lower() if "@" in str(p) else str(p)
             for p in suspension.get("protectedAccounts") or ()
@@ -126,6 +134,7 @@ class OrgSpec:
                 allow_reactivation=bool(suspension.get("allowReactivation", False)),
                 allow_admins=bool(suspension.get("allowAdmins", False)),
             ),
+            inactivity=inactivity,
         )
 
 
@@ -217,6 +226,8 @@ class AccountResource:
     status: Mapping[str, Any]
     #: Who last set spec.desiredState (a field manager), for the audit trail of actions.
     desired_by: str | None = None
+    #: What the org's spec.inactivity.exemptSelector matches against.
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def org_name(self) -> str | None:
@@ -240,4 +251,5 @@ class AccountResource:
             spec=spec,
             status=dict(body.get("status") or {}),
             desired_by=desired_state_manager(meta),
+            labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
         )

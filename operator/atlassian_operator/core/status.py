@@ -9,6 +9,7 @@ from typing import Any
 from atlassian_operator.core.conditions import READY, SYNCED, Condition, render_conditions
 from atlassian_operator.core.decisions import Action, Blocked, Decision
 from atlassian_operator.core.directory import IDENTITY_PROVIDER
+from atlassian_operator.core.inactivity import Inactivity
 from atlassian_operator.core.mapping import (
     ACTIVE,
     DELETED,
@@ -62,6 +63,7 @@ _OBSERVED_KEYS = (
     "claimStatus",
     "platformRoles",
     "membershipStatus",
+    "firstObserved",
 )
 
 
@@ -84,6 +86,7 @@ def _observed_fields(obs: Observation, previous: Mapping[str, Any]) -> dict[str,
                 previous.get("productAccess") or (), user.product_access
             ),
         }
+        fields["firstObserved"] = previous.get("firstObserved")
         if obs.facts is not None:
             fields.update(obs.facts.status_fields())
             if obs.facts.unmanaged:
@@ -103,6 +106,17 @@ def _observed_fields(obs: Observation, previous: Mapping[str, Any]) -> dict[str,
     else:
         fields = {"accountId": obs.account_id}
     return {k: v for k, v in fields.items() if v is not None}
+
+
+def _inactivity_fields(inactivity: Inactivity) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if inactivity.days is not None:
+        fields["inactiveDays"] = inactivity.days
+    if inactivity.eligible:
+        fields["inactivityEligible"] = True
+    if inactivity.reset_at is not None:
+        fields["inactivityResetAt"] = timestamp(inactivity.reset_at)
+    return fields
 
 
 def was_observed(obs: Observation, previous: Mapping[str, Any]) -> bool:
@@ -146,6 +160,7 @@ def _conditions(
     result: ActionResult | None,
     org: str,
     defers_to: str | None,
+    inactivity: Inactivity | None,
 ) -> tuple[Condition, Condition]:
     if obs.user is None and obs.reason == IDENTITY_CHANGED:
         problem = obs.problem or "the account's email resolves to another Atlassian account"
@@ -190,6 +205,12 @@ def _conditions(
                 "desired state of this Atlassian account"
             )
             return Condition(READY, True, "DefersToAccount", message), synced
+        if inactivity is not None and inactivity.eligible:
+            message = (
+                f"observe only; account is {shown}; {inactivity.explain()}: the inactivity "
+                "policy (mode Report) would suspend it in mode Enforce"
+            )
+            return Condition(READY, True, "InactivityEligible", message), synced
         if obs.facts is not None and obs.facts.unmanaged:
             message = (
                 f"observe only; account is {shown}; unmanaged account (its email domain is not "
@@ -231,20 +252,27 @@ def account_status(
     org: str,
     now: str,
     defers_to: str | None = None,
+    inactivity: Inactivity | None = None,
 ) -> dict[str, Any]:
     """The whole status the operator owns for one account (without lastSyncTime).
 
     `defers_to`: another AtlassianAccount that states the desired state of the same user, when
-    this one is observe-only.
+    this one is observe-only. `inactivity`: where it stands under the org's inactivity policy.
     """
     fields = {k: v for k, v in _observed_fields(observation, previous).items() if v is not None}
+    if observation.user is not None:
+        fields.setdefault("firstObserved", now)  # the inactivity policy counts from here
+    if inactivity is not None:
+        fields.update(_inactivity_fields(inactivity))
     if "atlassianStatus" not in fields and spec.email:
         fields.setdefault("email", spec.email)  # not resolved yet: say whom the row is about
     # PRODUCTS means what the account can use now: nothing while suspended or deprovisioned.
     products = [e["product"] for e in fields.get("productAccess", ()) if e["status"] == ACTIVE]
     if products and fields.get("accountStatus") == ACTIVE:
         fields["activeProducts"] = ", ".join(products)
-    ready, synced = _conditions(spec, observation, fields, decision, result, org, defers_to)
+    ready, synced = _conditions(
+        spec, observation, fields, decision, result, org, defers_to, inactivity
+    )
     status: dict[str, Any] = {
         **fields,
         "observedGeneration": generation,

@@ -15,6 +15,7 @@ from atlassian_operator.atlassian import (
 )
 from atlassian_operator.core.conditions import READY, find
 from atlassian_operator.core.decisions import Action, Blocked, Decision
+from atlassian_operator.core.inactivity import POLICY_REQUESTER
 from atlassian_operator.core.plan import AccountPlan, observe, plan_account
 from atlassian_operator.core.reasons import is_transient
 from atlassian_operator.core.resources import (
@@ -30,7 +31,7 @@ from atlassian_operator.core.status import (
     problem_status,
 )
 from atlassian_operator.reconcile import effects
-from atlassian_operator.reconcile.accounts import AccountState, Rendered
+from atlassian_operator.reconcile.accounts import AccountState, Rendered, inactivity_kinds
 from atlassian_operator.reconcile.effects import InternalFailure
 from atlassian_operator.reconcile.messages import LifecycleDone
 from atlassian_operator.reconcile.state import (
@@ -73,7 +74,11 @@ class AccountSide(OwnerState):
         elif not newer_or_equal(account.resource_version, state.resource.resource_version):
             return
         else:
-            edited = account.generation != state.resource.generation
+            # A label can make the account exempt from the inactivity policy, or not.
+            edited = (
+                account.generation != state.resource.generation
+                or account.labels != state.resource.labels
+            )
             state.resource = account
             if not edited:
                 # Only status (which only the operator writes) or metadata changed: the echo of
@@ -186,6 +191,9 @@ class AccountSide(OwnerState):
             else None,
             enriched=directory is not None and directory.fresh,
             permission=self._permissions.get(observation.account_id or ""),
+            inactivity_policy=self.spec.inactivity,
+            as_of=snapshot.taken_at,
+            labels=resource.labels,
         )  # fmt: skip
         evaluation.plan = plan
         action, account_id = plan.action, observation.account_id
@@ -219,7 +227,11 @@ class AccountSide(OwnerState):
             )
             return evaluation, touched
         if action is Action.SUSPEND:
-            self.budget.ask(name, now)
+            if plan.by_policy and plan.inactivity is not None:
+                # After every explicit offboarding, the longest inactive first.
+                self.budget.ask(name, now, tier=1, order=-plan.inactivity.clock_days)
+            else:
+                self.budget.ask(name, now)
         evaluation.wants = action
         return evaluation, touched
 
@@ -249,6 +261,7 @@ class AccountSide(OwnerState):
             inputs = (
                 decision,
                 evaluation.plan.defers_to,
+                evaluation.plan.inactivity,
                 resource.generation,
                 self.spec.org_id,
                 observation.account_id,
@@ -277,6 +290,7 @@ class AccountSide(OwnerState):
                     org=self.spec.org_id,
                     now=now,
                     defers_to=evaluation.plan.defers_to,
+                    inactivity=evaluation.plan.inactivity,
                 )
                 state.rendered = Rendered(observation.user, view, resource.spec, inputs, desired)
         state.result = None
@@ -302,6 +316,7 @@ class AccountSide(OwnerState):
         if ready is not None:
             readiness = (str(ready.get("status")), str(ready.get("reason")))
             self.accounts.set_readiness(state, readiness)
+        self.accounts.set_inactivity(state, inactivity_kinds(status))
         if result is not None:
             if result.succeeded:
                 kind = "Suspended" if result.action is Action.SUSPEND else "Reactivated"
@@ -332,20 +347,24 @@ class AccountSide(OwnerState):
         assert isinstance(spec, AccountSpec)
         self._in_flight.add(account_id)
         name, uid, requested_by = resource.ref.name, resource.ref.uid, resource.desired_by
-        listed_at = self._listed_at
+        listed_at, message, policy = self._listed_at, spec.suspension_message, None
+        inactivity = evaluation.plan.inactivity
+        if evaluation.plan.by_policy and inactivity is not None:
+            requested_by, policy = POLICY_REQUESTER, inactivity.explain()
+            message = message or f"Suspended for inactivity: {inactivity.description}"
 
         def done(
             error: AtlassianError | None, permission: LifecyclePermission | None
         ) -> LifecycleDone:
             return LifecycleDone(
                 name, uid, account_id, action, error, requested_by, permission, listed_at,
-                spent_at,
+                spent_at, policy,
             )  # fmt: skip
 
         self._spawn(
             f"{action} of {account_id}",
             effects.lifecycle(
-                self._client, action, account_id, spec.suspension_message,
+                self._client, action, account_id, message,
                 evaluation.plan.decision.ask_first, done, self.post,
             ),
         )  # fmt: skip
@@ -368,7 +387,13 @@ class AccountSide(OwnerState):
             return
         user = self.snapshot.users.get(account_id) if self.snapshot else None
         who = (user.email if user else None) or account_id
-        by = f" (desiredState set by {message.requested_by})" if message.requested_by else ""
+        by = (
+            f" (inactivity policy: {message.policy})"
+            if message.policy
+            else f" (desiredState set by {message.requested_by})"
+            if message.requested_by
+            else ""
+        )
         if error is None:
             new_status = "inactive" if action is Action.SUSPEND else "active"
             self._journal[account_id] = (now, new_status)

@@ -14,6 +14,7 @@ from typing import Any
 
 from atlassian_operator.atlassian import User
 from atlassian_operator.core.decisions import Blocked
+from atlassian_operator.core.inactivity import POLICY_REQUESTER
 from atlassian_operator.core.plan import Rival
 from atlassian_operator.core.resources import AccountResource, AccountSpec, InvalidSpec
 from atlassian_operator.core.status import ActionResult
@@ -43,11 +44,29 @@ class AccountState:
     result: ActionResult | None = None  # a call's outcome not yet rendered into status
     announced: str | None = None  # the Ready=False reason last posted as an Event
     readiness: tuple[str, str] | None = None  # (Ready status, reason) as last decided
+    inactivity: frozenset[str] = frozenset()  # what it counts as under the inactivity policy
     rendered: Rendered | None = None  # to skip re-rendering what cannot have changed
 
     @property
     def name(self) -> str:
         return self.resource.ref.name
+
+
+def inactivity_kinds(status: Mapping[str, Any]) -> frozenset[str]:
+    """What an account's status counts as under the inactivity policy."""
+    kinds = set()
+    if status.get("inactivityEligible"):
+        kinds.add("eligible")
+        if status.get("billable"):
+            kinds.add("eligibleBillable")
+    last = status.get("lastAction") or {}
+    if (
+        status.get("accountStatus") == "Suspended"
+        and last.get("requestedBy") == POLICY_REQUESTER
+        and last.get("result") == "Succeeded"
+    ):
+        kinds.add("suspended")
+    return frozenset(kinds)
 
 
 class AccountBook:
@@ -59,6 +78,8 @@ class AccountBook:
         self._retries: list[tuple[float, str]] = []  # (when, name), stale entries skipped
         self.readiness: Counter[tuple[str, str]] = Counter()  # (Ready, reason) -> accounts
         self.readiness_changed = False
+        self.inactivity: Counter[str] = Counter()  # eligible, eligibleBillable, suspended
+        self.inactivity_changed = False
 
     def __len__(self) -> int:
         return len(self._accounts)
@@ -85,11 +106,20 @@ class AccountBook:
             self.readiness[readiness] += 1
         state.readiness, self.readiness_changed = readiness, True
 
+    def set_inactivity(self, state: AccountState, kinds: frozenset[str]) -> None:
+        """Count the account under the inactivity policy, for the org's status and metrics."""
+        if kinds == state.inactivity:
+            return
+        self.inactivity.subtract(state.inactivity)
+        self.inactivity.update(kinds)
+        state.inactivity, self.inactivity_changed = kinds, True
+
     def forget(self, name: str) -> set[str]:
         """Drop the account; returns the names that were about the same Atlassian account."""
         state = self._accounts.pop(name, None)
         if state is not None:
             self.set_readiness(state, None)
+            self.set_inactivity(state, frozenset())
         if state is None or not state.resolved:
             return set()
         rivals = self._claims.get(state.resolved, set())

@@ -88,6 +88,8 @@ class LifecycleDone:
     listed_at: float = 0.0
     #: When the call took a slot of the suspension budget (None: it took none).
     spent_at: float | None = None
+    #: Why the inactivity policy asked for it, when it did.
+    policy: str | None = None
 
 
 @dataclass(frozen=True)

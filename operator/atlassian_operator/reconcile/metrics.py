@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from collections import Counter as Tally
 from collections import defaultdict
+from collections.abc import Mapping
 from importlib.metadata import version
 from typing import Any
 
@@ -85,6 +87,13 @@ class Metrics:
             [*labels, "reason"],
             registry=self.registry,
         )
+        self.inactivity_accounts = Gauge(
+            "atlassian_operator_inactivity_accounts",
+            "AtlassianAccounts under the org's inactivity policy: eligible (for suspension), "
+            "eligible_billable (reclaimable seats), suspended (by the policy)",
+            [*labels, "state"],
+            registry=self.registry,
+        )
         self.account_states = Gauge(
             "atlassian_operator_accounts",
             "AtlassianAccounts by their Ready condition and its reason (False: not in the "
@@ -144,6 +153,16 @@ class Metrics:
         if seconds is not None:
             self._labels(self.sync_seconds, ref).observe(seconds)
 
+    def inactivity(self, ref: ObjectRef, counts: Mapping[str, int] | None) -> None:
+        """The policy's counts; None (no policy) drops the series."""
+        for key, state in _INACTIVITY_STATES:
+            labels = (ref.namespace, ref.name, state)
+            if counts is None:
+                with contextlib.suppress(KeyError):
+                    self.inactivity_accounts.remove(*labels)
+            else:
+                self._labels(self.inactivity_accounts, ref, state).set(counts[key])
+
     def enrichment_failed(self, ref: ObjectRef, reason: str) -> None:
         self._labels(self.enrichment_failures, ref, reason).inc()
 
@@ -161,6 +180,13 @@ class Metrics:
 
     def action(self, ref: ObjectRef, action: str, result: str) -> None:
         self._labels(self.actions, ref, str(action), result).inc()
+
+
+_INACTIVITY_STATES = (
+    ("eligible", "eligible"),
+    ("eligibleBillable", "eligible_billable"),
+    ("suspended", "suspended"),
+)
 
 
 def _version_of(package: str) -> str:

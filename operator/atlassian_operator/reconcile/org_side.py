@@ -247,6 +247,8 @@ class OrgSide(OwnerState):
             requests=count.requests,
             rate_limited=count.rate_limited,
         )
+        fields["inactivity"] = self._inactivity_summary()
+        self.metrics.inactivity(self.ref, fields["inactivity"])
         enriched = self._enriched_condition(directory, message.directory_error)
         if message.directory_error is not None:
             self.metrics.enrichment_failed(self.ref, reason_of(message.directory_error))
@@ -506,22 +508,39 @@ class OrgSide(OwnerState):
         self._write_org(fields or {}, conditions)
 
     def _write_org(self, fields: Mapping[str, Any], conditions: tuple[Condition, ...]) -> None:
-        """Write these conditions; a condition of another type stays as it was (`Enriched`
-        changes only with a listing)."""
+        """Write these fields (None removes one) and conditions; a condition of another type
+        stays as it was (`Enriched` changes only with a listing)."""
         if not self.exists:
             return
         view = self._org_view()
         previous = view.get("conditions") or []
         written = {c.type for c in conditions}
         desired = {
-            **view,
-            **fields,
+            **{k: v for k, v in {**view, **fields}.items() if v is not None},  # None: remove
             "conditions": [
                 *render_conditions(conditions, previous, self.generation, utcnow()),
                 *(c for c in previous if c.get("type") not in written),
             ],
         }
         self._writes.want(ORG_KEY, self.ref, desired, self._status)
+
+    def _inactivity_changed(self) -> None:
+        """The inactivity policy's counts, in the org's status (RECLAIMABLE) and metrics."""
+        view = self._org_view()
+        if self.spec is None or not self.exists or "users" not in view:
+            return
+        summary = self._inactivity_summary()
+        self.metrics.inactivity(self.ref, summary)
+        desired = {k: v for k, v in view.items() if k != "inactivity"}
+        if summary is not None:
+            desired["inactivity"] = summary
+        self._writes.want(ORG_KEY, self.ref, desired, self._status)
+
+    def _inactivity_summary(self) -> dict[str, int] | None:
+        if self.spec is None or self.spec.inactivity is None:
+            return None
+        counts = self.accounts.inactivity
+        return {k: counts[k] for k in ("eligible", "eligibleBillable", "suspended")}
 
     def _counts_changed(self) -> None:
         """An action's result shows in the org's counts at once, not at the next listing."""

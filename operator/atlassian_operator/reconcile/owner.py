@@ -121,6 +121,9 @@ class OrgOwner(OrgSide, AccountSide):
         if self.accounts.readiness_changed:
             self.accounts.readiness_changed = False
             self.metrics.accounts_by_readiness(self.ref, self.accounts.readiness)
+        if self.accounts.inactivity_changed:
+            self.accounts.inactivity_changed = False
+            self._guarded(self._inactivity_changed)
         self.beat = self._clock()
 
     def _guarded(self, fn: Callable[..., None], *args: Any) -> None:

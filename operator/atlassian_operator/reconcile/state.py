@@ -182,6 +182,9 @@ class OwnerState:
     def _counts_changed(self) -> None:
         raise NotImplementedError
 
+    def _inactivity_changed(self) -> None:
+        raise NotImplementedError
+
     def _config_key(self) -> str:
         raise NotImplementedError
 

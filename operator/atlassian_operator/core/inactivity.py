@@ -1,0 +1,189 @@
+"""The inactivity policy (license management): who has not used anything for too long.
+
+Pure. Inactivity is measured as of the listing the observation comes from, never as of now: a
+listing that fails (or stops coming) can never make anyone eligible, because no time passes
+between listings as far as the policy is concerned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from atlassian_operator.atlassian import User
+from atlassian_operator.core.mapping import parse_time
+
+#: What `status.lastAction.requestedBy` says of a suspension the policy asked for.
+POLICY_REQUESTER = "inactivity-policy"
+_DAY = 86_400.0
+
+
+class PolicyMode(StrEnum):
+    REPORT = "Report"
+    ENFORCE = "Enforce"
+
+
+class SelectorError(ValueError):
+    """A label selector that cannot be evaluated; the message names the part."""
+
+
+@dataclass(frozen=True)
+class LabelSelector:
+    """A Kubernetes label selector: matchLabels and matchExpressions, all of which must hold."""
+
+    match_labels: tuple[tuple[str, str], ...] = ()
+    #: (key, operator, values): In, NotIn, Exists, DoesNotExist.
+    expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def from_dict(cls, selector: Mapping[str, Any]) -> LabelSelector:
+        given = selector.get("matchLabels") or {}
+        labels = tuple(sorted((str(k), str(v)) for k, v in given.items()))
+        expressions = []
+        for i, expr in enumerate(selector.get("matchExpressions") or ()):
+            key, op = expr.get("key"), expr.get("operator")
+            values = tuple(str(v) for v in expr.get("values") or ())
+            if not key or op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+                raise SelectorError(
+                    f"matchExpressions[{i}] needs a key and an operator In, NotIn, Exists or "
+                    f"DoesNotExist (got {op!r})"
+                )
+            if op in ("In", "NotIn") and not values:
+                raise SelectorError(f"matchExpressions[{i}] ({op}) needs values")
+            expressions.append((str(key), str(op), values))
+        return cls(labels, tuple(expressions))
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        if any(labels.get(k) != v for k, v in self.match_labels):
+            return False
+        for key, op, values in self.expressions:
+            present = key in labels
+            if op == "In" and not (present and labels[key] in values):
+                return False
+            if op == "NotIn" and present and labels[key] in values:
+                return False
+            if op == "Exists" and not present:
+                return False
+            if op == "DoesNotExist" and present:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class InactivityPolicy:
+    suspend_after_days: int
+    mode: PolicyMode = PolicyMode.REPORT
+    exempt: LabelSelector | None = None
+
+    @property
+    def enforce(self) -> bool:
+        return self.mode is PolicyMode.ENFORCE
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> InactivityPolicy | None:
+        """`spec.inactivity` of an AtlassianOrg; None when it sets no suspendAfterDays."""
+        days = spec.get("suspendAfterDays")
+        if days is None:
+            return None
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise ValueError(
+                f"spec.inactivity.suspendAfterDays {days!r} must be a whole number >= 1"
+            )
+        mode = spec.get("mode") or PolicyMode.REPORT
+        try:
+            parsed_mode = PolicyMode(mode)
+        except ValueError:
+            raise ValueError(f"spec.inactivity.mode {mode!r} is not Report or Enforce") from None
+        selector = spec.get("exemptSelector")
+        try:
+            exempt = LabelSelector.from_dict(selector) if selector else None
+        except SelectorError as exc:
+            raise ValueError(f"spec.inactivity.exemptSelector: {exc}") from None
+        return cls(days, parsed_mode, exempt)
+
+
+@dataclass(frozen=True)
+class Inactivity:
+    """One account under the policy, as of one listing."""
+
+    #: Whole days since the newest activity (account or any product); None: never active.
+    days: int | None
+    eligible: bool
+    #: In words, for messages: "inactive for 120 days" or "never active, observed 95 days".
+    description: str
+    #: Days the policy's clock has run (from activity, first observation or a re-enable), for
+    #: the order in which eligible accounts are suspended: the longest first.
+    clock_days: float = 0.0
+    #: When a re-enable of a policy-suspended account restarted the clock (kept in status).
+    reset_at: datetime | None = None
+    #: The policy's threshold, for messages.
+    threshold: int = 0
+
+    def explain(self) -> str:
+        return f"{self.description}; the org suspends after {self.threshold} days"
+
+
+def newest_activity(user: User) -> datetime | None:
+    times = [t for t in (user.last_active, *(p.last_active for p in user.product_access)) if t]
+    return max(times, default=None)
+
+
+def assess(
+    policy: InactivityPolicy,
+    user: User,
+    *,
+    as_of: datetime,
+    first_observed: datetime | None,
+    reset_at: datetime | None,
+    exempt: bool,
+) -> Inactivity:
+    """How inactive the user is as of `as_of` (the listing's time), and whether the policy may
+    suspend them.
+
+    Only an Active account can be eligible. An account never active at all counts from when
+    the operator first observed it (`first_observed`), never at once. A policy-suspended
+    account someone re-enabled counts again from the re-enable (`reset_at`). Whether the
+    account's own spec or protection rules it out is the caller's to add (see `plan`).
+    """
+    newest = newest_activity(user)
+    days = None if newest is None else max(0, int((as_of - newest).total_seconds() // _DAY))
+    threshold = policy.suspend_after_days
+    starts = [t for t in (newest or first_observed, reset_at) if t is not None]
+    if not starts or user.account_status != "active" or exempt:
+        return Inactivity(days, False, _describe(days, None), 0.0, reset_at, threshold)
+    clock = max(0.0, (as_of - max(starts)).total_seconds() / _DAY)
+    observed = None if newest else int(clock)
+    return Inactivity(
+        days, clock >= threshold, _describe(days, observed), clock, reset_at, threshold
+    )
+
+
+def _describe(days: int | None, observed: int | None) -> str:
+    if days is not None:
+        return f"inactive for {days} days"
+    if observed is not None:
+        return f"never active; observed for {observed} days"
+    return "never active"
+
+
+def reset_time(previous: Mapping[str, Any], user: User, as_of: datetime) -> datetime | None:
+    """When a re-enable restarted the policy's clock, kept in `status.inactivityResetAt`.
+
+    Set when an account the policy suspended is seen active again; kept after that.
+    """
+    kept = parse_time(str(previous.get("inactivityResetAt") or ""))
+    last = previous.get("lastAction") or {}
+    suspended_by_policy = (
+        last.get("requestedBy") == POLICY_REQUESTER
+        and last.get("action") == "Suspend"
+        and last.get("result") == "Succeeded"
+    )
+    reenabled = previous.get("accountStatus") == "Suspended" and user.account_status == "active"
+    if suspended_by_policy and reenabled:
+        last_time = parse_time(str(last.get("time") or ""))
+        if kept is None or last_time is None or kept < last_time:
+            return as_of
+    return kept

@@ -1,0 +1,180 @@
+"""Issue 13, part 1: the inactivity policy (license management) on the real API server, with
+the real kubectl and the simulator: Report counts and changes nothing, Enforce suspends exactly
+the eligible, budgeted, non-exempt accounts, longest inactive first; a re-enabled account is
+left alone; a listing that fails makes nobody eligible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from support.e2e import API_KEY, E2E, condition
+from support.operator import OperatorProcess
+from support.simulator import Simulator, start_simulator
+
+pytestmark = pytest.mark.e2e
+
+# (account id, days since last active or None, billable)
+PEOPLE = {
+    "alpha": ("a1000000000000000000a001", 300, True),
+    "beta": ("b2000000000000000000b002", 200, True),
+    "gamma": ("c3000000000000000000c003", 150, False),
+    "delta": ("d4000000000000000000d004", 10, True),
+    "exempt": ("e5000000000000000000e005", 400, True),
+    "protected": ("f6000000000000000000f006", 400, True),
+    "explicit": ("a7000000000000000000a007", 400, True),
+    "never": ("b8000000000000000000b008", None, True),
+}
+
+
+LABELS = {"exempt": {"licence": "keep"}}
+
+
+def stamp(days_ago: float) -> str:
+    return (datetime.now(UTC) - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def simulator() -> Iterator[Simulator]:
+    # No generated user has an AtlassianAccount here, so the policy never looks at them.
+    with start_simulator(users=0, seed=5, page_size=5, org_id="org-idle", api_key=API_KEY) as sim:
+        for name, (account_id, idle, billable) in PEOPLE.items():
+            fields: dict[str, Any] = {
+                "account_id": account_id,
+                "name": name.title(),
+                "email": f"{name}@acme.example",
+                "account_status": "active",
+                "access_billable": billable,
+            }
+            if idle is not None:
+                fields["last_active"] = stamp(idle)
+            sim.add_user(**fields)
+        yield sim
+
+
+def accounts(e2e: E2E) -> None:
+    for name, (account_id, _, _) in PEOPLE.items():
+        spec: dict[str, Any] = {"accountId": account_id}
+        if name == "explicit":
+            spec["desiredState"] = "Active"
+        e2e.apply(
+            {
+                "apiVersion": "atlassian.operators.dev/v1alpha1",
+                "kind": "AtlassianAccount",
+                "metadata": {
+                    "name": name,
+                    "labels": {"licence": "keep"} if name == "exempt" else {},
+                },
+                "spec": {"orgRef": {"name": "acme"}, **spec},
+            }
+        )
+
+
+def policy(mode: str) -> dict[str, Any]:
+    return {
+        "suspendAfterDays": 90,
+        "mode": mode,
+        "exemptSelector": {"matchLabels": {"licence": "keep"}},
+    }
+
+
+def disabled(sim: Simulator) -> list[str]:
+    by_id = {account_id: name for name, (account_id, _, _) in PEOPLE.items()}
+    return [by_id[r["path"].split("/")[2]] for r in sim.requests("disable")]
+
+
+def counted(e2e: E2E, expected: dict[str, int]) -> dict[str, Any]:
+    return e2e.wait_status(
+        "aorg", "acme", lambda s: s.get("inactivity") == expected, f"inactivity {expected}"
+    )
+
+
+def test_report_counts_then_enforce_suspends_the_longest_inactive_first(
+    e2e: E2E, operator: OperatorProcess
+) -> None:
+    accounts(e2e)
+    e2e.org(
+        inactivity=policy("Report"),
+        suspension={"protectedAccounts": ["protected@acme.example"], "maxPerSync": 2},
+    )
+    counted(e2e, {"eligible": 3, "eligibleBillable": 2, "suspended": 0})
+    alpha = e2e.status("aacct", "alpha")
+    assert alpha["inactiveDays"] == 300 and alpha["inactivityEligible"] is True
+    assert condition(alpha, "Ready", "reason") == "InactivityEligible"
+    for name in ("delta", "exempt", "protected", "explicit", "never"):
+        assert "inactivityEligible" not in e2e.status("aacct", name), name
+    assert "inactiveDays" not in e2e.status("aacct", "never")
+    table = e2e.kube.kubectl("get", "aorg", "acme").stdout.splitlines()
+    assert "RECLAIMABLE" in table[0] and table[1].split()[5] == "2"
+    assert e2e.sim.requests("disable") == []  # Report changes nothing in Atlassian
+
+    e2e.apply(
+        e2e.org_manifest(
+            inactivity=policy("Enforce"),
+            suspension={"protectedAccounts": ["protected@acme.example"], "maxPerSync": 2},
+        )
+    )
+    e2e.wait_status(
+        "aacct", "gamma",
+        lambda s: condition(s, "Ready", "reason") == "SuspensionBudgetExceeded", "gamma waits",
+    )  # fmt: skip
+    # The budget of two went to the longest inactive (300 and 200 days; both calls leave in
+    # one pass, so they may reach Atlassian in either order); 150 days waits.
+    assert sorted(disabled(e2e.sim)) == ["alpha", "beta"]
+    last = e2e.wait_status("aacct", "alpha", lambda s: s.get("lastAction"), "alpha's action")[
+        "lastAction"
+    ]
+    assert last["requestedBy"] == "inactivity-policy"
+    assert "inactive for 300 days" in last["message"] and "90 days" in last["message"]
+    bodies = [r["body"]["message"] for r in e2e.sim.requests("disable")]
+    assert any("inactive for 300 days" in b for b in bodies), bodies
+    # The rolling window (syncInterval 30s) lets the third go in its turn; nobody else.
+    e2e.wait_status(
+        "aacct", "gamma", lambda s: s.get("accountStatus") == "Suspended", "gamma", timeout=60
+    )
+    counted(e2e, {"eligible": 0, "eligibleBillable": 0, "suspended": 3})
+    e2e.later_sync()
+    assert sorted(disabled(e2e.sim)) == ["alpha", "beta", "gamma"]
+    reasons = [ev["reason"] for ev in e2e.events("alpha")]
+    assert reasons == ["Suspended"]
+
+
+def test_a_re_enabled_account_is_left_alone_and_a_failed_listing_makes_nobody_eligible(
+    e2e: E2E, operator: OperatorProcess
+) -> None:
+    accounts(e2e)
+    e2e.org(inactivity=policy("Enforce"), suspension={"maxPerSync": 10})
+    e2e.wait_status(
+        "aacct", "alpha", lambda s: s.get("accountStatus") == "Suspended", "alpha suspended"
+    )
+    # An admin re-enables alpha in Atlassian; alpha still uses nothing.
+    e2e.sim.update_user(PEOPLE["alpha"][0], account_status="active")
+    e2e.request_sync()
+    alpha = e2e.wait_status(
+        "aacct", "alpha",
+        lambda s: s.get("accountStatus") == "Active" and s.get("inactivityResetAt"), "re-enabled",
+    )  # fmt: skip
+    assert "inactivityEligible" not in alpha
+    e2e.later_sync()
+    assert disabled(e2e.sim).count("alpha") == 1
+
+    # delta goes quiet in Atlassian while every listing fails: nothing changes.
+    e2e.sim.add_fault(endpoint="list_users", kind="status", status=500, times=10_000)
+    e2e.sim.update_user(PEOPLE["delta"][0], last_active=stamp(400))
+    e2e.request_sync()
+    e2e.wait_status(
+        "aorg", "acme", lambda s: condition(s, "Synced") == "False", "the failed listing"
+    )
+    e2e.later_sync()
+    assert "inactivityEligible" not in e2e.status("aacct", "delta")
+    assert "delta" not in disabled(e2e.sim)
+    e2e.sim.clear_faults()
+    e2e.request_sync()
+    e2e.wait_status(
+        "aacct", "delta", lambda s: s.get("accountStatus") == "Suspended", "delta, once listed"
+    )
+    assert disabled(e2e.sim).count("delta") == 1

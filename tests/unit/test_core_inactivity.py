@@ -1,0 +1,137 @@
+"""The inactivity policy's pure parts: the selector, the spec, and who is eligible as of when."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from atlassian_operator.atlassian import Product, User
+from atlassian_operator.core.inactivity import (
+    InactivityPolicy,
+    LabelSelector,
+    PolicyMode,
+    SelectorError,
+    assess,
+    reset_time,
+)
+from atlassian_operator.core.resources import InvalidSpec, OrgSpec
+
+AS_OF = datetime(2026, 12, 1, tzinfo=UTC)
+POLICY = InactivityPolicy(90, PolicyMode.ENFORCE)
+
+
+def person(
+    status: str = "active",
+    last_active: datetime | None = None,
+    products: tuple[datetime, ...] = (),
+) -> User:
+    return User(
+        account_id="a1",
+        account_type="atlassian",
+        account_status=status,
+        name="A",
+        picture="",
+        last_active=last_active,
+        product_access=[
+            Product(key="confluence", name="Confluence", url="https://acme.atlassian.net/wiki",
+                    last_active=t)
+            for t in products
+        ],
+    )  # fmt: skip
+
+
+def days(n: float) -> datetime:
+    return AS_OF - timedelta(days=n)
+
+
+def test_the_newest_of_account_and_product_activity_counts() -> None:
+    found = assess(
+        POLICY, person(last_active=days(200), products=(days(30),)), as_of=AS_OF,
+        first_observed=None, reset_at=None, exempt=False,
+    )  # fmt: skip
+    assert (found.days, found.eligible) == (30, False)
+
+
+@pytest.mark.parametrize(("inactive", "eligible"), [(89.9, False), (90, True), (400, True)])
+def test_eligible_from_the_threshold_on(inactive: float, eligible: bool) -> None:
+    found = assess(
+        POLICY, person(last_active=days(inactive)), as_of=AS_OF, first_observed=None,
+        reset_at=None, exempt=False,
+    )  # fmt: skip
+    assert found.eligible is eligible
+
+
+def test_only_an_active_account_that_is_not_exempt_can_be_eligible() -> None:
+    for user, exempt in (
+        (person("inactive", days(300)), False),
+        (person("active", days(300)), True),
+    ):
+        found = assess(POLICY, user, as_of=AS_OF, first_observed=None, reset_at=None, exempt=exempt)
+        assert found.eligible is False and found.days == 300
+
+
+def test_a_never_active_account_counts_from_its_first_observation() -> None:
+    def at(observed: float) -> bool:
+        return assess(
+            POLICY, person(), as_of=AS_OF, first_observed=days(observed), reset_at=None,
+            exempt=False,
+        ).eligible  # fmt: skip
+
+    assert (at(0), at(89), at(91)) == (False, False, True)
+    never = assess(POLICY, person(), as_of=AS_OF, first_observed=None, reset_at=None, exempt=False)
+    assert (never.days, never.eligible) == (None, False)
+
+
+def test_a_re_enable_restarts_the_clock() -> None:
+    found = assess(
+        POLICY, person(last_active=days(300)), as_of=AS_OF, first_observed=None,
+        reset_at=days(10), exempt=False,
+    )  # fmt: skip
+    assert (found.days, found.eligible) == (300, False)
+
+
+def test_the_reset_is_recorded_once_when_a_policy_suspension_is_undone() -> None:
+    suspended = {
+        "accountStatus": "Suspended",
+        "lastAction": {"action": "Suspend", "result": "Succeeded",
+                       "requestedBy": "inactivity-policy", "time": "2026-11-01T00:00:00Z"},
+    }  # fmt: skip
+    active = person(last_active=days(300))
+    assert reset_time(suspended, active, AS_OF) == AS_OF
+    by_hand = {**suspended, "lastAction": {**suspended["lastAction"], "requestedBy": "kubectl"}}
+    assert reset_time(by_hand, active, AS_OF) is None
+    kept = {**suspended, "accountStatus": "Active", "inactivityResetAt": "2026-11-20T00:00:00Z"}
+    assert reset_time(kept, active, AS_OF) == datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def test_label_selectors_match_like_kubernetes() -> None:
+    selector = LabelSelector.from_dict(
+        {
+            "matchLabels": {"team": "ops"},
+            "matchExpressions": [
+                {"key": "tier", "operator": "In", "values": ["a", "b"]},
+                {"key": "temp", "operator": "DoesNotExist"},
+            ],
+        }
+    )
+    assert selector.matches({"team": "ops", "tier": "a"})
+    assert not selector.matches({"team": "ops", "tier": "c"})
+    assert not selector.matches({"team": "ops", "tier": "a", "temp": "1"})
+    assert not selector.matches({"tier": "a"})
+    with pytest.raises(SelectorError, match="needs values"):
+        LabelSelector.from_dict({"matchExpressions": [{"key": "x", "operator": "In"}]})
+
+
+def test_the_org_spec_reads_the_policy_and_names_what_is_wrong() -> None:
+    base = {"orgId": "o", "apiKeySecretRef": {"name": "k"}}
+    assert OrgSpec.from_dict(base).inactivity is None
+    spec = OrgSpec.from_dict({**base, "inactivity": {"suspendAfterDays": 30}})
+    assert spec.inactivity == InactivityPolicy(30, PolicyMode.REPORT, None)
+    with pytest.raises(InvalidSpec, match="mode 'Sometimes'"):
+        OrgSpec.from_dict({**base, "inactivity": {"suspendAfterDays": 30, "mode": "Sometimes"}})
+    with pytest.raises(InvalidSpec, match="exemptSelector"):
+        OrgSpec.from_dict(
+            {**base, "inactivity": {"suspendAfterDays": 30,
+                                    "exemptSelector": {"matchExpressions": [{"key": "k"}]}}}
+        )  # fmt: skip

@@ -1,0 +1,184 @@
+"""The inactivity policy (issue 13, license management) in the org's owner: who is eligible,
+who is suspended and in which order, and who is never touched. Real owner loop, in-memory fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from owner_world import FakeAtlassian, World, quiet, until, user
+
+from atlassian_operator.atlassian import AtlassianUnavailable
+
+OLD, OLDER, OLDEST, RECENT, NEVER = "old01", "old02", "old03", "rec04", "nev05"
+
+
+def ago(days: float) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days)
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    atlassian = FakeAtlassian()
+    atlassian.add(
+        user(OLD, last_active=ago(150), billable=True),
+        user(OLDER, last_active=ago(200), billable=False),
+        user(OLDEST, last_active=ago(300), billable=True),
+        user(RECENT, last_active=ago(10), billable=True),
+        user(NEVER, billable=True),
+    )
+    w = World(atlassian)
+    w.start()
+    yield w
+    await w.stop()
+
+
+def observe_all(world: World, **labels: dict[str, str]) -> None:
+    for ident in (OLD, OLDER, OLDEST, RECENT, NEVER):
+        world.account(ident, accountId=ident, labels=labels.get(ident))
+
+
+async def synced(world: World, listings: int = 1) -> None:
+    await until(lambda: world.atlassian.listings >= listings, f"listing {listings}")
+    await until(lambda: world.org_reason() == "ListingComplete", "the org Synced")
+    await quiet(world)
+
+
+async def test_report_mode_counts_and_explains_but_changes_nothing(world: World) -> None:
+    world.org(inactivity={"suspendAfterDays": 90})
+    observe_all(world)
+    await synced(world)
+    assert world.atlassian.calls == []
+    assert world.org_status()["inactivity"] == {
+        "eligible": 3, "eligibleBillable": 2, "suspended": 0,
+    }  # fmt: skip
+    old = world.status(OLD)
+    assert old["inactiveDays"] == 150 and old["inactivityEligible"] is True
+    assert world.reason(OLD) == "InactivityEligible"
+    message = old["conditions"][0]["message"]
+    assert "inactive for 150 days" in message and "90 days" in message
+    recent = world.status(RECENT)
+    assert recent["inactiveDays"] == 10 and "inactivityEligible" not in recent
+    assert world.reason(RECENT) == "Observed"
+    # Never active: no inactiveDays, and not eligible on the day it is first observed.
+    never = world.status(NEVER)
+    assert "inactiveDays" not in never and "inactivityEligible" not in never
+    assert never["firstObserved"]
+    gauge = world.metrics.registry.get_sample_value(
+        "atlassian_operator_inactivity_accounts",
+        {"namespace": "team", "org": "acme", "state": "eligible_billable"},
+    )
+    assert gauge == 2
+
+
+async def test_enforce_suspends_explicit_offboardings_first_then_the_longest_inactive(
+    world: World,
+) -> None:
+    world.atlassian.add(user("leaver", last_active=ago(1)))
+    world.account("leaver", accountId="leaver", desiredState="Suspended")
+    observe_all(world)
+    world.org(inactivity={"suspendAfterDays": 90, "mode": "Enforce"}, suspension={"maxPerSync": 3})
+    await synced(world)
+    await until(lambda: len(world.atlassian.calls) == 3, "three disable calls")
+    await quiet(world)
+    # The budget of three: the explicit offboarding, then 300 and 200 days inactive.
+    assert [i for _, i in world.atlassian.calls] == ["leaver", OLDEST, OLDER]
+    assert world.reason(OLD) == "SuspensionBudgetExceeded"
+    last = world.status(OLDEST)["lastAction"]
+    assert last["requestedBy"] == "inactivity-policy"
+    assert "inactivity policy: inactive for 300 days" in last["message"]
+    assert world.status(OLDEST)["accountStatus"] == "Suspended"
+    assert world.org_status()["inactivity"]["suspended"] == 2
+    assert world.kube.warnings(OLD) == ["SuspensionBudgetExceeded"]
+    # The window rolls on: the last eligible one goes in its turn.
+    world.tick(61)
+    await until(lambda: world.atlassian.disables(OLD) == 1, "the third policy suspension")
+    await synced(world, listings=2)
+    assert world.org_status()["inactivity"] == {
+        "eligible": 0, "eligibleBillable": 0, "suspended": 3,
+    }  # fmt: skip
+    assert world.atlassian.disables(RECENT) == 0 and world.atlassian.disables(NEVER) == 0
+
+
+async def test_exempt_protected_and_explicitly_active_accounts_are_never_touched(
+    world: World,
+) -> None:
+    world.org(
+        inactivity={
+            "suspendAfterDays": 90, "mode": "Enforce",
+            "exemptSelector": {"matchLabels": {"licence": "keep"}},
+        },
+        suspension={"protectedAccounts": [f"{OLDER}@acme.example"], "allowReactivation": True},
+    )  # fmt: skip
+    world.account(OLD, accountId=OLD, labels={"licence": "keep"})
+    world.account(OLDER, accountId=OLDER)
+    world.account(OLDEST, accountId=OLDEST, desiredState="Active")
+    await synced(world)
+    assert world.atlassian.calls == []
+    for ident in (OLD, OLDER, OLDEST):
+        assert "inactivityEligible" not in world.status(ident), ident
+    assert world.org_status()["inactivity"]["eligible"] == 0
+    # Taking the label away makes the account eligible at once: it is suspended.
+    world.account(OLD, accountId=OLD, labels={})
+    await until(lambda: world.atlassian.disables(OLD) == 1, "suspended once not exempt")
+
+
+async def test_dry_run_says_what_the_policy_would_do(world: World) -> None:
+    world.org(inactivity={"suspendAfterDays": 90, "mode": "Enforce"}, suspension={"dryRun": True})
+    observe_all(world)
+    await synced(world)
+    assert world.atlassian.calls == []
+    assert world.reason(OLDEST) == "DryRun"
+    assert world.status(OLDEST)["lastAction"]["result"] == "DryRun"
+
+
+async def test_a_never_active_account_counts_from_when_it_was_first_observed(
+    world: World,
+) -> None:
+    world.org(inactivity={"suspendAfterDays": 90, "mode": "Enforce"})
+    seen_long_ago = (datetime.now(UTC) - timedelta(days=95)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    world.account(NEVER, accountId=NEVER, stored_status={"firstObserved": seen_long_ago})
+    world.account(RECENT, accountId=RECENT)
+    await synced(world)
+    await until(lambda: world.atlassian.disables(NEVER) == 1, "the never-active one")
+    assert "never active; observed for 95 days" in world.status(NEVER)["lastAction"]["message"]
+    assert world.status(NEVER)["firstObserved"] == seen_long_ago  # kept, not reset
+
+
+async def test_someone_re_enabling_a_policy_suspension_restarts_the_clock(world: World) -> None:
+    world.org(inactivity={"suspendAfterDays": 90, "mode": "Enforce"})
+    world.account(OLDEST, accountId=OLDEST)
+    await synced(world)
+    await until(lambda: world.status(OLDEST).get("accountStatus") == "Suspended", "suspended")
+    world.echo(OLDEST)
+    await quiet(world)
+    # An admin re-enables them in Atlassian; they still have not used anything.
+    world.atlassian.add(user(OLDEST, last_active=ago(300), billable=True))
+    world.tick(61)
+    await synced(world, listings=2)
+    await until(lambda: world.status(OLDEST).get("accountStatus") == "Active", "seen active")
+    await quiet(world)
+    status = world.status(OLDEST)
+    assert status["inactivityResetAt"] and "inactivityEligible" not in status
+    world.tick(61)
+    await synced(world, listings=3)
+    assert world.atlassian.disables(OLDEST) == 1
+
+
+async def test_a_failed_listing_makes_nobody_eligible(world: World) -> None:
+    world.org(inactivity={"suspendAfterDays": 90, "mode": "Enforce"})
+    world.account(RECENT, accountId=RECENT)
+    await synced(world)
+    # In Atlassian the user goes quiet for long, but no listing shows it: nothing happens.
+    world.atlassian.add(user(RECENT, last_active=ago(400), billable=True))
+    world.atlassian.fail_list = AtlassianUnavailable("Atlassian is unavailable: 503")
+    world.tick(61)
+    await until(lambda: world.org_reason() == "AtlassianUnavailable", "the failed sync")
+    await quiet(world)
+    assert "inactivityEligible" not in world.status(RECENT)
+    assert world.atlassian.calls == []
+    world.atlassian.fail_list = None
+    world.tick(61)
+    await until(lambda: world.atlassian.disables(RECENT) == 1, "suspended once listed")
