@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 KUBECONFIG_DEV := .dev/kubeconfig
 
-.PHONY: install test unit lint demo demo-down bench controlplane promtool cluster-up cluster-down e2e-kind image clean
+.PHONY: install test unit lint demo demo-down bench controlplane promtool flux e2e-gitops cluster-up cluster-down e2e-kind image clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -21,8 +21,15 @@ controlplane:
 promtool:  # checks and unit-tests the alert rules in manifests/monitoring (tests/integration)
 	@hack/tools/promtool.sh >/dev/null
 
-test: lint controlplane promtool  # lint first: CI enforces the style the README claims
+flux:  # Flux's source-controller and kustomize-controller, and Argo CD's Lua runtime (tests/gitops)
+	@hack/flux/build.sh >/dev/null
+	@hack/argocd/build.sh >/dev/null
+
+test: lint controlplane promtool flux  # lint first: CI enforces the style the README claims
 	$(VENV)/bin/pytest -q tests
+
+e2e-gitops: install controlplane flux  # only the GitOps tests: Flux applies commits, Argo CD's health script
+	$(VENV)/bin/pytest -q tests/gitops
 
 unit: install
 	$(VENV)/bin/pytest -q tests/unit
