@@ -74,11 +74,7 @@ def operator(kube: Any, crds: None, simulator: Simulator) -> Iterator[OperatorPr
         yield op
     finally:
         op.stop()
-        log = op.log_text()
-        assert "Traceback" not in log, f"operator logged a traceback:\n{log[-5000:]}"
-        errors = [line for line in log.splitlines() if "[ERROR" in line]
-        assert not errors, "the operator logged errors:\n" + "\n".join(errors[:5])
-        assert API_KEY not in log, "the API key appeared in the operator's log"
+        op.assert_clean_log([API_KEY])
 
 
 @pytest.fixture

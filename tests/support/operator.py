@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -115,6 +115,16 @@ class OperatorProcess:
         with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
             text: str = response.read().decode()
             return text
+
+    def assert_clean_log(self, secrets: Iterable[str], *, errors_allowed: bool = False) -> None:
+        """No traceback, no API key and (unless `errors_allowed`) no ERROR line in the log."""
+        log = self.log_text()
+        assert "Traceback" not in log, f"operator logged a traceback:\n{log[-5000:]}"
+        if not errors_allowed:
+            errors = [line for line in log.splitlines() if "[ERROR" in line]
+            assert not errors, "the operator logged errors:\n" + "\n".join(errors[:5])
+        for secret in secrets:
+            assert secret not in log, "an API key appeared in the operator's log"
 
     def kill(self) -> None:
         """SIGKILL: no clean-up, as when a node dies."""
