@@ -25,7 +25,10 @@ flux:  # Flux's source-controller and kustomize-controller, and Argo CD's Lua ru
 	@hack/flux/build.sh >/dev/null
 	@hack/argocd/build.sh >/dev/null
 
-test: lint controlplane promtool flux  # lint first: CI enforces the style the README claims
+browser:  # Debian's chromium + chromium-driver: tests/report checks the HTML review in it
+	@hack/tools/browser.sh >/dev/null
+
+test: lint controlplane promtool flux browser  # lint first: CI enforces the style the README claims
 	$(VENV)/bin/pytest -q tests
 
 e2e-gitops: install controlplane flux  # only the GitOps tests: Flux applies commits, Argo CD's health script
@@ -40,7 +43,7 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-demo: install controlplane
+demo: install controlplane browser
 	$(PY) hack/demo.py $(DEMO_ARGS)
 
 demo-down:  # after `make demo DEMO_ARGS=--keep`

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,13 +182,7 @@ def main() -> int:
         )
 
         step("an offboarding of a protected account: the org protects admin@acme.example")
-        kubectl("-n", NAMESPACE, "apply", "-f", "-", input=PROTECTED_OFFBOARDING)
-        ready_reason = '{.status.conditions[?(@.type=="Ready")].reason}'
-        kubectl(
-            "-n", NAMESPACE, "wait", f"--for=jsonpath={ready_reason}=ProtectedAccount",
-            "--timeout=60s", "aacct/ada-admin",
-        )  # fmt: skip
-        show("kubectl get aacct ada-admin -o wide", "get", "aacct", "ada-admin", "-o", "wide")
+        refused(PROTECTED_OFFBOARDING, "ada-admin", "ProtectedAccount")
         show(
             "kubectl get events --field-selector involvedObject.name=ada-admin",
             "get", "events", "--field-selector", "involvedObject.name=ada-admin",
@@ -201,12 +196,7 @@ def main() -> int:
             f"an offboarding of {scim['name']}, synced from an identity provider: the v2 search "
             "says so, and the operator refuses without a call"
         )
-        kubectl("-n", NAMESPACE, "apply", "-f", "-", input=IDP_OFFBOARDING % scim["account_id"])
-        kubectl(
-            "-n", NAMESPACE, "wait", f"--for=jsonpath={ready_reason}=ManagedByIdentityProvider",
-            "--timeout=60s", "aacct/idp-user",
-        )  # fmt: skip
-        show("kubectl get aacct idp-user -o wide", "get", "aacct", "idp-user", "-o", "wide")
+        refused(IDP_OFFBOARDING % scim["account_id"], "idp-user", "ManagedByIdentityProvider")
         show(
             "kubectl get aorg acme -o jsonpath='{.status.enrichment}'",
             "get", "aorg", "acme", "-o", "jsonpath={.status.enrichment}",
@@ -217,6 +207,7 @@ def main() -> int:
             f"\nmetrics: {op.metrics_url}   health: {op.health_url}\n"
             f"logs: {logs}"
         )
+        access_review(state)
         if args.keep:
             pids = [p.process.pid for p in (op, sim) if p.process is not None]
             (state / "pids").write_text(" ".join(map(str, pids)))
@@ -260,6 +251,17 @@ spec:
 """
 
 
+def refused(manifest: str, name: str, reason: str) -> None:
+    """Apply an offboarding the operator refuses, wait for the reason, and show the account."""
+    kubectl("-n", NAMESPACE, "apply", "-f", "-", input=manifest)
+    ready_reason = '{.status.conditions[?(@.type=="Ready")].reason}'
+    kubectl(
+        "-n", NAMESPACE, "wait", f"--for=jsonpath={ready_reason}={reason}", "--timeout=60s",
+        f"aacct/{name}",
+    )  # fmt: skip
+    show(f"kubectl get aacct {name} -o wide", "get", "aacct", name, "-o", "wide")
+
+
 def step(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
@@ -275,6 +277,34 @@ def kubectl(*args: str, input: str | None = None) -> str:
 
 def show(title: str, *args: str) -> None:
     print(f"\n$ {title}\n{kubectl('-n', NAMESPACE, *args)}", end="", flush=True)
+
+
+def access_review(state: Path) -> None:
+    """The access review of the demo namespace: the HTML page and a screenshot of it."""
+    page, shot = state / "report.html", state / "report.png"
+    step(f"access review: kubectl atlassian report -n {NAMESPACE} --format html -o {page}")
+    plugin = Path(sys.executable).parent / "kubectl-atlassian"  # on PATH: `kubectl atlassian`
+    result = subprocess.run(
+        [str(plugin), "report", "-n", NAMESPACE, "--format", "html", "-o", str(page)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise SystemExit(f"kubectl atlassian report failed:\n{result.stderr}")
+    shot.unlink(missing_ok=True)
+    chromium = Path("/usr/bin/chromium")
+    if chromium.is_file():
+        with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+            # Debian's chromium (make browser), headless, with no network of its own.
+            subprocess.run(
+                [str(chromium), "--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+                 "--hide-scrollbars", "--window-size=1440,1600", f"--screenshot={shot}",
+                 page.as_uri()],
+                capture_output=True, timeout=120, check=False,
+            )  # fmt: skip
+    print(f"\nHTML report: {page}")
+    print(f"screenshot:  {shot}" if shot.is_file() else "screenshot:  not taken (make browser)")
 
 
 if __name__ == "__main__":

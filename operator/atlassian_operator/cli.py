@@ -1,4 +1,5 @@
-"""The `atlassian-operator` command: `run` the operator or `simulate` the Atlassian admin APIs."""
+"""The `atlassian-operator` command: `run` the operator, `simulate` the Atlassian admin APIs, or
+review access (`report`, `who-has`, `explain`: the same code as `kubectl atlassian`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     # The runner imports kopf; import it only for `run` so `simulate` starts fast.
+    from atlassian_operator.report import cli as report_cli
     from atlassian_operator.runner import add_arguments as add_run_arguments
     from atlassian_operator.simulator import cli as simulator_cli
 
@@ -30,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulator_cli.add_arguments(simulate)
     simulate.set_defaults(main=simulator_cli.main)
+
+    report_cli.add_commands(commands)
     return parser
 
 

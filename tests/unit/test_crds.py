@@ -190,7 +190,11 @@ def test_every_org_status_field_is_declared_in_the_crd() -> None:
     [
         pytest.param(
             "AtlassianOrg",
-            (resources.OrgSpec.from_dict, InactivityPolicy.from_dict),
+            (
+                resources.OrgSpec.from_dict,
+                resources.SuspensionPolicy.from_dict,
+                InactivityPolicy.from_dict,
+            ),
             id="org",
         ),
         pytest.param("AtlassianAccount", (resources.AccountSpec.from_dict,), id="account"),

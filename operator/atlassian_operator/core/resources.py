@@ -72,6 +72,20 @@ class SuspensionPolicy:
     #: Org and site admins (from the v2 search) may be suspended too.
     allow_admins: bool = False
 
+    @classmethod
+    def from_dict(cls, suspension: Mapping[str, Any]) -> SuspensionPolicy:
+        """`spec.suspension` of an AtlassianOrg; emails are matched case-insensitively."""
+        return cls(
+            dry_run=bool(suspension.get("dryRun", False)),
+            max_per_sync=int(suspension.get("maxPerSync", 10)),
+            protected_accounts=frozenset(
+                str(p).lower() if "@" in str(p) else str(p)
+                for p in suspension.get("protectedAccounts") or ()
+            ),
+            allow_reactivation=bool(suspension.get("allowReactivation", False)),
+            allow_admins=bool(suspension.get("allowAdmins", False)),
+        )
+
     def protects(self, account_id: str | None, emails: Iterable[str | None] = ()) -> bool:
         """Protected by account ID or by any address the account is known by."""
         if account_id and account_id in self.protected_accounts:
@@ -115,10 +129,6 @@ class OrgSpec:
             inactivity = InactivityPolicy.from_dict(spec.get("inactivity") or {})
         except ValueError as exc:
             raise InvalidSpec(str(exc)) from None
-        protected = frozenset(
-            str(p).lower() if "@" in str(p) else str(p)
-            for p in suspension.get("protectedAccounts") or ()
-        )
         return cls(
             org_id=str(org_id),
             secret_name=str(secret["name"]),
@@ -127,13 +137,7 @@ class OrgSpec:
             sync_interval_seconds=interval,
             discovery=bool((spec.get("accountDiscovery") or {}).get("enabled", False)),
             enrichment=bool((spec.get("enrichment") or {}).get("enabled", True)),
-            suspension=SuspensionPolicy(
-                dry_run=bool(suspension.get("dryRun", False)),
-                max_per_sync=int(suspension.get("maxPerSync", 10)),
-                protected_accounts=protected,
-                allow_reactivation=bool(suspension.get("allowReactivation", False)),
-                allow_admins=bool(suspension.get("allowAdmins", False)),
-            ),
+            suspension=SuspensionPolicy.from_dict(suspension),
             inactivity=inactivity,
         )
 

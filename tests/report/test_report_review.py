@@ -1,0 +1,247 @@
+"""The review's pure parts, from dicts as the API server returns them: flags the way the
+operator decides them, the inactivity boundary, and user data that tries to break a format."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+
+from atlassian_operator.report.explain import explain
+from atlassian_operator.report.format_csv import rows_csv
+from atlassian_operator.report.format_html import review_html
+from atlassian_operator.report.format_manifests import suspension_manifests
+from atlassian_operator.report.format_table import review_table
+from atlassian_operator.report.review import COLUMNS, AccessRow, build_review, who_has
+
+AS_OF = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+
+def org(**spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": "ns", "name": "acme"},
+        "spec": {"orgId": "o", "apiKeySecretRef": {"name": "k"}, **spec},
+    }
+
+
+def account(
+    name: str,
+    spec: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
+    **status: Any,
+) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": "ns", "name": name, "labels": labels or {}},
+        "spec": {"orgRef": {"name": "acme"}, **(spec or {"accountId": f"id-{name}"})},
+        "status": {"accountStatus": "Active", "billable": True, **status},
+    }
+
+
+def flags(review: Any) -> dict[str, list[str]]:
+    return {a.name: a.flags.words() for a in review.accounts}
+
+
+SELECTOR_CASES = {
+    "match-labels": ({"matchLabels": {"team": "ops"}}, ["ops"]),
+    "in": ({"matchExpressions": [{"key": "team", "operator": "In", "values": ["ops", "x"]}]},
+           ["ops"]),
+    "not-in": ({"matchExpressions": [{"key": "team", "operator": "NotIn", "values": ["ops"]}]},
+               ["dev", "none"]),
+    "exists": ({"matchExpressions": [{"key": "team", "operator": "Exists"}]}, ["ops", "dev"]),
+    "does-not-exist": ({"matchExpressions": [{"key": "team", "operator": "DoesNotExist"}]},
+                       ["none"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("selector", "exempt"), SELECTOR_CASES.values(), ids=SELECTOR_CASES)
+def test_exempt_is_the_orgs_label_selector(selector: dict[str, Any], exempt: list[str]) -> None:
+    review = build_review(
+        [org(inactivity={"suspendAfterDays": 30, "exemptSelector": selector})],
+        [
+            account("ops", labels={"team": "ops"}),
+            account("dev", labels={"team": "dev"}),
+            account("none"),
+        ],
+        as_of=AS_OF,
+    )
+    assert sorted(a.name for a in review.accounts if a.flags.exempt) == sorted(exempt)
+
+
+def test_an_unusable_selector_exempts_nobody_and_explain_says_why() -> None:
+    bad = {"matchExpressions": [{"key": "team", "operator": "Near"}]}
+    review = build_review(
+        [org(inactivity={"suspendAfterDays": 30, "exemptSelector": bad})],
+        [account("ops", labels={"team": "ops"})],
+        as_of=AS_OF,
+    )
+    assert flags(review) == {"ops": []}
+    assert "exemptSelector cannot be used: matchExpressions[0] needs" in explain(
+        review, review.accounts[0]
+    )
+
+
+def test_protection_matches_the_id_and_every_email_in_any_case() -> None:
+    review = build_review(
+        [org(suspension={"protectedAccounts": ["Boss@Acme.example", "id-pinned"]})],
+        [
+            account("by-spec-email", {"email": "boss@acme.EXAMPLE"}),
+            account("by-status-email", {"accountId": "x"}, email="BOSS@acme.example"),
+            account("by-pinned-id", {"email": "new@acme.example"}, accountId="id-pinned"),
+            account("by-spec-id", {"accountId": "id-pinned"}),
+            account("other", {"email": "boss2@acme.example"}),
+        ],
+        as_of=AS_OF,
+    )
+    assert {n: f for n, f in flags(review).items()} == {
+        "by-pinned-id": ["protected"],
+        "by-spec-email": ["protected"],
+        "by-spec-id": ["protected"],
+        "by-status-email": ["protected"],
+        "other": [],
+    }
+
+
+def test_admins_idp_and_unmanaged_come_from_the_v2_fields() -> None:
+    review = build_review(
+        [org()],
+        [
+            account("org-admin", platformRoles=["atlassian/org-admin"]),
+            account("access-admin", platformRoles=["atlassian/user-access-admin"]),
+            account("scim", managedBy="IdentityProvider"),
+            account("invited", managedBy="Atlassian", claimStatus="managed"),
+            account("outside", claimStatus="unmanaged"),
+        ],
+        as_of=AS_OF,
+    )
+    assert flags(review) == {
+        "access-admin": [],
+        "invited": [],
+        "org-admin": ["admin"],
+        "outside": ["unmanaged"],
+        "scim": ["IdP"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("idle", "selected"),
+    [
+        (timedelta(days=90), False),
+        (timedelta(days=90, seconds=1), True),
+        (timedelta(days=89, hours=23), False),
+    ],
+    ids=["exactly-90-days", "a-second-more", "a-day-less"],
+)
+def test_inactive_days_means_older_than_n_days(idle: timedelta, selected: bool) -> None:
+    last = (AS_OF - idle).strftime("%Y-%m-%dT%H:%M:%SZ")
+    review = build_review([org()], [account("a", lastActive=last)], as_of=AS_OF, inactive_days=90)
+    assert bool(review.selected) is selected
+
+
+def test_the_newest_of_account_and_product_activity_counts() -> None:
+    review = build_review(
+        [org()],
+        [
+            account(
+                "a",
+                lastActive="2026-01-01T00:00:00Z",
+                productAccess=[
+                    {
+                        "product": "Jira (x)",
+                        "status": "Deprovisioned",
+                        "lastActive": "2026-11-30T09:00:00Z",
+                    },
+                ],
+            ),
+            account("garbled", lastActive="last tuesday"),
+        ],
+        as_of=AS_OF,
+        inactive_days=30,
+    )
+    assert [(a.name, a.days_since_active) for a in review.accounts] == [
+        ("a", 2),
+        ("garbled", None),
+    ]
+    assert [a.name for a in review.selected] == ["garbled"]  # no usable time: never active
+
+
+def test_every_record_has_the_csv_columns_in_order() -> None:
+    review = build_review([org()], [account("a")], as_of=AS_OF)
+    assert tuple(review.rows()[0].record()) == COLUMNS
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_never_starts_a_cell_with_a_formula(start: str) -> None:
+    review = build_review([org()], [account("a", displayName=f"{start}1+1")], as_of=AS_OF)
+    row = list(csv.reader(io.StringIO(rows_csv(review.rows()), newline="")))[1]
+    assert row[COLUMNS.index("displayName")] == f"'{start}1+1"
+
+
+def test_a_line_break_inside_a_csv_cell_stays_in_its_cell() -> None:
+    review = build_review([org()], [account("a", displayName="A\rB\nC")], as_of=AS_OF)
+    rows = list(csv.reader(io.StringIO(rows_csv(review.rows()), newline="")))
+    assert [r[COLUMNS.index("displayName")] for r in rows] == ["displayName", "A\rB\nC"]
+
+
+def test_a_newline_in_a_name_stays_inside_the_comment_and_the_cell() -> None:
+    sneaky = "Eve\nspec:\n  desiredState: Active"
+    review = build_review(
+        [org()], [account("eve", displayName=sneaky)], as_of=AS_OF, inactive_days=0
+    )
+    text = suspension_manifests(review, "namespace ns")
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    assert [d["spec"]["desiredState"] for d in docs] == ["Suspended"]
+    assert "# ns/eve id-eve (Eve spec: desiredState: Active): never active, billable" in text
+    table = review_table(review, all_namespaces=False)
+    assert len(table.splitlines()) == 2
+
+
+def test_html_escapes_attributes_too() -> None:
+    product = 'Jira" onmouseover="alert(1)'
+    review = build_review(
+        [org()],
+        [account("a", displayName="<b>bold</b>", productAccess=[{"product": product,
+                                                                 "status": "Active"}])],
+        as_of=AS_OF,
+    )  # fmt: skip
+    page = review_html(review, 'namespace "ns"')
+    assert 'onmouseover="alert' not in page
+    assert "<b>bold</b>" not in page
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page
+    assert "Jira&quot; onmouseover=&quot;alert(1)" in page
+
+
+def test_who_has_ignores_case_and_removed_access() -> None:
+    review = build_review(
+        [org()],
+        [
+            account("has", productAccess=[{"product": "Confluence (acme)", "status": "Active"}]),
+            account(
+                "had", productAccess=[{"product": "Confluence (acme)", "status": "Deprovisioned"}]
+            ),
+        ],
+        as_of=AS_OF,
+    )
+    rows: list[AccessRow] = who_has(review, " CONFLUENCE (Acme) ")
+    assert [r.account.name for r in rows] == ["has"]
+
+
+def test_explain_says_an_enforcing_policy_may_suspend_an_observe_only_account() -> None:
+    enforce = {"suspendAfterDays": 30, "mode": "Enforce"}
+    review = build_review(
+        [org(inactivity=enforce)],
+        [account("a", lastActive="2026-01-01T00:00:00Z", inactivityEligible=True)],
+        as_of=AS_OF,
+    )
+    text = explain(review, review.accounts[0])
+    assert (
+        "Desired:     none: observe only, but the org's inactivity policy (mode Enforce) may "
+        "suspend it\n"
+    ) in text
+    assert (
+        "             eligible under the inactivity policy of AtlassianOrg acme (mode Enforce: "
+        "suspended within the budget)\n"
+    ) in text
