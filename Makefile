@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 KUBECONFIG_DEV := .dev/kubeconfig
 
-.PHONY: install test unit lint demo demo-down bench controlplane promtool flux e2e-gitops cluster-up cluster-down e2e-kind image clean
+.PHONY: install test unit lint demo demo-down bench controlplane promtool flux browser e2e-gitops cluster-up cluster-down e2e-kind image clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
