@@ -78,7 +78,8 @@ def test_refusals_without_a_call_and_what_the_search_says_on_every_account(
     # Both listings ran and both count, page for page.
     v1_pages = len(sim.requests("list_users"))
     v2_pages = len(sim.requests("search_users"))
-    assert v1_pages == 4 and v2_pages == 1  # 31 managed users by 10; 33 users by 100
+    # 31 managed users by 10; then everyone by 100, and the two unmanaged with their activity
+    assert v1_pages == 4 and v2_pages == 1 + 1
     assert org["apiRequests"] == v1_pages + v2_pages
     assert org["users"]["total"] == 33 and org["users"]["unmanaged"] == 2
     assert org["enrichment"]["fresh"] is True and org["enrichment"]["admins"] == 1
@@ -98,7 +99,9 @@ def test_refusals_without_a_call_and_what_the_search_says_on_every_account(
     # What the search says shows on the accounts, and in kubectl get -o wide.
     assert e2e.status("aacct", "scim")["managedBy"] == "IdentityProvider"
     assert e2e.status("aacct", "admin")["platformRoles"] == ["atlassian/org-admin"]
-    assert e2e.status("aacct", "guest")["claimStatus"] == "unmanaged"
+    guest_status = e2e.status("aacct", "guest")
+    assert guest_status["claimStatus"] == "unmanaged"
+    assert guest_status["lastActive"]  # from the unmanaged search's product activity
     wide = e2e.kube.kubectl("get", "aacct", "admin", "-o", "wide").stdout
     header, row = wide.splitlines()[:2]
     assert "MANAGED-BY" in header and "ROLES" in header

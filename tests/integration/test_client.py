@@ -420,7 +420,7 @@ async def test_concurrent_lifecycle_calls_all_land(sim: Simulator) -> None:
 ADMINS, UNMANAGED = 3, 7
 DIRECTORY_USERS = USERS + ADMINS + UNMANAGED  # 260: three pages of 100
 SEARCH_PAGES = 3
-FIRST_SEARCH = {"limit": 100, "expand": ["platformRoles", "productAccess"]}
+FIRST_SEARCH = {"limit": 100, "expand": ["platformRoles"]}
 
 
 @pytest.fixture(scope="module")
@@ -473,7 +473,19 @@ async def test_the_search_sees_every_user_and_what_the_v1_listing_cannot_tell(
     assert sum("atlassian/org-admin" in u.platform_roles for u in listing.users) == ADMINS
     synced = [u for u in listing.users if u.management_source == "synced"]
     assert synced and all(expected[u.account_id]["scim"] for u in synced)
-    assert any(u.last_active is not None for u in listing.users)
+    assert all(not u.product_access for u in listing.users)  # not asked for everyone
+
+
+async def test_the_unmanaged_search_returns_them_alone_with_their_activity(
+    directory_sim: Simulator, observer: Recorder
+) -> None:
+    sim = directory_sim
+    async with fast_client(sim, observer) as client:
+        listing = await client.search_directory_users(sim.org_id, unmanaged_only=True)
+    assert len(listing.users) == UNMANAGED
+    assert all(u.claim_status == "unmanaged" for u in listing.users)
+    assert all(u.last_active is not None for u in listing.users)
+    assert sim.requests("search_users")[0]["body"]["claimStatus"] == "unmanaged"
 
 
 async def test_a_failing_search_page_is_retried(

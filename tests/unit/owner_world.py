@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -141,12 +141,23 @@ class FakeClient:
         total = self._atlassian.reported_total
         return UserListing(users, len(users) if total is None else total)
 
-    async def search_directory_users(self, org_id: str) -> DirectoryListing:
+    async def search_directory_pages(
+        self, org_id: str, *, unmanaged_only: bool = False
+    ) -> AsyncIterator[list[DirectoryUser]]:
         self._atlassian.searches += 1
         await self._atlassian.search_gate.passage()
         if self._atlassian.fail_search is not None:
             raise self._atlassian.fail_search
-        return DirectoryListing(self._atlassian.directory_users(), (), 1)
+        users = self._atlassian.directory_users()
+        yield [u for u in users if u.claim_status == "unmanaged" or not unmanaged_only]
+
+    async def search_directory_users(
+        self, org_id: str, *, unmanaged_only: bool = False
+    ) -> DirectoryListing:
+        pages = [
+            p async for p in self.search_directory_pages(org_id, unmanaged_only=unmanaged_only)
+        ]
+        return DirectoryListing([u for p in pages for u in p], (), len(pages))
 
     async def lifecycle_permission(self, account_id: str) -> LifecyclePermission:
         self._atlassian.checks.append(account_id)

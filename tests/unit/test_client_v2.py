@@ -32,7 +32,7 @@ BASE = "https://api.atlassian.test"
 ORG = "org-1"
 SEARCH_PATH = f"/admin/v2/orgs/{ORG}/directories/-/users/search"
 SEARCH_URL = BASE + SEARCH_PATH
-FIRST_BODY = {"limit": 100, "expand": ["platformRoles", "productAccess"]}
+FIRST_BODY = {"limit": 100, "expand": ["platformRoles"]}
 
 Reply = httpx.Response | Exception
 

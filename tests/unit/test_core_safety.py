@@ -6,7 +6,7 @@ import pytest
 
 from atlassian_operator.atlassian import DirectoryUser, LifecyclePermission
 from atlassian_operator.core.decisions import Action
-from atlassian_operator.core.directory import Directory, DirectoryFacts
+from atlassian_operator.core.directory import Directory, DirectoryFacts, DirectorySearch
 from atlassian_operator.core.safety import lifecycle_gate
 
 SUSPEND, REACTIVATE = Action.SUSPEND, Action.REACTIVATE
@@ -106,7 +106,9 @@ def test_the_join_keeps_unmanaged_users_v1_cannot_list_and_nothing_it_invents() 
         # Managed but not in v1: joined between the two listings; v1 shows them next time.
         DirectoryUser(account_id="m2", claim_status="managed"),
     ]
-    directory = Directory.join(listed, ["m1"], requests=3)
+    search = DirectorySearch()
+    search.add(listed)
+    directory = Directory.join(search, ["m1"], requests=3)
     assert [u.account_id for u in directory.unmanaged] == ["u1"]
     assert directory.unmanaged[0].email == "x@partner.example"
     assert set(directory.facts) == {"m1", "u1", "m2"} and len(directory) == 3

@@ -295,13 +295,34 @@ class AtlassianClient:
 
     # -- the v2 user search -------------------------------------------------------------------
 
-    async def search_directory_users(self, org_id: str) -> DirectoryListing:
+    async def search_directory_users(
+        self, org_id: str, *, unmanaged_only: bool = False
+    ) -> DirectoryListing:
         """Every user the v2 search returns for the org, across all its directories.
 
         `POST /admin/v2/orgs/{orgId}/directories/-/users/search`, cursor-paged, with the page
         size, expand values and cursor handling of `v2_choices`. It includes the unmanaged
         accounts the v1 listing leaves out, and says per user how it is managed and which
-        platform roles it holds. Never partial: an error on any page raises.
+        platform roles it holds; `unmanaged_only` asks for the unmanaged ones alone, with
+        their product activity. Never partial: an error on any page raises.
+        """
+        users: dict[str, DirectoryUser] = {}
+        duplicates: list[str] = []
+        pages = 0
+        async for page in self.search_directory_pages(org_id, unmanaged_only=unmanaged_only):
+            pages += 1
+            for user in page:
+                if user.account_id in users:
+                    duplicates.append(user.account_id)
+                users[user.account_id] = user  # the later copy is the newer
+        return DirectoryListing(list(users.values()), tuple(duplicates), pages)
+
+    async def search_directory_pages(
+        self, org_id: str, *, unmanaged_only: bool = False
+    ) -> AsyncIterator[list[DirectoryUser]]:
+        """The same search, page by page, for a caller that keeps less than every user.
+
+        An exception can come after some pages: the search is then incomplete.
         """
         if not org_id:
             raise ValueError("org_id is empty")
@@ -309,8 +330,6 @@ class AtlassianClient:
             f"{self._base_url}/admin/v2/orgs/{quote(org_id, safe='')}"
             f"/directories/{ALL_DIRECTORIES}/users/search"
         )
-        users: dict[str, DirectoryUser] = {}
-        duplicates: list[str] = []
         sent: set[str] = set()
         cursor: str | None = None
         page = 0
@@ -323,17 +342,15 @@ class AtlassianClient:
                 where=_display_url(url),
                 org_id=org_id,
             )
-            response = await self._request(call, "POST", url, body=search_request(cursor))
+            body = search_request(cursor, unmanaged_only=unmanaged_only)
+            response = await self._request(call, "POST", url, body=body)
             result = self._parse(
                 call, response, DirectoryPage, "the spec's MultiDirectoryUserSearchPage"
             )
-            for user in result.data:
-                if user.account_id in users:
-                    duplicates.append(user.account_id)
-                users[user.account_id] = user  # the later copy is the newer
+            yield result.data
             link = result.next
             if link is None:
-                return DirectoryListing(list(users.values()), tuple(duplicates), page)
+                return
             cursor = cursor_from_next(link)
             if cursor is None:
                 self._fail(

@@ -20,6 +20,8 @@ __all__ = [
     "RESEND_FILTERS_WITH_CURSOR",
     "SEARCH_EXPAND",
     "SEARCH_PAGE_LIMIT",
+    "UNMANAGED_EXPAND",
+    "UNMANAGED_FILTER",
     "cursor_from_next",
     "manage_query",
     "search_request",
@@ -38,10 +40,16 @@ ALL_DIRECTORIES = "-"
 SEARCH_PAGE_LIMIT = 100
 
 #: [spec] The expand values (§1.2, §1.5): `platformRoles` says who is an org or site admin
-#: (§6.2 b), `productAccess` the last activity per product instance. Without them the fields
-#: are omitted, as the expand text implies (§10.5). `groups` and `counts.resources` are not
-#: needed and would only make pages larger.
-SEARCH_EXPAND = ("platformRoles", "productAccess")
+#: (§6.2 b). Without it the field is omitted, as the expand text implies (§10.5). `groups`,
+#: `counts.resources` and `productAccess` are not needed for every user and would only make
+#: pages larger (and the operator's memory at 10,000 users: the v1 listing already gives the
+#: activity of managed users).
+SEARCH_EXPAND = ("platformRoles",)
+
+#: [spec] The second, small search of each sync: only the unmanaged users (`claimStatus`, a
+#: single value, §1.2), whose last activity (`productAccess`, §1.5) only v2 knows.
+UNMANAGED_FILTER = {"claimStatus": "unmanaged"}
+UNMANAGED_EXPAND = ("platformRoles", "productAccess")
 
 #: [3p] Later pages resend the first page's body plus `cursor` (§1.3): folio keeps the original
 #: request and sets only the cursor, arkana sends its filters with it. The search spec does not
@@ -50,12 +58,16 @@ SEARCH_EXPAND = ("platformRoles", "productAccess")
 RESEND_FILTERS_WITH_CURSOR = True
 
 
-def search_request(cursor: str | None = None) -> dict[str, Any]:
+def search_request(cursor: str | None = None, *, unmanaged_only: bool = False) -> dict[str, Any]:
     """The JSON body of one search request; `cursor` is None for the first page.
 
     Always an object, never an absent body (§1.7: a body-less POST is answered 415 [3p]).
     """
-    first: dict[str, Any] = {"limit": SEARCH_PAGE_LIMIT, "expand": list(SEARCH_EXPAND)}
+    first: dict[str, Any] = (
+        {"limit": SEARCH_PAGE_LIMIT, **UNMANAGED_FILTER, "expand": list(UNMANAGED_EXPAND)}
+        if unmanaged_only
+        else {"limit": SEARCH_PAGE_LIMIT, "expand": list(SEARCH_EXPAND)}
+    )
     if cursor is None:
         return first
     return {**first, "cursor": cursor} if RESEND_FILTERS_WITH_CURSOR else {"cursor": cursor}

@@ -66,6 +66,27 @@ class DirectoryFacts:
         return {k: v for k, v in fields.items() if v is not None}
 
 
+@dataclass
+class DirectorySearch:
+    """What one sync's v2 searches found, kept small while the pages arrive.
+
+    At 10,000 users the parsed pages weigh as much as the v1 listing; only the facts of each
+    user are kept, and the whole user only when it is unmanaged (v1 cannot show it). A later
+    page (or the second, unmanaged-only search) replaces what an earlier one said of a user.
+    """
+
+    facts: dict[str, DirectoryFacts] = field(default_factory=dict)
+    unmanaged: dict[str, DirectoryUser] = field(default_factory=dict)
+
+    def add(self, users: Iterable[DirectoryUser]) -> None:
+        for user in users:
+            self.facts[user.account_id] = found = DirectoryFacts.of(user)
+            if found.unmanaged:
+                self.unmanaged[user.account_id] = user
+            else:
+                self.unmanaged.pop(user.account_id, None)
+
+
 @dataclass(frozen=True)
 class Directory:
     """One enrichment listing joined to the v1 listing of the same sync (or an older one).
@@ -85,21 +106,16 @@ class Directory:
 
     @classmethod
     def join(
-        cls, users: Iterable[DirectoryUser], managed_ids: Iterable[str], requests: int = 0
+        cls, search: DirectorySearch, managed_ids: Iterable[str], requests: int = 0
     ) -> Directory:
-        """The search's users by account ID, and those unmanaged ones v1 does not list.
+        """The search's facts by account ID, and the unmanaged users v1 does not list.
 
         A user the search calls managed but v1 did not list joined the org between the two
         listings: the next v1 listing shows them, and until then nothing is invented.
         """
         managed = set(managed_ids)
-        facts: dict[str, DirectoryFacts] = {}
-        unmanaged: list[User] = []
-        for user in users:
-            facts[user.account_id] = found = DirectoryFacts.of(user)
-            if user.account_id not in managed and found.unmanaged:
-                unmanaged.append(as_user(user))
-        return cls(facts, tuple(unmanaged), True, requests, frozenset(facts))
+        unmanaged = tuple(as_user(u) for i, u in search.unmanaged.items() if i not in managed)
+        return cls(search.facts, unmanaged, True, requests, frozenset(search.facts))
 
     def stale(self) -> Directory:
         """What this listing knew, kept after a later enrichment listing failed."""

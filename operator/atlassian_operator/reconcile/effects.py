@@ -16,10 +16,10 @@ from typing import Any
 from atlassian_operator.atlassian import (
     AtlassianClient,
     AtlassianError,
-    DirectoryListing,
     LifecyclePermission,
 )
 from atlassian_operator.core.decisions import Action
+from atlassian_operator.core.directory import DirectorySearch
 from atlassian_operator.core.resources import ObjectRef, OrgSpec
 from atlassian_operator.reconcile.kube import KubeApi, KubeError, SecretProblem
 from atlassian_operator.reconcile.messages import (
@@ -125,11 +125,16 @@ async def list_org(
 
 async def _search(
     client: AtlassianClient, org_id: str
-) -> tuple[DirectoryListing | None, AtlassianError | None]:
+) -> tuple[DirectorySearch | None, AtlassianError | None]:
+    """Every user's facts, page by page, then the unmanaged users with their activity."""
+    found = DirectorySearch()
     try:
-        return await client.search_directory_users(org_id), None
+        async for page in client.search_directory_pages(org_id):
+            found.add(page)
+        found.add((await client.search_directory_users(org_id, unmanaged_only=True)).users)
     except Exception as exc:
         return None, _as_error(exc, org_id)
+    return found, None
 
 
 def _as_error(exc: Exception, what: object) -> AtlassianError:

@@ -8,11 +8,11 @@ from typing import Any
 
 from atlassian_operator.atlassian import (
     AtlassianError,
-    DirectoryListing,
     LifecyclePermission,
     UserListing,
 )
 from atlassian_operator.core.decisions import Action
+from atlassian_operator.core.directory import DirectorySearch
 from atlassian_operator.core.resources import AccountClaim, AccountResource
 from atlassian_operator.reconcile.kube import ApiKey
 
@@ -70,7 +70,7 @@ class Listed:
     error: AtlassianError | None
     claims: Sequence[AccountClaim] | None
     count: ListingCount
-    directory: DirectoryListing | None = None
+    directory: DirectorySearch | None = None
     directory_error: AtlassianError | None = None
 
 

@@ -300,9 +300,7 @@ class OrgSide(OwnerState):
         """The v2 search joined to this listing; after a failed search, what the last one knew."""
         if message.directory is not None:
             return Directory.join(
-                message.directory.users,
-                (u.account_id for u in users),
-                message.count.search_requests,
+                message.directory, (u.account_id for u in users), message.count.search_requests
             )
         if message.directory_error is not None and self.snapshot is not None:
             known = self.snapshot.directory
