@@ -287,15 +287,21 @@ class World:
         created: str = "2026-12-01T00:00:00Z",
         **spec: Any,
     ) -> None:
+        """Create the AtlassianOrg, or (same uid, a new generation) change its spec: the status
+        the owner wrote stays, and the event is newer than every write so far."""
+        stored = self.kube.objects.get(("AtlassianOrg", self.name))
+        kept = stored is not None and stored["metadata"]["uid"] == uid
         body = {
             "apiVersion": "atlassian.operators.dev/v1alpha1",
             "kind": "AtlassianOrg",
             "metadata": {
                 "name": self.name, "namespace": NS, "uid": uid, "generation": generation,
-                "resourceVersion": "1", "creationTimestamp": created,
+                "resourceVersion": str(next(self.kube._versions)) if kept else "1",
+                "creationTimestamp": created,
             },
             "spec": {"orgId": "org-1", "apiKeySecretRef": {"name": "key"}, "syncInterval": "60s",
                      **spec},
+            "status": dict(stored.get("status") or {}) if kept and stored else {},
         }  # fmt: skip
         self.kube.objects[("AtlassianOrg", self.name)] = body
         self.owner.post(OrgSeen(_copy(body)))

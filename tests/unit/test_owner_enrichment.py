@@ -195,6 +195,19 @@ async def test_with_enrichment_off_there_is_no_search_and_calls_are_checked(
     assert "unmanaged" not in world.org_status()["users"]
 
 
+async def test_turning_enrichment_off_drops_what_the_last_search_said(world: World) -> None:
+    world.org()
+    world.account("admin", accountId=ADMIN)
+    await synced(world)
+    assert world.org_status()["enrichment"]["admins"] == 1
+    assert world.status("admin")["platformRoles"] == ["atlassian/org-admin"]
+    world.org(generation=2, enrichment={"enabled": False})
+    await until(lambda: "enrichment" not in world.org_status(), "the block dropped")
+    await until(lambda: "platformRoles" not in world.status("admin"), "the roles dropped")
+    assert condition(world, "Enriched")["reason"] == "EnrichmentDisabled"
+    assert "unmanaged" not in world.org_status()["users"]
+
+
 async def test_a_slow_search_is_abandoned_and_the_listing_is_not_held(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -267,6 +267,7 @@ class AccountSide(OwnerState):
                 observation.account_id,
                 observation.problem,
                 observation.reason,
+                observation.facts,
             )
             memo = state.rendered
             if (

@@ -247,6 +247,7 @@ class OrgSide(OwnerState):
             requests=count.requests,
             rate_limited=count.rate_limited,
         )
+        fields.setdefault("enrichment", None)  # none this sync: drop the last one's block
         fields["inactivity"] = self._inactivity_summary()
         self.metrics.inactivity(self.ref, fields["inactivity"])
         enriched = self._enriched_condition(directory, message.directory_error)
