@@ -75,8 +75,8 @@ def object_paths(recursive: str, prefix: str) -> list[str]:
 def crd_object_paths(node: dict[str, Any], path: str) -> list[str]:
     """The same, from crds/: the fields kubectl explain must be able to show the children of."""
     node = node.get("items", node)
-    if node.get("type") != "object":
-        return []
+    if node.get("type") != "object" or "properties" not in node:
+        return []  # kubectl shows a map (additionalProperties) as map[string]string, no fields
     return [path] + [
         p
         for name, child in node["properties"].items()

@@ -15,7 +15,7 @@ import yaml
 from atlassian_operator.atlassian import User
 from atlassian_operator.core import resources
 from atlassian_operator.core.decisions import Action, Blocked, Decision
-from atlassian_operator.core.inactivity import InactivityPolicy
+from atlassian_operator.core.inactivity import InactivityPolicy, LabelSelector
 from atlassian_operator.core.snapshot import Observation, OrgSnapshot
 from atlassian_operator.core.status import ActionResult, account_status, org_status
 
@@ -194,6 +194,7 @@ def test_every_org_status_field_is_declared_in_the_crd() -> None:
                 resources.OrgSpec.from_dict,
                 resources.SuspensionPolicy.from_dict,
                 InactivityPolicy.from_dict,
+                LabelSelector.from_dict,
             ),
             id="org",
         ),
