@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import http.server
 import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from atlassian_operator.leadership import KubeLeaseStore, Leadership
+
+_POD_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +38,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="coordinate with other replicas through this kopf peering object "
         "instead of running standalone",
+    )
+    parser.add_argument(
+        "--leader-election",
+        action="store_true",
+        help="act only while holding a coordination.k8s.io Lease, so that a replacement Pod "
+        "waits until this one has stopped (the shipped manifests turn it on)",
+    )
+    parser.add_argument(
+        "--leader-election-id",
+        default="atlassian-operator",
+        metavar="NAME",
+        help="the Lease's name (default atlassian-operator; one per operator Deployment)",
+    )
+    parser.add_argument(
+        "--leader-election-namespace",
+        metavar="NS",
+        help="the Lease's namespace (default: $POD_NAMESPACE, or the Pod's own namespace)",
     )
     parser.add_argument(
         "--metrics-port",
@@ -96,6 +126,23 @@ def main(args: argparse.Namespace) -> int:
         metrics.serve(args.metrics_port, args.bind)
     namespaces = args.namespaces or []
     liveness = f"http://{args.bind}:{args.health_port}/healthz" if args.health_port else None
+    leadership = _leadership(args) if args.leader_election else None
+    if leadership is not None:
+        # Waiting is healthy: answer the liveness probe until kopf serves it.
+        with _standby_liveness(args.bind, args.health_port):
+            leadership.acquire()
+        leadership.keep(on_lost=_lost)
+    try:
+        _run_kopf(args, kopf, metrics, namespaces, liveness)
+    finally:
+        if leadership is not None:
+            leadership.release()
+    return 0
+
+
+def _run_kopf(
+    args: argparse.Namespace, kopf: Any, metrics: Any, namespaces: list[str], liveness: str | None
+) -> None:
     asyncio.run(
         kopf.operator(
             standalone=args.peering is None,
@@ -111,7 +158,56 @@ def main(args: argparse.Namespace) -> int:
             ),
         )
     )
-    return 0
+
+
+def _leadership(args: argparse.Namespace) -> Leadership:
+    namespace = args.leader_election_namespace or os.environ.get("POD_NAMESPACE")
+    if not namespace:
+        try:
+            namespace = Path(_POD_NAMESPACE_FILE).read_text().strip()
+        except OSError:
+            raise SystemExit(
+                "error: --leader-election needs a namespace for its Lease: pass "
+                "--leader-election-namespace, or set POD_NAMESPACE"
+            ) from None
+    identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    return Leadership(KubeLeaseStore(namespace, args.leader_election_id), identity)
+
+
+@contextlib.contextmanager
+def _standby_liveness(bind: str, port: int) -> Iterator[None]:
+    """/healthz answers 200 while the operator waits for the lease (kopf's comes later)."""
+    if not port:
+        yield
+        return
+
+    class Standby(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"waiting for the leader-election lease\n"
+            self.send_response(200 if self.path.startswith("/healthz") else 404)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer((bind, port), Standby)
+    thread = threading.Thread(target=server.serve_forever, name="standby-liveness", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _lost(why: str) -> None:
+    """Stop at once: another operator may be acting already (the Pod is restarted)."""
+    logging.getLogger("atlassian_operator").error("stopping: %s", why)
+    logging.shutdown()
+    os._exit(3)
 
 
 class _StartupNoise(logging.Filter):

@@ -35,6 +35,8 @@ ALICE = "aa00000000000000000000a1"
 ACCOUNTS_URL = "/apis/atlassian.operators.dev/v1alpha1/atlassianaccounts"
 PERMISSION_PROBLEMS = re.compile(r"403|Forbidden|Not enough permissions|Failed to post an event")
 RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+LEADER_ELECTION = f"{SA}-leader-election"  # the Lease role of manifests/base/leader-election.yaml
+OPERATOR_RBAC = {SA, LEADER_ELECTION}
 
 
 def render(path: str) -> list[dict[str, Any]]:
@@ -53,7 +55,7 @@ def rbac_for_namespace(docs: list[dict[str, Any]], namespace: str) -> list[dict[
     cluster_name = f"{SA}-{namespace}"
     result = []
     for doc in docs:
-        if doc["kind"] not in RBAC_KINDS or doc["metadata"]["name"] != SA:
+        if doc["kind"] not in RBAC_KINDS or doc["metadata"]["name"] not in OPERATOR_RBAC:
             continue
         doc = json.loads(json.dumps(doc))
         meta = doc["metadata"]
@@ -239,7 +241,10 @@ def test_namespaced_install_rbac_is_enough(
 ) -> None:
     """The single-namespace overlay: Role + RoleBinding, and kopf's cluster-wide reads."""
     run = as_service_account(kube, render("manifests/overlays/namespaced"))
-    operator = run.start(["--namespace", kube.namespace, "--allow-api-base-url", simulator.url])
+    operator = run.start(
+        ["--namespace", kube.namespace, "--allow-api-base-url", simulator.url,
+         *leader_election(kube)]
+    )  # fmt: skip
     exercise(E2E(kube, simulator, operator))
     log = run.stop()
     assert permission_problems(log) == [], log[-5000:]
@@ -268,13 +273,22 @@ def private_kube(kube: Any, tmp_path: Path) -> Iterator[Any]:
         private = type(kube)(f"t-cluster-wide-{uuid.uuid4().hex[:6]}", cp.kubeconfig)
         private.kubectl("create", "namespace", private.namespace, namespaced=False)
         private.kubectl("apply", "-k", str(ROOT / "crds"), namespaced=False)
-        private.kubectl(
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/atlassianorgs.atlassian.operators.dev",
-            "crd/atlassianaccounts.atlassian.operators.dev",
-            namespaced=False,
+        # `kubectl wait` fails at once if a CRD has no conditions yet: poll it instead.
+        private.wait_for(
+            lambda: (
+                private.kubectl(
+                    "wait",
+                    "--for=condition=Established",
+                    "--timeout=5s",
+                    "crd/atlassianorgs.atlassian.operators.dev",
+                    "crd/atlassianaccounts.atlassian.operators.dev",
+                    namespaced=False,
+                    check=False,
+                ).returncode
+                == 0
+            ),
+            60,
+            "the CRDs to be Established",
         )
         # A fresh API server answers 429 "storage is (re)initializing" to cached lists of a
         # new CRD for a moment; let that pass before the operator lists.
@@ -302,7 +316,9 @@ def test_cluster_wide_install_rbac_is_enough(
 ) -> None:
     """The base: ClusterRole + ClusterRoleBinding, the operator run with --all-namespaces."""
     run = as_service_account(private_kube, render("manifests"))
-    operator = run.start(["--all-namespaces", "--allow-api-base-url", simulator.url])
+    operator = run.start(
+        ["--all-namespaces", "--allow-api-base-url", simulator.url, *leader_election(private_kube)]
+    )
     exercise(E2E(private_kube, simulator, operator))
     log = run.stop()
     assert permission_problems(log) == [], log[-5000:]
@@ -318,6 +334,8 @@ WITHOUT_RULE: dict[str, str] = {
     STATUS_RULE: r'cannot patch resource \\?"atlassian(orgs|accounts)/status',
     "/secrets": "SecretNotUsable",  # the org says so in its status
     "/events": "Failed to post an event",
+    # Without the Lease the operator never starts acting, and says why.
+    "coordination.k8s.io/leases": r"cannot read the leader-election lease: 403",
 }
 
 
@@ -331,7 +349,12 @@ def roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def operator_roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [d for d in roles(docs) if d["metadata"]["name"] == SA]
+    return [d for d in roles(docs) if d["metadata"]["name"] in OPERATOR_RBAC]
+
+
+def leader_election(kube: Any) -> list[str]:
+    """The flags of the shipped Deployment that make the operator hold a Lease."""
+    return ["--leader-election", "--leader-election-namespace", kube.namespace]
 
 
 @pytest.mark.parametrize("dropped", list(WITHOUT_RULE))
@@ -343,7 +366,10 @@ def test_every_rule_is_needed(
     for role in roles(docs):
         role["rules"] = [r for r in role["rules"] if rule_key(r) != dropped]
     run = as_service_account(kube, docs)
-    operator = run.start(["--namespace", kube.namespace, "--allow-api-base-url", simulator.url])
+    operator = run.start(
+        ["--namespace", kube.namespace, "--allow-api-base-url", simulator.url,
+         *leader_election(kube)]
+    )  # fmt: skip
     e2e = E2E(kube, simulator, operator)
     simulator.add_user(
         account_id=ALICE, name="Alice Adams", email="alice@acme.example", account_status="active"
@@ -379,7 +405,7 @@ def test_roles_grant_only_what_is_needed() -> None:
     assert [d["kind"] for d in namespaced if d["kind"].startswith("Cluster")] == []
     # The roles for people (manifests/base/user-roles.yaml, tests/e2e/test_user_roles.py)
     # are in the base only; the operator's own rules are these:
-    assert {d["metadata"]["name"] for d in roles(base)} - {SA} == {
+    assert {d["metadata"]["name"] for d in roles(base)} - OPERATOR_RBAC == {
         f"{SA}-viewer",
         f"{SA}-editor",
         f"{SA}-org-admin",
@@ -398,6 +424,7 @@ def test_roles_grant_only_what_is_needed() -> None:
     # Each rule says why it is there.
     for path in (
         "manifests/base/clusterrole.yaml",
+        "manifests/base/leader-election.yaml",
         "manifests/base/user-roles.yaml",
         "manifests/overlays/namespaced/role.yaml",
     ):

@@ -1,0 +1,274 @@
+"""One acting operator at a time: a coordination.k8s.io Lease, held while the operator runs.
+
+Kubernetes replaces a deleted Pod at once, while the old one is still shutting down (a
+Deployment's `Recreate` strategy covers rollouts only). Without a lease both operators would act
+for a while, and a suspension still in flight in the old one could be sent again by the new one.
+
+The rules are client-go's leader election:
+- a candidate takes the lease when nobody holds it, when its holder released it, or when the
+  holder has not renewed it for a whole `duration`; that time is measured on the candidate's own
+  clock from when it last saw the lease change, so the two machines' clocks need not agree;
+- the holder renews it every `retry` seconds; if it cannot renew for `renew_deadline` seconds
+  (shorter than `duration`, so before anyone else may take it) it exits at once;
+- a clean shutdown releases it, so the next operator starts without waiting.
+
+`decide` is the pure rule; `Leadership` runs it against a `LeaseStore`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+DURATION_SECONDS = 15.0
+RENEW_DEADLINE_SECONDS = 10.0
+RETRY_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What the stored Lease says; `version` is its resourceVersion."""
+
+    holder: str  # "" once released
+    duration: float
+    version: str
+    transitions: int = 0
+
+
+class Action(enum.Enum):
+    CREATE = "create"
+    TAKE = "take"
+    RENEW = "renew"
+    WAIT = "wait"
+
+
+def decide(lease: Lease | None, me: str, seen_at: float, now: float) -> Action:
+    """What `me` does about `lease`, first seen in this version at `seen_at` (monotonic)."""
+    if lease is None:
+        return Action.CREATE
+    if lease.holder == me:
+        return Action.RENEW
+    if not lease.holder or now - seen_at >= lease.duration:
+        return Action.TAKE
+    return Action.WAIT
+
+
+class Conflict(Exception):
+    """Someone else changed or created the lease first."""
+
+
+class LeaseStore(Protocol):
+    def get(self) -> Lease | None: ...
+
+    def create(self, holder: str, duration: float) -> Lease: ...
+
+    def update(self, lease: Lease, holder: str, duration: float, transitions: int) -> Lease: ...
+
+
+class Leadership:
+    """Acquire, keep and release one lease for `identity`."""
+
+    def __init__(
+        self,
+        store: LeaseStore,
+        identity: str,
+        *,
+        duration: float = DURATION_SECONDS,
+        renew_deadline: float = RENEW_DEADLINE_SECONDS,
+        retry: float = RETRY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not retry < renew_deadline < duration:
+            raise ValueError("expected retry < renew_deadline < duration")
+        self.store, self.identity = store, identity
+        self.duration, self.renew_deadline, self.retry = duration, renew_deadline, retry
+        self._clock = clock
+        self._seen: tuple[str, float] | None = None  # (version, when first seen)
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def try_acquire(self) -> bool:
+        """One round: True when `identity` holds the lease afterwards."""
+        try:
+            lease = self.store.get()
+        except Exception as exc:  # the API server may be restarting: try again later
+            logger.warning("cannot read the leader-election lease: %s", _describe(exc))
+            return False
+        now = self._clock()
+        if lease is not None and (self._seen is None or self._seen[0] != lease.version):
+            self._seen = (lease.version, now)
+        seen_at = self._seen[1] if self._seen else now
+        action = decide(lease, self.identity, seen_at, now)
+        try:
+            if action is Action.CREATE:
+                self.store.create(self.identity, self.duration)
+            elif action is Action.TAKE:
+                assert lease is not None
+                self.store.update(lease, self.identity, self.duration, lease.transitions + 1)
+                logger.info("took the leader-election lease from %r", lease.holder or "nobody")
+            elif action is Action.RENEW:
+                assert lease is not None
+                self.store.update(lease, self.identity, self.duration, lease.transitions)
+            else:
+                return False
+        except Conflict:
+            return False
+        except Exception as exc:
+            logger.warning("cannot write the leader-election lease: %s", _describe(exc))
+            return False
+        return True
+
+    def acquire(self, sleep: Callable[[float], object] = time.sleep) -> None:
+        """Block until the lease is ours."""
+        waiting_logged = False
+        while not self.try_acquire():
+            if not waiting_logged:
+                logger.info(
+                    "waiting for the leader-election lease (another operator holds it); "
+                    "this one starts acting when it is released or expires"
+                )
+                waiting_logged = True
+            sleep(self.retry)
+        logger.info("holding the leader-election lease as %s", self.identity)
+
+    def renew_once(self) -> bool | None:
+        """True: renewed; False: not this time (try again); None: someone else holds it."""
+        try:
+            lease = self.store.get()
+            if lease is None or lease.holder != self.identity:
+                return None
+            self.store.update(lease, self.identity, self.duration, lease.transitions)
+        except Conflict:
+            return False
+        except Exception as exc:
+            logger.warning("cannot renew the leader-election lease: %s", _describe(exc))
+            return False
+        return True
+
+    def keep(self, on_lost: Callable[[str], None]) -> None:
+        """Renew in a background thread. `on_lost(why)` when another operator holds the lease,
+        or when renewing has failed for `renew_deadline` seconds (before it may expire)."""
+
+        def renew() -> None:
+            last = self._clock()
+            while not self._stop.wait(self.retry):
+                renewed = self.renew_once()
+                if renewed:
+                    last = self._clock()
+                elif self._stop.is_set():
+                    return
+                elif renewed is None:
+                    on_lost("another operator holds the leader-election lease")
+                    return
+                elif self._clock() - last >= self.renew_deadline:
+                    on_lost(f"the lease could not be renewed for {self.renew_deadline:.0f}s")
+                    return
+
+        self._renewer = threading.Thread(target=renew, name="leader-election", daemon=True)
+        self._renewer.start()
+
+    def release(self) -> None:
+        """Stop renewing and hand the lease back, so that the next operator starts at once."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=self.retry + 5)
+        try:
+            lease = self.store.get()
+            if lease is not None and lease.holder == self.identity:
+                self.store.update(lease, "", 1.0, lease.transitions)
+                logger.info("released the leader-election lease")
+        except Exception as exc:  # it expires by itself after `duration`
+            logger.warning("cannot release the leader-election lease: %s", _describe(exc))
+
+
+def _describe(exc: Exception) -> str:
+    """An API error as its status and reason (the client's own text dumps every header)."""
+    status = getattr(exc, "status", None)
+    if status:
+        return f"{status} {getattr(exc, 'reason', '') or ''}".strip()
+    return str(exc) or type(exc).__name__
+
+
+class KubeLeaseStore:
+    """The Lease `name` in `namespace`, through the official client (coordination.k8s.io/v1)."""
+
+    def __init__(self, namespace: str, name: str, api: Any = None) -> None:
+        from kubernetes import client, config
+
+        if api is None:
+            try:
+                config.load_incluster_config()  # type: ignore[no-untyped-call]
+            except config.ConfigException:
+                config.load_kube_config()  # type: ignore[no-untyped-call]
+            api = client.CoordinationV1Api()
+        self._api, self.namespace, self.name = api, namespace, name
+
+    def get(self) -> Lease | None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            body = self._api.read_namespaced_lease(self.name, self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        spec = body.spec
+        return Lease(
+            holder=spec.holder_identity or "",
+            duration=float(spec.lease_duration_seconds or DURATION_SECONDS),
+            version=body.metadata.resource_version,
+            transitions=spec.lease_transitions or 0,
+        )
+
+    def _spec(self, holder: str, duration: float, transitions: int, taking: bool) -> dict[str, Any]:
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        spec: dict[str, Any] = {
+            "holderIdentity": holder or None,
+            "leaseDurationSeconds": max(1, int(duration)),
+            "renewTime": now,
+            "leaseTransitions": transitions,
+        }
+        if taking:
+            spec["acquireTime"] = now
+        return spec
+
+    def create(self, holder: str, duration: float) -> Lease:
+        from kubernetes.client.exceptions import ApiException
+
+        body = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": self._spec(holder, duration, 0, taking=True),
+        }
+        try:
+            stored = self._api.create_namespaced_lease(self.namespace, body)
+        except ApiException as exc:
+            if exc.status == 409:
+                raise Conflict() from None
+            raise
+        return Lease(holder, duration, stored.metadata.resource_version, 0)
+
+    def update(self, lease: Lease, holder: str, duration: float, transitions: int) -> Lease:
+        """A merge patch that fails (409) unless the lease is still at `lease.version`."""
+        from kubernetes.client.exceptions import ApiException
+
+        body = {
+            "metadata": {"resourceVersion": lease.version},
+            "spec": self._spec(holder, duration, transitions, taking=holder != lease.holder),
+        }
+        try:
+            stored = self._api.patch_namespaced_lease(self.name, self.namespace, body)
+        except ApiException as exc:
+            if exc.status == 409:
+                raise Conflict() from None
+            raise
+        return Lease(holder, duration, stored.metadata.resource_version, transitions)

@@ -1,0 +1,168 @@
+"""One acting operator at a time: the lease rule, and Leadership against an in-memory store.
+
+The end-to-end proof (a Pod deleted in the middle of a batch of suspensions, its replacement
+waiting for the lease) is tests/node/test_install.py; these pin the rule with a fake clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import pytest
+
+from atlassian_operator.leadership import Action, Conflict, Leadership, Lease, decide
+
+ME, OLD = "pod-b_1", "pod-a_1"
+
+
+@pytest.mark.parametrize(
+    ("lease", "seen_at", "now", "action"),
+    [
+        (None, 0.0, 0.0, Action.CREATE),
+        (Lease(ME, 15, "7"), 0.0, 100.0, Action.RENEW),
+        (Lease(OLD, 15, "7"), 0.0, 14.9, Action.WAIT),  # not renewed for less than its duration
+        (Lease(OLD, 15, "7"), 0.0, 15.0, Action.TAKE),  # expired, on our own clock
+        (Lease("", 1, "8"), 5.0, 5.0, Action.TAKE),  # released: at once
+    ],
+)
+def test_the_rule(lease: Lease | None, seen_at: float, now: float, action: Action) -> None:
+    assert decide(lease, ME, seen_at, now) is action
+
+
+class MemoryStore:
+    """A Lease with resourceVersions, like the API server's (conflicting writes fail)."""
+
+    def __init__(self, lease: Lease | None = None) -> None:
+        self.lease = lease
+        self._versions = itertools.count(100)
+        self.failing = False
+        self.lock = threading.Lock()
+
+    def get(self) -> Lease | None:
+        if self.failing:
+            raise ConnectionError("API server unreachable")
+        return self.lease
+
+    def create(self, holder: str, duration: float) -> Lease:
+        with self.lock:
+            if self.lease is not None:
+                raise Conflict()
+            self.lease = Lease(holder, duration, str(next(self._versions)))
+            return self.lease
+
+    def update(self, lease: Lease, holder: str, duration: float, transitions: int) -> Lease:
+        with self.lock:
+            if self.failing:
+                raise ConnectionError("API server unreachable")
+            if self.lease is None or self.lease.version != lease.version:
+                raise Conflict()
+            self.lease = Lease(holder, duration, str(next(self._versions)), transitions)
+            return self.lease
+
+    def renew_by(self, holder: str) -> None:
+        assert self.lease is not None
+        self.update(self.lease, holder, self.lease.duration, self.lease.transitions)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_held_lease_is_taken_only_after_its_holder_stops_renewing_for_its_duration() -> None:
+    store, clock = MemoryStore(), Clock()
+    store.create(OLD, 15)
+    me = Leadership(store, ME, clock=clock)
+    assert not me.try_acquire()
+    clock.now = 14
+    store.renew_by(OLD)  # the holder is alive: the expiry counts from this change
+    assert not me.try_acquire()
+    clock.now = 28.9
+    assert not me.try_acquire()
+    clock.now = 29
+    assert me.try_acquire()
+    assert store.lease is not None and store.lease.holder == ME
+    assert store.lease.transitions == 1
+
+
+def test_a_released_lease_is_taken_at_once() -> None:
+    store, clock = MemoryStore(), Clock()
+    old = Leadership(store, OLD, clock=clock)
+    assert old.try_acquire()
+    new = Leadership(store, ME, clock=clock)
+    assert not new.try_acquire()
+    old.release()
+    assert new.try_acquire()
+
+
+def test_two_candidates_never_both_hold_it() -> None:
+    store, clock = MemoryStore(), Clock()
+    a, b = Leadership(store, "a", clock=clock), Leadership(store, "b", clock=clock)
+    assert [a.try_acquire(), b.try_acquire()] == [True, False]
+    clock.now = 100  # a stopped renewing long ago: b and c both see it expired
+    c = Leadership(store, "c", clock=clock)
+    assert not c.try_acquire()  # first sight of this version: c starts counting now
+    seen = store.get()
+    assert b.try_acquire()
+    assert store.lease is not None and store.lease.version != (seen and seen.version)
+    clock.now = 200
+    assert not c.try_acquire()  # a new version: seen again, counted again
+    assert store.lease.holder == "b"
+
+
+def test_the_holder_stops_when_another_operator_took_the_lease() -> None:
+    store = MemoryStore()
+    me = Leadership(store, ME, retry=0.01, renew_deadline=5, duration=10)
+    assert me.try_acquire()
+    lost = threading.Event()
+    why: list[str] = []
+    me.keep(on_lost=lambda reason: (why.append(reason), lost.set()))
+    store.renew_by(OLD)  # e.g. after this process was frozen for longer than the duration
+    assert lost.wait(5)
+    assert why == ["another operator holds the leader-election lease"]
+    me.release()
+    assert store.lease is not None and store.lease.holder == OLD  # not ours to release
+
+
+def test_the_holder_stops_before_its_lease_can_expire_when_it_cannot_renew() -> None:
+    store, clock = MemoryStore(), Clock()
+    me = Leadership(store, ME, retry=0.01, renew_deadline=10, duration=15, clock=clock)
+    assert me.try_acquire()
+    lost = threading.Event()
+    why: list[str] = []
+    me.keep(on_lost=lambda reason: (why.append(reason), lost.set()))
+    store.failing = True
+    clock.now = 9.9
+    assert not lost.wait(0.2)  # still within the renew deadline
+    clock.now = 10
+    assert lost.wait(5)
+    assert why == ["the lease could not be renewed for 10s"]
+    me.release()
+
+
+def test_renewal_keeps_the_lease_and_release_hands_it_back() -> None:
+    store = MemoryStore()
+    me = Leadership(store, ME, retry=0.01, renew_deadline=5, duration=10)
+    me.acquire(sleep=lambda _: None)
+    first = store.get()
+    assert first is not None
+    me.keep(on_lost=lambda reason: pytest.fail(reason))
+    deadline = threading.Event()
+    for _ in range(500):
+        current = store.get()
+        if current is not None and current.version != first.version:
+            break
+        deadline.wait(0.01)
+    else:
+        pytest.fail("the lease was never renewed")
+    me.release()
+    assert store.lease is not None and store.lease.holder == ""
+
+
+def test_the_timings_must_leave_room_to_stop_before_expiry() -> None:
+    with pytest.raises(ValueError, match="renew_deadline < duration"):
+        Leadership(MemoryStore(), ME, duration=10, renew_deadline=10)
