@@ -64,9 +64,14 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     )
 
 
+# On SIGTERM, suspensions already sent to Atlassian get this long to be answered (within the
+# Pod's 30 s grace period), so that a replacement operator never sends one of them again.
+DRAIN_SECONDS = 20.0
+
+
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
-    await memo.fleet.close()
+    await memo.fleet.close(drain=DRAIN_SECONDS)
 
 
 @kopf.on.event(GROUP, VERSION, ORG_PLURAL)

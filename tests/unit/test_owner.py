@@ -5,11 +5,12 @@ Each test names the fault of the old acting layer it shows cannot happen (issue 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from owner_world import NS, FakeAtlassian, World, quiet, until, user
+from owner_world import DEADLINE, NS, FakeAtlassian, World, quiet, until, user
 
 from atlassian_operator.atlassian import Forbidden, RateLimited
 from atlassian_operator.reconcile.fleet import Fleet
@@ -400,3 +401,38 @@ async def test_a_protected_entry_that_matches_nobody_is_reported_once(world: Wor
     await quiet(world)
     warnings = [e for e in world.kube.events if e[2] == "ProtectedAccountNotFound"]
     assert warnings == [("acme", "Warning", "ProtectedAccountNotFound")]
+
+
+async def test_stopping_lets_a_suspension_in_flight_finish_at_atlassian() -> None:
+    """On SIGTERM the owner stops starting calls but waits for the ones already sent: a
+    cancelled call may still take effect at Atlassian after a replacement operator listed the
+    account as active, and that one would send it again."""
+    world = World()
+    world.atlassian.add(user(ALICE), user(BOB))
+    world.start()
+    world.org()
+    world.atlassian.call_gate.close()
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.atlassian.call_gate.waiting == 1, "alice's disable in flight")
+
+    stopping = asyncio.create_task(world.owner.stop(drain=DEADLINE))
+    await until(lambda: world.owner._task is not None and world.owner._task.done(), "loop ended")
+    world.account("bob", accountId=BOB, desiredState="Suspended")  # arrives after the stop
+    assert not stopping.done()  # still waiting for alice's answer
+    world.atlassian.call_gate.open()
+    await stopping
+    assert world.atlassian.users[ALICE].account_status == "inactive"  # answered, not cancelled
+    assert world.atlassian.disables() == 1  # and nothing new was started
+
+
+async def test_stopping_gives_up_on_a_call_that_outlasts_the_drain() -> None:
+    world = World()
+    world.atlassian.add(user(ALICE))
+    world.start()
+    world.org()
+    world.atlassian.call_gate.close()
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.atlassian.call_gate.waiting == 1, "alice's disable in flight")
+    await world.owner.stop(drain=0.05)  # returns although the call never answers
+    assert world.atlassian.call_gate.waiting == 0  # cancelled
+    assert world.atlassian.users[ALICE].account_status == "active"

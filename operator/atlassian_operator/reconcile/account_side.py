@@ -368,6 +368,7 @@ class AccountSide(OwnerState):
                 self._client, action, account_id, message,
                 evaluation.plan.decision.ask_first, done, self.post,
             ),
+            call=True,
         )  # fmt: skip
 
     def _on_lifecycle_done(self, message: LifecycleDone) -> None:

@@ -101,11 +101,12 @@ class Fleet:
                     await owner.stop()
                     self.metrics.forget(owner.ref)
 
-    async def close(self) -> None:
+    async def close(self, drain: float = 0.0) -> None:
+        """Stop every org's owner; lifecycle calls in flight get up to `drain` s to finish."""
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
-        await asyncio.gather(*(owner.stop() for owner in self.owners.values()))
+        await asyncio.gather(*(owner.stop(drain) for owner in self.owners.values()))
         self.owners.clear()
         self.kube.close()

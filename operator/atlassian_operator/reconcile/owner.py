@@ -67,8 +67,17 @@ class OrgOwner(OrgSide, AccountSide):
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name=f"owner {self.ref}")
 
-    async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._effects) if t is not None]
+    async def stop(self, drain: float = 0.0) -> None:
+        """Stop the loop, so that nothing new starts; give the lifecycle calls in flight up to
+        `drain` seconds to finish, so that a call sent to Atlassian has its answer before
+        another operator may look at the account (a cancelled call may still take effect)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._calls and drain > 0:
+            await asyncio.wait(set(self._calls), timeout=drain)
+        tasks = list(self._effects)
         for task in tasks:
             task.cancel()
         for task in tasks:

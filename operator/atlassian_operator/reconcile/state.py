@@ -112,6 +112,7 @@ class OwnerState:
         self._queue: asyncio.Queue[Message] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._effects: set[asyncio.Task[Any]] = set()
+        self._calls: set[asyncio.Task[Any]] = set()  # lifecycle calls: stop() lets them finish
         self.beat = clock()
         self._paused_until = 0.0
         self._born = clock()
@@ -160,12 +161,16 @@ class OwnerState:
     def post(self, message: Message) -> None:
         self._queue.put_nowait(message)
 
-    def _spawn(self, what: str, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, what: str, coro: Coroutine[Any, Any, None], *, call: bool = False) -> None:
+        """Run an effect; `call`: a lifecycle call at Atlassian, which stop() lets finish."""
         task = asyncio.ensure_future(coro)
         self._effects.add(task)
+        if call:
+            self._calls.add(task)
 
         def finished(t: asyncio.Task[Any]) -> None:
             self._effects.discard(t)
+            self._calls.discard(t)
             if not t.cancelled() and (error := t.exception()) is not None:
                 self.post(EffectFailed(what, error))
 
