@@ -1,0 +1,143 @@
+"""The chart renders the same objects as the kustomize install: `helm template` with the default
+values equals `kubectl kustomize manifests`, and with ci/namespaced-values.yaml equals
+`kubectl kustomize manifests/overlays/namespaced`, object by object and field by field, after
+chart_support.normalize (Helm's standard labels, CRD labels) and without the Namespace object.
+A change to a limit, probe, arg, RBAC rule or label in only one of them fails here.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from chart_support import CHART, HELM_LABELS, ROOT, Helm, Obj, by_key, differences, kustomize
+
+NAMESPACED_VALUES = CHART / "ci" / "namespaced-values.yaml"
+
+
+def without_namespace(objs: list[Obj]) -> list[Obj]:
+    assert [o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"] == [
+        "atlassian-operator"
+    ]
+    return [o for o in objs if o["kind"] != "Namespace"]
+
+
+@pytest.fixture(scope="module")
+def chart(helm: Helm) -> list[Obj]:
+    """`helm template atlassian-operator CHART --namespace atlassian-operator --include-crds`"""
+    return helm.template("--include-crds")
+
+
+@pytest.fixture(scope="module")
+def manifests() -> list[Obj]:
+    """`kubectl kustomize manifests` without its Namespace object"""
+    return without_namespace(kustomize("manifests"))
+
+
+def test_cluster_wide_defaults_render_what_kustomize_renders(
+    chart: list[Obj], manifests: list[Obj]
+) -> None:
+    assert differences(chart, manifests) == ""
+    kinds = sorted(o["kind"] for o in chart)
+    assert kinds.count("CustomResourceDefinition") == 2 and "ClusterRoleBinding" in kinds
+
+
+def test_namespaced_values_render_what_the_namespaced_overlay_renders(helm: Helm) -> None:
+    chart = helm.template("--include-crds", "-f", str(NAMESPACED_VALUES))
+    manifests = without_namespace(kustomize("manifests/overlays/namespaced"))
+    assert differences(chart, manifests) == ""
+    assert not {"ClusterRole", "ClusterRoleBinding"} & {o["kind"] for o in chart}
+
+
+def test_service_monitor_is_the_monitoring_one(helm: Helm) -> None:
+    [chart] = [
+        o
+        for o in helm.template("--set", "serviceMonitor.enabled=true")
+        if o["kind"] == "ServiceMonitor"
+    ]
+    [manifests] = [o for o in kustomize("manifests/monitoring") if o["kind"] == "ServiceMonitor"]
+    assert differences([chart], [manifests]) == ""
+
+
+def test_chart_crds_are_the_repository_crds() -> None:
+    """Helm cannot read files outside the chart, so crds/ holds copies; byte-identical ones.
+    To update: cp crds/atlassian*.yaml charts/atlassian-operator/crds/"""
+    listed = yaml.safe_load((ROOT / "crds" / "kustomization.yaml").read_text())["resources"]
+    assert sorted(p.name for p in (CHART / "crds").iterdir()) == sorted(listed)
+    for name in listed:
+        assert (CHART / "crds" / name).read_bytes() == (ROOT / "crds" / name).read_bytes(), (
+            f"charts/atlassian-operator/crds/{name} differs from crds/{name}: "
+            "cp crds/atlassian*.yaml charts/atlassian-operator/crds/"
+        )
+
+
+@pytest.mark.parametrize(
+    "path", ["manifests", "manifests/overlays/namespaced", "manifests/monitoring"]
+)
+def test_manifests_use_no_helm_label(path: str) -> None:
+    """normalize() drops HELM_LABELS; it hides nothing only as long as manifests/ sets none."""
+    for obj in kustomize(path):
+        for meta in (obj["metadata"], obj.get("spec", {}).get("template", {}).get("metadata", {})):
+            assert not HELM_LABELS & set(meta.get("labels", {})), obj["metadata"]["name"]
+
+
+def _deployment(objs: list[Obj]) -> Obj:
+    [d] = [o for o in objs if o["kind"] == "Deployment"]
+    return d
+
+
+def _container(objs: list[Obj]) -> Any:
+    return _deployment(objs)["spec"]["template"]["spec"]["containers"][0]
+
+
+def _clusterrole(objs: list[Obj]) -> Obj:
+    return by_key(objs)[("ClusterRole", "", "atlassian-operator")]
+
+
+MUTATIONS: dict[str, Callable[[list[Obj]], None]] = {
+    "resource limit": lambda o: _container(o)["resources"]["limits"].update(memory="1Gi"),
+    "probe": lambda o: _container(o)["livenessProbe"].update(periodSeconds=30),
+    "arg": lambda o: _container(o)["args"].append("--debug"),
+    "image": lambda o: _container(o).update(image="ghcr.io/x/y:1"),
+    "security": lambda o: _container(o)["securityContext"].update(readOnlyRootFilesystem=False),
+    "rbac rule": lambda o: _clusterrole(o)["rules"][4]["verbs"].append("list"),
+    "selector": lambda o: _deployment(o)["spec"]["selector"]["matchLabels"].update(a="b"),
+    "label": lambda o: _clusterrole(o)["metadata"]["labels"].update(team="x"),
+    "pod label": lambda o: _deployment(o)["spec"]["template"]["metadata"]["labels"].update(a="b"),
+    "namespace": lambda o: _deployment(o)["metadata"].update(namespace="other"),
+    "extra object": lambda o: o.append({"kind": "ConfigMap", "metadata": {"name": "x"}}),
+}
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_the_comparison_sees_a_change_in_one_of_them(
+    chart: list[Obj], manifests: list[Obj], mutation: str
+) -> None:
+    changed = copy.deepcopy(manifests)
+    MUTATIONS[mutation](changed)
+    assert differences(chart, changed) != ""
+    assert differences(chart, manifests) == ""  # the module-scoped renderings stay untouched
+
+
+def test_a_changed_chart_default_fails_the_comparison(
+    helm: Helm, manifests: list[Obj], tmp_path: Path
+) -> None:
+    """The same through helm: a copy of the chart with another memory limit in values.yaml."""
+    chart = tmp_path / "atlassian-operator"
+    shutil.copytree(CHART, chart)
+    values = chart / "values.yaml"
+    text = values.read_text()
+    assert text.count("memory: 512Mi") == 1
+    values.write_text(text.replace("memory: 512Mi", "memory: 1Gi"))
+    diff = differences(helm.template("--include-crds", chart=chart), manifests)
+    changed = [
+        line[0] + line[1:].strip()
+        for line in diff.splitlines()
+        if line[:1] in "+-" and not line.startswith(("---", "+++"))
+    ]
+    assert changed == ["-memory: 512Mi", "+memory: 1Gi"], diff
