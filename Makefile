@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 KUBECONFIG_DEV := .dev/kubeconfig
 
-.PHONY: install test unit lint demo demo-down bench controlplane promtool flux browser e2e-gitops cluster-up cluster-down e2e-kind image clean
+.PHONY: install test unit lint demo demo-down bench controlplane promtool flux browser helm node e2e-gitops e2e-node cluster-up cluster-down e2e-kind image image-docker clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -28,8 +28,20 @@ flux:  # Flux's source-controller and kustomize-controller, and Argo CD's Lua ru
 browser:  # Debian's chromium + chromium-driver: tests/report checks the HTML review in it
 	@hack/tools/browser.sh >/dev/null
 
-test: lint controlplane promtool flux browser  # lint first: CI enforces the style the README claims
+helm:  # helm and actionlint: tests/chart lints, renders and compares the chart, checks the release workflow
+	@hack/tools/helm.sh >/dev/null
+	@hack/tools/actionlint.sh >/dev/null
+
+node: controlplane  # a real node (containerd, runc, kubelet, ...) and the operator image, for tests/node
+	@hack/node/packages.sh
+	@hack/controlplane/build.sh node >/dev/null
+	@hack/image/build.sh >/dev/null
+
+test: lint controlplane promtool flux browser helm node  # lint first: CI enforces the style the README claims
 	$(VENV)/bin/pytest -q tests
+
+e2e-node: install node helm  # only the tests on a real node: the image, kubectl apply -k, helm install
+	$(VENV)/bin/pytest -q tests/node tests/image
 
 e2e-gitops: install controlplane flux  # only the GitOps tests: Flux applies commits, Argo CD's health script
 	$(VENV)/bin/pytest -q tests/gitops
@@ -57,13 +69,19 @@ bench: install controlplane
 e2e-kind: install  # needs Docker and kind; not run in CI here
 	hack/e2e-kind.sh $(E2E_ARGS)
 
+image:  # localhost/atlassian-operator:dev from Debian packages with podman (no Docker, no registry)
+	@hack/node/packages.sh
+	hack/image/build.sh
+
 IMAGE ?= ghcr.io/atlassian-operator/atlassian-operator:0.1.0
-image:
-	@command -v docker >/dev/null || { echo "error: docker is required for 'make image'" >&2; exit 1; }
+image-docker:  # the same Dockerfile, for people with Docker and a registry
+	@command -v docker >/dev/null || { echo "error: docker is required for 'make image-docker'" >&2; exit 1; }
 	docker build -t $(IMAGE) .
 
-cluster-up: install controlplane
-	$(PY) hack/controlplane/controlplane.py up --dir .dev/controlplane --kubeconfig $(KUBECONFIG_DEV)
+# NODE=1: also a real node (root only), so that `kubectl apply -k manifests` runs the operator as
+# a Pod; the image is imported as localhost/atlassian-operator:dev (see the README).
+cluster-up: install controlplane $(if $(NODE),node)
+	$(PY) hack/controlplane/controlplane.py up --dir .dev/controlplane --kubeconfig $(KUBECONFIG_DEV) $(if $(NODE),--node)
 	@echo "export KUBECONFIG=$(KUBECONFIG_DEV)"
 
 cluster-down:

@@ -14,10 +14,15 @@ as plain processes on free 127.0.0.1 ports, the way controller-runtime's envtest
     ... cp.kubeconfig, cp.server ...
     cp.stop()
 
-There is no kube-controller-manager, scheduler or kubelet: namespaces never finish
-deleting, there is no garbage collection and no `default` ServiceAccount per namespace.
+By default there is no kube-controller-manager, scheduler or kubelet: namespaces never
+finish deleting, there is no garbage collection and no `default` ServiceAccount per namespace.
 etcd listens on plain http on loopback only; the API server serves TLS, authenticates
 clients with certificates signed by a local CA, and authorizes with RBAC.
+
+With a node (`up --node`, `ControlPlane.start(..., node=True)`; root only, one per machine)
+localnode.py adds containerd + runc + kubelet, kube-controller-manager, kube-scheduler and
+kube-proxy, so that a Deployment becomes a running Pod. The API server then listens on the
+node's bridge address (localnode.NODE_IP) instead of 127.0.0.1, so that Pods reach it too.
 
 Depends only on the standard library and `cryptography`.
 """
@@ -25,10 +30,12 @@ Depends only on the standard library and `cryptography`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -43,6 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import localnode as _node
+
 HERE = Path(__file__).resolve().parent
 BUILD_SH = HERE / "build.sh"
 STATE_FILE = "state.json"
@@ -55,7 +64,10 @@ DEFAULT_TIMEOUT = 90.0
 STOP_TIMEOUT = 15.0
 LOG_TAIL = 40
 
-__all__ = ["ControlPlane", "ControlPlaneError", "ensure_binaries"]
+__all__ = ["ControlPlane", "ControlPlaneError", "ensure_binaries", "image_archives"]
+CORE = ("etcd", "kube-apiserver")
+NODE = ("kubelet", "kube-controller-manager", "kube-scheduler", "kube-proxy")
+IMAGE_BUILD_SH = HERE.parent / "image" / "build.sh"
 
 
 class ControlPlaneError(RuntimeError):
@@ -65,10 +77,11 @@ class ControlPlaneError(RuntimeError):
 # --------------------------------------------------------------------------- binaries
 
 
-def ensure_binaries() -> Path:
+def ensure_binaries(node: bool = False) -> Path:
     """Return the directory holding `etcd` and `kube-apiserver`, building them if missing.
 
-    CONTROLPLANE_BIN_DIR overrides the cache (a directory with both binaries). Otherwise
+    With `node`, also the kubelet, kube-controller-manager, kube-scheduler and kube-proxy.
+    CONTROLPLANE_BIN_DIR overrides the cache (a directory with the binaries). Otherwise
     build.sh is run: it does nothing when the binaries exist, and otherwise builds them
     (15-30 minutes the first time on 2 cores; its progress goes to stderr).
     """
@@ -77,7 +90,11 @@ def ensure_binaries() -> Path:
         bin_dir = Path(override)
     else:
         proc = subprocess.run(
-            [str(BUILD_SH)], stdout=subprocess.PIPE, stderr=None, text=True, check=False
+            [str(BUILD_SH), *(["node"] if node else [])],
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             raise ControlPlaneError(
@@ -87,10 +104,31 @@ def ensure_binaries() -> Path:
         if not lines:
             raise ControlPlaneError(f"{BUILD_SH} printed no bin directory")
         bin_dir = Path(lines[-1])
-    for name in ("etcd", "kube-apiserver"):
+    for name in (*CORE, *(NODE if node else ())):
         if not os.access(bin_dir / name, os.X_OK):
             raise ControlPlaneError(f"binary missing or not executable: {bin_dir / name}")
     return bin_dir
+
+
+def image_archives() -> dict[str, str]:
+    """Build (first time only) the operator and pause images; their refs and archive paths.
+
+    hack/image/build.sh prints `key=value` lines: image, archive, pause_image, pause_archive.
+    """
+    proc = subprocess.run(
+        [str(IMAGE_BUILD_SH)], stdout=subprocess.PIPE, stderr=None, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise ControlPlaneError(
+            f"{IMAGE_BUILD_SH} failed with exit code {proc.returncode} (its output is above)"
+        )
+    found = dict(
+        line.split("=", 1) for line in proc.stdout.splitlines() if re.match(r"^\w+=", line)
+    )
+    missing = {"image", "archive", "pause_image", "pause_archive"} - found.keys()
+    if missing:
+        raise ControlPlaneError(f"{IMAGE_BUILD_SH} did not print {', '.join(sorted(missing))}")
+    return found
 
 
 # --------------------------------------------------------------------------- certificates
@@ -202,10 +240,17 @@ def _make_pki(pki: Path) -> dict[str, Path]:
         )
     ]
     serving_sans += [
-        x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "::1", SERVICE_IP)
+        x509.IPAddress(ipaddress.ip_address(ip))
+        for ip in ("127.0.0.1", "::1", SERVICE_IP, _node.NODE_IP)
     ]
     srv_key, srv_cert = leaf(name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, serving_sans)
     adm_key, adm_cert = leaf(name("admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, None)
+    # The kubelet's identity, for the Node authorizer and NodeRestriction.
+    node_key, node_cert = leaf(
+        name(f"system:node:{_node.NODE_NAME}", "system:nodes"),
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+        None,
+    )
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     pem = serialization.Encoding.PEM
@@ -216,6 +261,8 @@ def _make_pki(pki: Path) -> dict[str, Path]:
         "serving_key": pki / "apiserver.key",
         "admin_cert": pki / "admin.crt",
         "admin_key": pki / "admin.key",
+        "node_cert": pki / "node.crt",
+        "node_key": pki / "node.key",
         "sa_key": pki / "sa.key",
         "sa_pub": pki / "sa.pub",
     }
@@ -225,6 +272,8 @@ def _make_pki(pki: Path) -> dict[str, Path]:
     _write(paths["serving_key"], pem_key(srv_key), 0o600)
     _write(paths["admin_cert"], adm_cert.public_bytes(pem))
     _write(paths["admin_key"], pem_key(adm_key), 0o600)
+    _write(paths["node_cert"], node_cert.public_bytes(pem))
+    _write(paths["node_key"], pem_key(node_key), 0o600)
     _write(paths["sa_key"], pem_key(sa_key), 0o600)
     _write(
         paths["sa_pub"],
@@ -239,7 +288,7 @@ def _b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
 
-def _write_kubeconfig(path: Path, server: str, pki: dict[str, Path]) -> None:
+def _write_kubeconfig(path: Path, server: str, pki: dict[str, Path], user: str = "admin") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = f"""\
 apiVersion: v1
@@ -252,8 +301,8 @@ clusters:
 users:
 - name: {CONTEXT}-admin
   user:
-    client-certificate-data: {_b64(pki["admin_cert"])}
-    client-key-data: {_b64(pki["admin_key"])}
+    client-certificate-data: {_b64(pki[f"{user}_cert"])}
+    client-key-data: {_b64(pki[f"{user}_key"])}
 contexts:
 - name: {CONTEXT}
   context:
@@ -397,6 +446,7 @@ class ControlPlane:
     etcd_url: str | None = None
     startup_seconds: float | None = None
     owned: bool = True
+    node: bool = False
     _procs: list[_Proc] = field(default_factory=list, repr=False)
 
     ensure_binaries = staticmethod(ensure_binaries)
@@ -411,20 +461,31 @@ class ControlPlane:
         kubeconfig: str | os.PathLike[str] | None = None,
         bin_dir: str | os.PathLike[str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        node: bool = False,
     ) -> ControlPlane:
         """Start etcd and kube-apiserver with their state under `workdir`.
 
         Returns once /readyz is ok and namespaces default and kube-system exist. The
         kubeconfig (embedded certificates, admin = system:masters) goes to `kubeconfig`,
         default `workdir/../kubeconfig`. Raises ControlPlaneError with the log tail.
+        With `node`, also starts a real node (localnode.py) and returns once it is Ready and
+        the `default` ServiceAccount exists; the pause image must be imported by then, so
+        the images are built first (hack/image/build.sh).
         """
         t0 = time.monotonic()
         workdir = Path(workdir).resolve()
         kcfg = Path(kubeconfig).resolve() if kubeconfig else workdir.parent / "kubeconfig"
-        bins = Path(bin_dir) if bin_dir else ensure_binaries()
-        for name in ("etcd", "kube-apiserver"):
+        bins = Path(bin_dir) if bin_dir else ensure_binaries(node=node)
+        for name in (*CORE, *(NODE if node else ())):
             if not os.access(bins / name, os.X_OK):
                 raise ControlPlaneError(f"binary missing or not executable: {bins / name}")
+        images = {}
+        if node:
+            try:
+                _node.require_host()
+            except _node.NodeError as e:
+                raise ControlPlaneError(str(e)) from None
+            images = image_archives()
 
         state = workdir / STATE_FILE
         if workdir.exists() and any(workdir.iterdir()):
@@ -453,9 +514,15 @@ class ControlPlane:
                 ca_cert=pki["ca_cert"],
                 admin_cert=pki["admin_cert"],
                 admin_key=pki["admin_key"],
+                node=node,
             )
             try:
+                if node:
+                    cp._prepare_node_host()
                 cp._launch(pki, timeout=max(1.0, timeout - (time.monotonic() - t0)))
+                if node:
+                    remaining = max(1.0, timeout - (time.monotonic() - t0))
+                    cp._launch_node(pki, images, timeout=remaining + _node.NODE_READY_TIMEOUT)
             except _PortClash as exc:
                 cp._stop_processes()
                 last_error = exc
@@ -474,7 +541,8 @@ class ControlPlane:
         deadline = time.monotonic() + timeout
         etcd_client, etcd_peer, secure = _free_ports(3)
         self.etcd_url = f"http://127.0.0.1:{etcd_client}"
-        self.server = f"https://127.0.0.1:{secure}"
+        address = _node.NODE_IP if self.node else "127.0.0.1"
+        self.server = f"https://{address}:{secure}"
         data = self.workdir / "etcd"
         shutil.rmtree(data, ignore_errors=True)
         logs = self.workdir / "logs"
@@ -505,7 +573,7 @@ class ControlPlane:
                 self.bin_dir / "kube-apiserver",
                 [
                     f"--etcd-servers={self.etcd_url}",
-                    "--bind-address=127.0.0.1",
+                    f"--bind-address={address}",
                     f"--secure-port={secure}",
                     f"--cert-dir={self.workdir / 'pki'}",
                     f"--tls-cert-file={pki['serving_cert']}",
@@ -514,10 +582,9 @@ class ControlPlane:
                     f"--service-account-issuer={SA_ISSUER}",
                     f"--service-account-signing-key-file={pki['sa_key']}",
                     f"--service-account-key-file={pki['sa_pub']}",
-                    "--authorization-mode=RBAC",
                     f"--service-cluster-ip-range={SERVICE_CIDR}",
-                    "--disable-admission-plugins=ServiceAccount",
                     "--profiling=false",
+                    *(self._node_apiserver_args(pki) if self.node else _PROCESS_ONLY_ARGS),
                 ],
                 logs / "kube-apiserver.log",
                 self.workdir,
@@ -526,6 +593,200 @@ class ControlPlane:
         self._save()
         _write_kubeconfig(self.kubeconfig, self.server, pki)
         self._wait_ready(deadline)
+
+    # ---- the node
+
+    def _node_apiserver_args(self, pki: dict[str, Path]) -> list[str]:
+        return [
+            f"--advertise-address={_node.NODE_IP}",
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction",
+            # `kubectl logs` and `exec`: the API server calls the kubelet as admin.
+            f"--kubelet-client-certificate={pki['admin_cert']}",
+            f"--kubelet-client-key={pki['admin_key']}",
+            "--kubelet-preferred-address-types=InternalIP",  # the node's name is not in DNS
+        ]
+
+    def _prepare_node_host(self) -> None:
+        assert self.workdir is not None
+        try:
+            _node.claim(self.workdir, _node_running)
+            _node.record_host(self.workdir)
+            _node.make_bridge()
+        except _node.NodeError as e:
+            raise ControlPlaneError(str(e)) from None
+
+    def _launch_node(self, pki: dict[str, Path], images: dict[str, str], timeout: float) -> None:
+        assert self.workdir is not None and self.bin_dir is not None and self.server
+        deadline = time.monotonic() + timeout
+        layout = _node.NodeLayout(self.workdir / "node")
+        layout.create()
+        logs = self.workdir / "logs"
+        admin = self.workdir / "pki" / "admin.kubeconfig"
+        node_kcfg = self.workdir / "pki" / "node.kubeconfig"
+        _write_kubeconfig(admin, self.server, pki)
+        _write_kubeconfig(node_kcfg, self.server, pki, user="node")
+        layout.containerd_config.write_text(_node.containerd_config(layout))
+        (layout.cni_conf_dir / "10-atlassian-operator-node.conflist").write_text(
+            _node.cni_config(layout)
+        )
+        kubelet_port, kubelet_healthz, kcm_port, sched_port, proxy_metrics, proxy_healthz = (
+            _free_ports(6)
+        )
+        layout.kubelet_config.write_text(
+            _node.kubelet_config(
+                layout, ca_cert=pki["ca_cert"], port=kubelet_port, healthz_port=kubelet_healthz
+            )
+        )
+        containerd = shutil.which("containerd") or "/usr/bin/containerd"
+        self._procs.append(
+            _spawn(
+                "containerd",
+                Path(containerd),
+                ["--config", str(layout.containerd_config)],
+                logs / "containerd.log",
+                self.workdir,
+            )
+        )
+        self._save()
+        self._wait_for(
+            lambda: layout.containerd_socket.exists() or None, deadline, "containerd's socket"
+        )
+        for archive in (images["pause_archive"], images["archive"]):
+            try:
+                _node.import_image(layout, Path(archive))
+            except _node.NodeError as e:
+                raise ControlPlaneError(str(e)) from None
+        b = self.bin_dir
+        common = [f"--kubeconfig={admin}", "--bind-address=127.0.0.1"]
+        auth = [f"--authentication-kubeconfig={admin}", f"--authorization-kubeconfig={admin}"]
+        components = [
+            (
+                "kubelet",
+                [
+                    f"--config={layout.kubelet_config}",
+                    f"--kubeconfig={node_kcfg}",
+                    f"--hostname-override={_node.NODE_NAME}",
+                    f"--node-ip={_node.NODE_IP}",
+                    f"--root-dir={layout.kubelet_dir}",
+                    f"--cert-dir={layout.root / 'kubelet' / 'pki'}",
+                ],
+            ),
+            (
+                "kube-controller-manager",
+                [
+                    *common,
+                    *auth,
+                    f"--secure-port={kcm_port}",
+                    "--leader-elect=false",
+                    f"--service-account-private-key-file={pki['sa_key']}",
+                    f"--root-ca-file={pki['ca_cert']}",
+                    "--use-service-account-credentials=false",
+                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                ],
+            ),
+            (
+                "kube-scheduler",
+                [*common, *auth, f"--secure-port={sched_port}", "--leader-elect=false"],
+            ),
+            (
+                "kube-proxy",
+                [
+                    f"--kubeconfig={admin}",
+                    f"--hostname-override={_node.NODE_NAME}",
+                    f"--cluster-cidr={_node.POD_CIDR}",
+                    "--proxy-mode=iptables",
+                    f"--metrics-bind-address=127.0.0.1:{proxy_metrics}",
+                    f"--healthz-bind-address=127.0.0.1:{proxy_healthz}",
+                    "--conntrack-max-per-core=0",  # leave the host's conntrack sysctls alone
+                ],
+            ),
+        ]
+        for name, args in components:
+            self._procs.append(_spawn(name, b / name, args, logs / f"{name}.log", self.workdir))
+        self._save()
+        ctx = self._ssl()
+
+        def node_ready() -> bool | None:
+            status, body = self._get(f"/api/v1/nodes/{_node.NODE_NAME}", ctx)
+            if status != 200:
+                return None
+            conditions = json.loads(body).get("status", {}).get("conditions", [])
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions) or None
+
+        def default_account() -> bool | None:
+            return (
+                self._get("/api/v1/namespaces/default/serviceaccounts/default", ctx)[0] == 200
+                or None
+            )
+
+        self._wait_for(node_ready, deadline, f"node {_node.NODE_NAME} Ready")
+        self._wait_for(default_account, deadline, "the default ServiceAccount (controller-manager)")
+
+    def _wait_for(self, check: Any, deadline: float, what: str) -> None:
+        while True:
+            for p in self._procs:
+                if not p.alive():
+                    raise ControlPlaneError(
+                        f"{p.name} exited while waiting for {what}; "
+                        f"last lines of {p.log}:\n{_tail(p.log)}"
+                    )
+            try:
+                if check():
+                    return
+            except (OSError, ssl.SSLError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                logs = "\n".join(
+                    f"--- {p.log}:\n{_tail(p.log, 15)}" for p in self._procs if p.name in NODE
+                )
+                raise ControlPlaneError(f"not ready by the deadline: {what}\n{logs}")
+            time.sleep(0.2)
+
+    def _stop_node(self) -> None:
+        """Stop the node and undo its changes to the host, leaving no Pod behind."""
+        assert self.workdir is not None
+        layout = _node.NodeLayout(self.workdir / "node")
+        by_name = {p.name: p for p in self._procs}
+        for name in ("kube-controller-manager", "kube-scheduler"):  # nothing recreates Pods
+            if name in by_name:
+                by_name[name].stop()
+        if "kubelet" in by_name and by_name["kubelet"].is_ours() and self.ready():
+            self._delete_all_pods()
+            deadline = time.monotonic() + _node.POD_DRAIN_TIMEOUT
+            while _node.node_tasks(layout) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        for name in ("kube-proxy", "kubelet"):
+            if name in by_name:
+                by_name[name].stop()
+        if "containerd" in by_name and by_name["containerd"].is_ours():
+            _node.kill_tasks(layout)
+            by_name["containerd"].stop()
+        for pid in _node.shim_pids(layout):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _node.unmount_under(self.workdir)
+        problems = _node.restore_host(self.workdir)
+        _node.release(self.workdir)
+        if problems:
+            print("warning: could not undo on the host: " + "; ".join(problems), file=sys.stderr)
+
+    def _delete_all_pods(self) -> None:
+        """Delete every Pod now (grace 0): the kubelet stops their containers and networks."""
+        assert self.server is not None
+        ctx = self._ssl()
+        status, body = self._get("/api/v1/pods", ctx)
+        if status != 200:
+            return
+        for pod in json.loads(body).get("items", []):
+            meta = pod["metadata"]
+            req = urllib.request.Request(
+                f"{self.server}/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
+                "?gracePeriodSeconds=0",
+                method="DELETE",
+            )
+            with contextlib.suppress(urllib.error.URLError, OSError):
+                urllib.request.urlopen(req, context=ctx, timeout=5).close()
 
     def _ssl(self) -> ssl.SSLContext:
         assert self.ca_cert and self.admin_cert and self.admin_key
@@ -591,6 +852,7 @@ class ControlPlane:
             "admin_key": str(self.admin_key),
             "etcd_url": self.etcd_url,
             "startup_seconds": self.startup_seconds,
+            "node": self.node,
             "processes": {p.name: p.to_json() for p in self._procs},
         }
         for p in self._procs:
@@ -623,6 +885,7 @@ class ControlPlane:
             admin_key=opt_path("admin_key"),
             etcd_url=data.get("etcd_url"),
             startup_seconds=data.get("startup_seconds"),
+            node=bool(data.get("node")),
             _procs=[_Proc.from_json(n, d) for n, d in data.get("processes", {}).items()],
         )
 
@@ -646,7 +909,9 @@ class ControlPlane:
         return {p.name: p.pid for p in self._procs}
 
     def _stop_processes(self) -> None:
-        for p in reversed(self._procs):  # apiserver first, then etcd
+        if self.node:
+            self._stop_node()
+        for p in reversed(self._procs):  # the node's first, then apiserver, then etcd
             p.stop()
 
     def stop(self, *, keep_logs: bool = False) -> None:
@@ -672,6 +937,17 @@ class _PortClash(ControlPlaneError):
     pass
 
 
+# Without a node, no controller-manager creates ServiceAccounts, so their admission is off.
+_PROCESS_ONLY_ARGS = ("--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount")
+
+
+def _node_running(workdir: Path) -> bool:
+    try:
+        return ControlPlane.attach(workdir).running()
+    except ControlPlaneError:
+        return False
+
+
 def _is_inside(path: Path, directory: Path) -> bool:
     try:
         path.resolve().relative_to(directory.resolve())
@@ -694,17 +970,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     up.add_argument("--kubeconfig", type=Path, help="where to write it (default DIR/../kubeconfig)")
     up.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="readiness deadline (s)")
+    up.add_argument(
+        "--node",
+        action="store_true",
+        help="also a real node (containerd, kubelet, controller-manager, scheduler, kube-proxy)",
+    )
     down = sub.add_parser("down", help="stop the processes started by `up` and remove the state")
     down.add_argument("--dir", required=True, type=Path)
     down.add_argument("--keep-logs", action="store_true")
     status = sub.add_parser("status", help="exit 0 if running and ready")
     status.add_argument("--dir", required=True, type=Path)
-    sub.add_parser("build", help="build the binaries if missing; print the bin directory")
+    build = sub.add_parser("build", help="build the binaries if missing; print the bin directory")
+    build.add_argument("--node", action="store_true", help="also the node's binaries")
     args = parser.parse_args(argv)
 
     try:
         if args.command == "build":
-            print(ensure_binaries())
+            print(ensure_binaries(node=args.node))
             return 0
         if args.command == "up":
             if (args.dir / STATE_FILE).exists():
@@ -712,7 +994,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if old.running() and old.ready():
                     print(f"already running: {old.server}  kubeconfig: {old.kubeconfig}")
                     return 0
-            cp = ControlPlane.start(args.dir, kubeconfig=args.kubeconfig, timeout=args.timeout)
+            cp = ControlPlane.start(
+                args.dir, kubeconfig=args.kubeconfig, timeout=args.timeout, node=args.node
+            )
             print(f"control plane ready in {cp.startup_seconds:.1f}s: {cp.server}")
             print(f"pids: {cp.pids()}  logs: {args.dir / 'logs'}")
             print(f"export KUBECONFIG={cp.kubeconfig}")

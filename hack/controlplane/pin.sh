@@ -18,7 +18,9 @@ go mod init atlassian-operator.dev/hack/controlplane/kube >/dev/null 2>&1
 for m in $modules; do
   go mod edit -replace "${m}=${m}@${staging_version}"
 done
-go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@${KUBE_VERSION}"
+for cmd in kube-apiserver kubelet kube-controller-manager kube-scheduler kube-proxy; do
+  go get -tool "k8s.io/kubernetes/cmd/${cmd}@${KUBE_VERSION}"
+done
 go mod tidy
 
 cd "$here/etcd"
@@ -26,4 +28,4 @@ rm -f go.mod go.sum
 go mod init atlassian-operator.dev/hack/controlplane/etcd >/dev/null 2>&1
 go get -tool "go.etcd.io/etcd/server/v3@${ETCD_VERSION}"
 go mod tidy
-echo "pinned kube-apiserver ${KUBE_VERSION} (staging ${staging_version}, $(echo "$modules" | wc -l) modules) and etcd ${ETCD_VERSION}"
+echo "pinned kube-apiserver, kubelet, kube-controller-manager, kube-scheduler, kube-proxy ${KUBE_VERSION} (staging ${staging_version}, $(echo "$modules" | wc -l) modules) and etcd ${ETCD_VERSION}"

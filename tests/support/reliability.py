@@ -83,15 +83,19 @@ def operator_process(
 
 
 class ObjectWatch:
-    """Every stored version of one object, from `kubectl get --watch -o json`, in a thread."""
+    """Every stored version of one object (or of those a label `selector` matches), from
+    `kubectl get --watch -o json`, in a thread."""
 
-    def __init__(self, kube: Any, kind: str, name: str) -> None:
+    def __init__(
+        self, kube: Any, kind: str, name: str | None = None, *, selector: str | None = None
+    ) -> None:
+        what = [f"{kind}/{name}"] if name else [kind, f"--selector={selector}"]
         cmd = [
             "kubectl",
             f"--kubeconfig={kube.kubeconfig}",
             f"--namespace={kube.namespace}",
             "get",
-            f"{kind}/{name}",
+            *what,
             "--watch",
             "-o",
             "json",
@@ -125,6 +129,10 @@ class ObjectWatch:
     def statuses(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(v.get("status") or {}) for v in self._versions]
+
+    def versions(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._versions)
 
     def stop(self) -> None:
         self._proc.terminate()

@@ -177,8 +177,9 @@ def start_simulator(
     unmanaged: int = 0,
     extra_args: Sequence[str] = (),
     log_dir: Path | None = None,
+    host: str = "127.0.0.1",
 ) -> Simulator:
-    """Starts a simulator on a free loopback port and waits until it listens.
+    """Starts a simulator on a free port of `host` (loopback by default) and waits until it listens.
 
     Its log goes to a temporary file, or into `log_dir` (which the caller cleans up).
     `admins` and `unmanaged` default to none here (the command's own defaults add some), so that
@@ -186,7 +187,7 @@ def start_simulator(
     """
     args = [
         *_COMMAND,
-        "--host", "127.0.0.1",
+        "--host", host,
         "--port", "0",
         "--org-id", org_id,
         "--api-key", api_key,
