@@ -6,7 +6,8 @@ operator and pause images imported. Its teardown checks that the host is as it w
 iptables chain, the bridge gone, the sysctls the kubelet changes restored. One node runs per
 machine, so these tests run in one pytest process at a time (`make e2e-node`, or `make test`).
 
-`node_simulator` listens on the node's bridge address, where Pods and the host both reach it.
+`sim` (module) listens on the node's bridge address, where Pods and the host both reach it;
+`install` (module) is the operator installed as a user would, allowed to call that simulator.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from controlplane import ControlPlane, ensure_binaries, image_archives
 
 from support.e2e import API_KEY
 from support.kube import Kube
+from support.node import Install, installed
 from support.simulator import Simulator, start_simulator
 
 
@@ -64,10 +66,35 @@ def node_kube(node_cluster: ControlPlane) -> Iterator[Kube]:
     k.kubectl("delete", "namespace", k.namespace, "--wait=false", namespaced=False, check=False)
 
 
-@pytest.fixture
-def node_simulator() -> Iterator[Simulator]:
-    with start_simulator(
-        users=40, seed=3, page_size=10, org_id="org-node", api_key=API_KEY,
-        scim_every=1000, host=localnode.NODE_IP,
-    ) as sim:  # fmt: skip
-        yield sim
+@pytest.fixture(scope="module")
+def sim(request: pytest.FixtureRequest) -> Iterator[Simulator]:
+    """The module's simulator, on the node's bridge; a module's SIMULATOR dict changes it."""
+    options = {
+        "users": 10,
+        "seed": 1,
+        "org_id": "org-node",
+        **getattr(request.module, "SIMULATOR", {}),
+    }
+    with start_simulator(api_key=API_KEY, host=localnode.NODE_IP, **options) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def install(
+    node_cluster: ControlPlane,
+    node_images: dict[str, str],
+    sim: Simulator,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[Install]:
+    """The module's operator, from the module's OVERLAY (default `manifests`) into its
+    NAMESPACE (default atlassian-operator); uninstalled after the module's last test."""
+    inst = installed(
+        node_cluster, node_images, [sim], tmp_path_factory.mktemp("install"),
+        overlay=getattr(request.module, "OVERLAY", "manifests"),
+        namespace=getattr(request.module, "NAMESPACE", "atlassian-operator"),
+    )  # fmt: skip
+    try:
+        yield inst
+    finally:
+        inst.uninstall()

@@ -11,7 +11,6 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import localnode
 import pytest
 from controlplane import ControlPlane
 
@@ -19,9 +18,10 @@ from support.e2e import API_KEY, condition
 from support.kube import Kube
 from support.node import ROOT, Install, e2e_on_node, split_ref
 from support.reliability import calls, wait_until
-from support.simulator import Simulator, start_simulator
+from support.simulator import Simulator
 
 pytestmark = pytest.mark.e2e
+SIMULATOR = {"seed": 7, "org_id": "org-helm"}
 RELEASE, NAMESPACE = "atlassian-operator", "atlassian-operator"
 
 
@@ -30,14 +30,6 @@ def helm_binary() -> str:
         [str(ROOT / "hack" / "tools" / "helm.sh")], capture_output=True, text=True, check=True
     ).stdout
     return out.strip().splitlines()[-1]
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with start_simulator(
-        users=10, seed=7, org_id="org-helm", api_key=API_KEY, host=localnode.NODE_IP
-    ) as s:
-        yield s
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import localnode
 import pytest
 import yaml
 from controlplane import ControlPlane
@@ -32,39 +31,16 @@ from support.node import (
     ROOT,
     Install,
     e2e_on_node,
-    installed,
     layout,
     memory_cgroup,
     proc_status,
 )
 from support.reliability import BulkKube, ObjectWatch, calls, per_account, wait_until
-from support.simulator import Simulator, start_simulator
+from support.simulator import Simulator
 
 pytestmark = pytest.mark.e2e
+SIMULATOR = {"users": 40, "seed": 3, "page_size": 10, "scim_every": 1000}
 GRACE_SECONDS = 30  # the Pod's terminationGracePeriodSeconds (the Kubernetes default)
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with start_simulator(
-        users=40, seed=3, page_size=10, org_id="org-node", api_key=API_KEY,
-        scim_every=1000, host=localnode.NODE_IP,
-    ) as s:  # fmt: skip
-        yield s
-
-
-@pytest.fixture(scope="module")
-def install(
-    node_cluster: ControlPlane,
-    node_images: dict[str, str],
-    sim: Simulator,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Install]:
-    inst = installed(node_cluster, node_images, [sim], tmp_path_factory.mktemp("install"))
-    try:
-        yield inst
-    finally:
-        inst.uninstall()
 
 
 @pytest.fixture

@@ -8,43 +8,18 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 
-import localnode
 import pytest
 from controlplane import ControlPlane
 
-from support.e2e import API_KEY
 from support.kube import Kube
-from support.node import Install, e2e_on_node, installed, layout, memory_cgroup, working_set_bytes
-from support.simulator import Simulator, start_simulator
+from support.node import Install, e2e_on_node, layout, memory_cgroup, working_set_bytes
+from support.simulator import Simulator
 
 pytestmark = pytest.mark.e2e
-USERS = 10_000
+SIMULATOR = {"users": 10_000, "seed": 11, "page_size": 100, "org_id": "org-big"}
+USERS = SIMULATOR["users"]
 MiB = 2**20
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with start_simulator(
-        users=USERS, seed=11, page_size=100, org_id="org-big", api_key=API_KEY,
-        host=localnode.NODE_IP,
-    ) as s:  # fmt: skip
-        yield s
-
-
-@pytest.fixture(scope="module")
-def install(
-    node_cluster: ControlPlane,
-    node_images: dict[str, str],
-    sim: Simulator,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Install]:
-    inst = installed(node_cluster, node_images, [sim], tmp_path_factory.mktemp("memory"))
-    try:
-        yield inst
-    finally:
-        inst.uninstall()
 
 
 class PeakWorkingSet:

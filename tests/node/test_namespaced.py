@@ -6,46 +6,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
-import localnode
 import pytest
-from controlplane import ControlPlane
 
-from support.e2e import API_KEY, condition
+from support.e2e import condition
 from support.kube import Kube
-from support.node import Install, e2e_on_node, installed
+from support.node import Install, e2e_on_node
 from support.reliability import calls, wait_until
-from support.simulator import Simulator, start_simulator
+from support.simulator import Simulator
 
 pytestmark = pytest.mark.e2e
+OVERLAY = "manifests/overlays/namespaced"
+SIMULATOR = {"seed": 5, "org_id": "org-ns"}
 NAMESPACE = "team-identity"  # a user's own namespace, set by their kustomization
 SA = f"system:serviceaccount:{NAMESPACE}:atlassian-operator"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with start_simulator(
-        users=10, seed=5, org_id="org-ns", api_key=API_KEY, host=localnode.NODE_IP
-    ) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def install(
-    node_cluster: ControlPlane,
-    node_images: dict[str, str],
-    sim: Simulator,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Install]:
-    inst = installed(
-        node_cluster, node_images, [sim], tmp_path_factory.mktemp("namespaced"),
-        overlay="manifests/overlays/namespaced", namespace=NAMESPACE,
-    )  # fmt: skip
-    try:
-        yield inst
-    finally:
-        inst.uninstall()
 
 
 def test_the_namespaced_install_acts_in_its_namespace_with_no_cluster_wide_right(
