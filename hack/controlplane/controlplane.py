@@ -369,6 +369,7 @@ class _Proc:
     starttime: int | None
     log: Path
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    args: list[str] = field(default_factory=list, repr=False)
 
     def alive(self) -> bool:
         if self.popen is not None:
@@ -408,11 +409,20 @@ class _Proc:
             self.popen.wait(timeout=5)
 
     def to_json(self) -> dict[str, Any]:
-        return {"pid": self.pid, "exe": self.exe, "starttime": self.starttime, "log": str(self.log)}
+        return {
+            "pid": self.pid,
+            "exe": self.exe,
+            "starttime": self.starttime,
+            "log": str(self.log),
+            "args": self.args,
+        }
 
     @classmethod
     def from_json(cls, name: str, data: dict[str, Any]) -> _Proc:
-        return cls(name, data["pid"], data["exe"], data["starttime"], Path(data["log"]))
+        return cls(
+            name, data["pid"], data["exe"], data["starttime"], Path(data["log"]),
+            args=list(data.get("args", [])),
+        )  # fmt: skip
 
 
 def _spawn(name: str, exe: Path, args: list[str], log: Path, cwd: Path) -> _Proc:
@@ -426,7 +436,9 @@ def _spawn(name: str, exe: Path, args: list[str], log: Path, cwd: Path) -> _Proc
             start_new_session=True,  # detached: survives the script, no terminal signals
             env={k: v for k, v in os.environ.items() if k != "KUBECONFIG"},
         )
-    return _Proc(name, popen.pid, str(exe.resolve()), _proc_starttime(popen.pid), log, popen)
+    return _Proc(
+        name, popen.pid, str(exe.resolve()), _proc_starttime(popen.pid), log, popen, list(args)
+    )
 
 
 # --------------------------------------------------------------------------- the control plane
@@ -831,7 +843,7 @@ class ControlPlane:
             except (OSError, ssl.SSLError) as e:
                 seen = f"/readyz: {e}"
             if time.monotonic() > deadline:
-                apiserver = self._procs[-1].log
+                apiserver = self._component("kube-apiserver").log
                 raise ControlPlaneError(
                     f"kube-apiserver at {self.server} not ready by the deadline; last seen: "
                     f"{seen}\nlast lines of {apiserver}:\n{_tail(apiserver)}"
@@ -907,6 +919,29 @@ class ControlPlane:
 
     def pids(self) -> dict[str, int]:
         return {p.name: p.pid for p in self._procs}
+
+    def stop_component(self, name: str) -> None:
+        """Stop one process (e.g. kube-apiserver or etcd, for an outage test); its state stays."""
+        self._component(name).stop()
+
+    def start_component(self, name: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Start a stopped process again with its own arguments (etcd keeps its data, the API
+        server its port); for kube-apiserver, returns once /readyz is ok."""
+        old = self._component(name)
+        if old.is_ours():
+            raise ControlPlaneError(f"{name} is still running (pid {old.pid})")
+        assert self.workdir is not None
+        new = _spawn(name, Path(old.exe), old.args, old.log, self.workdir)
+        self._procs[self._procs.index(old)] = new
+        self._save()
+        if name == "kube-apiserver":
+            self._wait_ready(time.monotonic() + timeout)
+
+    def _component(self, name: str) -> _Proc:
+        for p in self._procs:
+            if p.name == name:
+                return p
+        raise ControlPlaneError(f"no process named {name} (have: {', '.join(self.pids())})")
 
     def _stop_processes(self) -> None:
         if self.node:
