@@ -4,7 +4,8 @@ of this module's own (the shared one must not go down under other tests):
 - kube-apiserver stopped for 30 s (etcd kept) and started again on the same port: the operator
   reconnects its watches without a restart; a suspension requested just before the outage and
   one requested once the server is back both land exactly once, and statuses converge;
-- etcd stopped and started again under a running API server: the same.
+- etcd stopped and started again under a running API server: the same;
+- every connection of the operator going silent (a stalled proxy): detected and recovered.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from controlplane import ControlPlane
 from support.e2e import API_KEY, E2E, condition
 from support.kube import Kube
 from support.operator import OperatorProcess
+from support.proxy import FreezingProxy
 from support.reliability import calls, per_account, wait_until
 from support.simulator import Simulator, start_simulator
 
@@ -76,13 +78,13 @@ def two_accounts(e2e: E2E) -> None:
         e2e.wait_status("aacct", name, lambda s: condition(s, "Ready") == "True", name, 60)
 
 
-def converged(e2e: E2E, pid: int) -> dict[str, Any]:
+def converged(e2e: E2E, pid: int, timeout: float = 120) -> dict[str, Any]:
     for name in ("alice", "bob"):
         e2e.wait_status(
             "aacct", name,
             lambda s: s.get("accountStatus") == "Suspended"
             and condition(s, "Ready", "reason") == "InDesiredState",
-            f"{name} Suspended", timeout=120,
+            f"{name} Suspended", timeout=timeout,
         )  # fmt: skip
     token = e2e.request_sync()
     org = e2e.wait_synced(after=token, timeout=90)
@@ -122,3 +124,38 @@ def test_the_operator_rides_out_a_control_plane_outage(
         "back, by the same operator process"
     )
     assert condition(org, "Ready") == "True"
+
+
+def test_a_silently_stalled_connection_is_detected_and_the_operator_recovers(
+    private: tuple[ControlPlane, Kube], tmp_path: Path
+) -> None:
+    """Every connection the operator has open to the API server goes silent (nothing closed,
+    nothing answered). kopf's watch notices after its inactivity timeout (70 s; the API server
+    sends a bookmark every 60 s) and reconnects; a status write on a silent pooled connection
+    times out (30 s) and is retried on a new one. A suspension requested meanwhile lands once."""
+    cp, kube = private
+    assert cp.server is not None
+    host, port = cp.server.removeprefix("https://").rsplit(":", 1)
+    with (
+        FreezingProxy(host, int(port)) as proxy,
+        start_simulator(users=5, seed=9, org_id="org-stall", api_key=API_KEY) as sim,
+    ):
+        through_proxy = tmp_path / "proxy.kubeconfig"
+        through_proxy.write_text(
+            kube.kubeconfig.read_text().replace(cp.server, f"https://127.0.0.1:{proxy.port}")
+        )
+        operator = OperatorProcess(through_proxy, [kube.namespace], allow=[sim.url]).start()
+        try:
+            e2e = E2E(kube, sim, operator)  # the test itself talks to the API server directly
+            two_accounts(e2e)
+            e2e.account("bob", accountId=BOB, desiredState="Suspended")
+            wait_until(lambda: calls(sim, "disable", BOB, status=204), 30, "bob's suspension")
+            assert proxy.freeze() > 0
+            frozen_at = time.monotonic()
+            e2e.account("alice", accountId=ALICE, desiredState="Suspended")
+            assert operator.process is not None
+            converged(e2e, operator.process.pid, timeout=200)
+            print(f"recovered {time.monotonic() - frozen_at:.0f}s after every connection froze")
+        finally:
+            operator.stop()
+        operator.assert_clean_log([API_KEY], errors_allowed=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -60,6 +61,10 @@ class ApiKey:
         return "<ApiKey>"
 
 
+# (connect, read) seconds for every request: a page of 500 accounts is read well within it.
+REQUEST_TIMEOUT = (5.0, 30.0)
+
+
 class KubeApi:
     def __init__(self, api_client: client.ApiClient | None = None, concurrency: int = 8) -> None:
         if api_client is None:
@@ -77,8 +82,17 @@ class KubeApi:
         self.writes = 0
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        # Without a timeout, a request on a connection that went silent (a stalled proxy or load
+        # balancer) would wait forever, and the write it carries with it.
+        kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+        try:
+            return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+        except urllib3.exceptions.HTTPError as exc:  # timed out, refused, reset: no answer
+            # Status 0, as an ApiException: each caller's handling of a failed request applies.
+            raise ApiException(
+                status=0, reason=f"no answer from the API server ({type(exc).__name__})"
+            ) from None
 
     async def patch_status(self, ref: ObjectRef, patch: Mapping[str, Any]) -> dict[str, Any]:
         """Merge-patch the status subresource; returns the object as stored."""
