@@ -231,7 +231,7 @@ pause_archive="$cache/pause-$pause_version.oci.tar"
 # As build/pause/Makefile compiles it (CFLAGS there), then strips it.
 cflags=(-Os -Wall -Werror -static "-DVERSION=v$pause_version-$kube_version")
 pause_inputs=$(
-  sha256sum "$pause_src/linux/pause.c" "$here/pause.Containerfile"
+  cat "$pause_src/linux/pause.c" "$here/pause.Containerfile" | sha256sum # contents, not paths
   printf '%s\n' "${cflags[*]}" "$pause_ref"
   gcc --version | head -n 1
 )
