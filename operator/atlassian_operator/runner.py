@@ -15,7 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from atlassian_operator.leadership import KubeLeaseStore, Leadership
+from atlassian_operator.leadership import (
+    DURATION_SECONDS,
+    RENEW_DEADLINE_SECONDS,
+    RETRY_SECONDS,
+    KubeLeaseStore,
+    Leadership,
+)
 
 _POD_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
@@ -55,6 +61,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--leader-election-namespace",
         metavar="NS",
         help="the Lease's namespace (default: $POD_NAMESPACE, or the Pod's own namespace)",
+    )
+    parser.add_argument(
+        "--leader-election-lease-duration",
+        type=float,
+        default=DURATION_SECONDS,
+        metavar="SECONDS",
+        help="how long a lease that is not renewed blocks a standby: the failover time after a "
+        f"crash (default {DURATION_SECONDS:.0f})",
+    )
+    parser.add_argument(
+        "--leader-election-renew-deadline",
+        type=float,
+        default=RENEW_DEADLINE_SECONDS,
+        metavar="SECONDS",
+        help="the holder exits if it cannot renew for this long; shorter than the duration "
+        f"(default {RENEW_DEADLINE_SECONDS:.0f})",
+    )
+    parser.add_argument(
+        "--leader-election-retry-period",
+        type=float,
+        default=RETRY_SECONDS,
+        metavar="SECONDS",
+        help=f"how often to renew, or to try to take the lease (default {RETRY_SECONDS:.0f})",
     )
     parser.add_argument(
         "--metrics-port",
@@ -170,8 +199,20 @@ def _leadership(args: argparse.Namespace) -> Leadership:
                 "error: --leader-election needs a namespace for its Lease: pass "
                 "--leader-election-namespace, or set POD_NAMESPACE"
             ) from None
+    retry, deadline, duration = (
+        args.leader_election_retry_period,
+        args.leader_election_renew_deadline,
+        args.leader_election_lease_duration,
+    )
+    if not 0 < retry < deadline < duration:
+        raise SystemExit(
+            "error: --leader-election needs 0 < retry period < renew deadline < lease duration "
+            f"(got {retry:g}, {deadline:g}, {duration:g}): the holder must give up before a "
+            "standby may take over"
+        )
     identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
-    return Leadership(KubeLeaseStore(namespace, args.leader_election_id), identity)
+    store = KubeLeaseStore(namespace, args.leader_election_id)
+    return Leadership(store, identity, duration=duration, renew_deadline=deadline, retry=retry)
 
 
 @contextlib.contextmanager

@@ -166,3 +166,18 @@ def test_renewal_keeps_the_lease_and_release_hands_it_back() -> None:
 def test_the_timings_must_leave_room_to_stop_before_expiry() -> None:
     with pytest.raises(ValueError, match="renew_deadline < duration"):
         Leadership(MemoryStore(), ME, duration=10, renew_deadline=10)
+
+
+def test_run_refuses_timings_that_would_let_two_operators_act() -> None:
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "atlassian_operator.cli", "run", "--leader-election",
+         "--leader-election-lease-duration=5", "--leader-election-renew-deadline=10",
+         "--metrics-port=0", "--health-port=0"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "POD_NAMESPACE": "x"},
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "retry period < renew deadline < lease duration (got 2, 10, 5)" in proc.stderr
