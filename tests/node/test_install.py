@@ -239,7 +239,7 @@ def test_deleting_the_pod_in_a_batch_keeps_every_suspension_exactly_once(
 ) -> None:
     """A deleted Pod is replaced at once, while it still drains its calls: the replacement
     waits for the lease, so the calls in flight are never sent again."""
-    names, ids = batch_in_flight(e2e, "bb", delay=8.0)
+    names, ids = batch_in_flight(e2e, "bb", delay=12.0)  # longer than a Pod start
     old = install.running_pod()["metadata"]["name"]
     with pod_watch(install) as watch:
         install.kubectl("delete", "pod", old, "--wait=false")

@@ -180,6 +180,9 @@ class FakeClient:
     async def enable(self, account_id: str) -> None:
         await self._call("enable", account_id)
 
+    def stop_sending(self) -> None:
+        self.stopped = True
+
     async def aclose(self) -> None:
         return None
 

@@ -24,6 +24,7 @@ from atlassian_operator.atlassian import (
     ClientObserver,
     Forbidden,
     MalformedResponse,
+    NotSent,
     OrgNotFound,
     RateLimited,
     RequestStats,
@@ -758,6 +759,7 @@ def test_the_public_surface_is_pinned() -> None:
         "Forbidden",
         "LifecyclePermission",
         "MalformedResponse",
+        "NotSent",
         "OrgNotFound",
         "OutcomeUnknown",
         "Product",
@@ -794,3 +796,29 @@ def test_the_package_imports_no_kubernetes_code() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+async def test_after_stop_sending_only_requests_on_the_wire_finish() -> None:
+    """On shutdown the operator waits for the calls it sent; one still queued behind the
+    concurrency limit must not go out meanwhile (a successor would not know of it)."""
+    sent: list[str] = []
+    on_the_wire, release = asyncio.Event(), asyncio.Event()
+
+    async def held(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        on_the_wire.set()
+        await release.wait()
+        return httpx.Response(204)
+
+    async with AtlassianClient(
+        KEY, base_url=BASE, transport=httpx.MockTransport(held), max_concurrency=1
+    ) as client:
+        first = asyncio.create_task(client.disable("acc-1"))
+        queued = asyncio.create_task(client.disable("acc-2"))
+        await on_the_wire.wait()
+        client.stop_sending()
+        release.set()
+        await first  # answered
+        with pytest.raises(NotSent):
+            await queued
+    assert sent == ["/users/acc-1/manage/lifecycle/disable"]

@@ -17,7 +17,7 @@ import httpx
 import pydantic
 
 from ._directory import DirectoryListing, DirectoryPage, DirectoryUser
-from ._errors import AtlassianError, Forbidden, MalformedResponse
+from ._errors import AtlassianError, Forbidden, MalformedResponse, NotSent
 from ._manage import TARGET_UNVERIFIED, LifecyclePermission, read_lifecycle_permission
 from ._models import User, UserListing, UserPage, format_validation_error
 from ._observe import ClientObserver, NullObserver, RequestStats
@@ -153,6 +153,7 @@ class AtlassianClient:
         self._clock = clock
         self._random = random.Random()
         self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._sending = True
         self._pacer = Pacer()
         self._requests = self._rate_limited = self._retries = 0
         self._http = httpx.AsyncClient(
@@ -177,6 +178,13 @@ class AtlassianClient:
         return RequestStats(
             requests=self._requests, rate_limited=self._rate_limited, retries=self._retries
         )
+
+    def stop_sending(self) -> None:
+        """From now on, requests not yet sent fail with NotSent; those on the wire finish.
+
+        On shutdown, calls queued behind the concurrency limit must not go out while the
+        operator waits for the ones in flight: a successor could not know about them."""
+        self._sending = False
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -540,6 +548,8 @@ class AtlassianClient:
                 logger.debug("%s: pacing %.2fs before sending", call.action, pause)
                 self._notify_waiting(call.endpoint, pause, "pacing")
                 await self._sleep(pause)
+            if not self._sending:
+                raise NotSent(f"{call.action}: not sent, the operator is stopping")
             self._requests += 1
             logger.debug("%s %s (%s)", method, call.where, call.action)
             started = self._clock()

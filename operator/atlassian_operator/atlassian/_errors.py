@@ -129,5 +129,10 @@ class OutcomeUnknown(AtlassianError):
         self.account_id = account_id
 
 
+class NotSent(AtlassianError):
+    """The client stopped sending (the operator is shutting down) before this request went out:
+    it certainly did not take effect."""
+
+
 class MalformedResponse(AtlassianError):
     """A successful response whose body is not what the spec promises."""

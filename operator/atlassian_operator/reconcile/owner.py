@@ -75,6 +75,8 @@ class OrgOwner(OrgSide, AccountSide):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        if self._client is not None:
+            self._client.stop_sending()  # a call still queued in the client is never sent
         if self._calls and drain > 0:
             await asyncio.wait(set(self._calls), timeout=drain)
         tasks = list(self._effects)
