@@ -12,7 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from owner_world import DEADLINE, NS, FakeAtlassian, World, quiet, until, user
 
-from atlassian_operator.atlassian import Forbidden, RateLimited
+from atlassian_operator.atlassian import (
+    AtlassianUnavailable,
+    Forbidden,
+    OutcomeUnknown,
+    RateLimited,
+)
 from atlassian_operator.reconcile.fleet import Fleet
 from atlassian_operator.reconcile.messages import AccountGone, OrgGone, OrgSeen, RateLimitWait
 
@@ -284,6 +289,33 @@ async def test_a_transient_failure_backs_off_without_overflow_and_without_a_stor
     assert world.owner.alive(world.now) is None
     # One Warning Event per attempt, that is per backoff step: no storm.
     assert set(world.kube.warnings("alice")) == {"SuspendFailed"}
+
+
+async def test_a_lost_outcome_does_not_hurry_listings_while_atlassian_is_down(
+    world: World,
+) -> None:
+    """Atlassian down: a disable answered 503 may have landed, so a listing must confirm it
+    before anything else happens; while listings fail, they back off as every failed sync
+    does (5, 10, 20, 40 s, then the interval), not every 5 s for as long as the outage lasts."""
+    world.org()  # syncInterval 60s
+    await synced(world)
+    world.atlassian.fail_calls = lambda action, account_id: OutcomeUnknown("HTTP 503", status=503)
+    world.atlassian.fail_list = AtlassianUnavailable("Atlassian is unavailable: HTTP 503")
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.atlassian.disables() == 1, "the disable whose outcome is lost")
+    listings = world.atlassian.listings
+    seen = []
+    for _ in range(60):  # five minutes in steps of 5 s
+        world.tick(5)
+        await quiet(world)
+        seen.append(world.atlassian.listings - listings)
+    # 5 s for the first listing, then 5 + 10 + 20 + 40 s, then one a minute: 8 in 300 s.
+    assert seen[-1] <= 8, seen
+    assert world.atlassian.disables() == 1  # never repeated without a listing
+
+    world.atlassian.fail_list = None  # Atlassian is back: the next listing confirms, then acts
+    world.tick(60)
+    await until(lambda: world.atlassian.listings > listings + seen[-1], "a listing")
 
 
 async def test_deleting_an_org_drops_its_state_and_metric_series(world: World) -> None:

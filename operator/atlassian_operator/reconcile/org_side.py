@@ -389,9 +389,10 @@ class OrgSide(OwnerState):
 
     def _schedule_sync(self, at: float) -> None:
         """The next sync; at once when a request came in while this one was running, and soon
-        when a call's lost outcome waits to be seen."""
+        when a call's lost outcome waits to be seen, unless listings fail: then the backoff
+        holds (Atlassian down would otherwise get a listing every few seconds)."""
         now = self._clock()
-        if self._unconfirmed:
+        if self._unconfirmed and not self._failures:
             at = min(at, now + FIRST_BACKOFF_SECONDS)
         self._next_sync = now if self._unanswered_request else at
 
