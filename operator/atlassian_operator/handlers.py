@@ -64,9 +64,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     )
 
 
-# On SIGTERM, suspensions already sent to Atlassian get this long to be answered (within the
-# Pod's 30 s grace period), so that a replacement operator never sends one of them again.
-DRAIN_SECONDS = 20.0
+# On SIGTERM, suspensions already sent to Atlassian get this long to be answered, so that a
+# replacement operator never sends one of them again: longer than the default request timeout
+# (30 s), so every call on the wire ends, and within the Pod's 45 s grace period.
+DRAIN_SECONDS = 35.0
 
 
 @kopf.on.cleanup()

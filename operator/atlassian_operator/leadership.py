@@ -1,8 +1,9 @@
 """One acting operator at a time: a coordination.k8s.io Lease, held while the operator runs.
 
-Kubernetes replaces a deleted Pod at once, while the old one is still shutting down (a
-Deployment's `Recreate` strategy covers rollouts only). Without a lease both operators would act
-for a while, and a suspension still in flight in the old one could be sent again by the new one.
+The manifests run two replicas, and Kubernetes replaces a deleted Pod at once, while the old one
+is still shutting down. Without a lease several operators would act at once, and a suspension
+still in flight in one could be sent again by another. The replicas that do not hold the lease
+wait as standbys and take over when the holder stops.
 
 The rules are client-go's leader election:
 - a candidate takes the lease when nobody holds it, when its holder released it, or when the

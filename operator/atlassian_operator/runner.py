@@ -39,12 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scope.add_argument(
         "-A", "--all-namespaces", action="store_true", help="watch every namespace (the default)"
     )
-    parser.add_argument(
-        "--peering",
-        metavar="NAME",
-        help="coordinate with other replicas through this kopf peering object "
-        "instead of running standalone",
-    )
+    # Refused with a reason (see `run`), not unknown: it was documented before --leader-election.
+    parser.add_argument("--peering", metavar="NAME", help=argparse.SUPPRESS)
     parser.add_argument(
         "--leader-election",
         action="store_true",
@@ -148,6 +144,12 @@ def main(args: argparse.Namespace) -> int:
         # One line per watch event or HTTP request drowns what matters at 10,000 accounts.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.peering is not None:
+        raise SystemExit(
+            "error: --peering is not supported: kopf's peering pauses kopf's handlers but not "
+            "the operator's per-org loops, so two replicas would both call Atlassian. Run "
+            "replicas with --leader-election instead (a Lease: only its holder acts)"
+        )
     from atlassian_operator import handlers  # noqa: F401 - registers the handlers with kopf
 
     metrics = Metrics()
@@ -157,10 +159,12 @@ def main(args: argparse.Namespace) -> int:
     liveness = f"http://{args.bind}:{args.health_port}/healthz" if args.health_port else None
     leadership = _leadership(args) if args.leader_election else None
     if leadership is not None:
+        metrics.leader.set(0)
         # Waiting is healthy: answer the liveness probe until kopf serves it.
         with _standby_liveness(args.bind, args.health_port):
             leadership.acquire()
         leadership.keep(on_lost=_lost)
+    metrics.leader.set(1)
     try:
         _run_kopf(args, kopf, metrics, namespaces, liveness)
     finally:
@@ -174,8 +178,7 @@ def _run_kopf(
 ) -> None:
     asyncio.run(
         kopf.operator(
-            standalone=args.peering is None,
-            peering_name=args.peering,
+            standalone=True,  # one acting operator is the Lease's job (--leader-election)
             clusterwide=not namespaces,
             namespaces=namespaces,
             liveness_endpoint=liveness,

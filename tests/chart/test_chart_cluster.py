@@ -69,6 +69,10 @@ def test_helm_install_upgrade_and_uninstall(helm: Helm, kube: Any) -> None:
     proc = helm("install", "ao", str(CHART), *cluster, *values)
     assert proc.returncode == 0, proc.stderr
     assert "--namespace=$(POD_NAMESPACE)" in deployment_args()
+    # Its own Lease: another release in this namespace would not share its leader.
+    assert "--leader-election-id=ao-atlassian-operator" in deployment_args()
+    pdb = json.loads(kube.kubectl("get", "pdb", "ao-atlassian-operator", "-o", "json").stdout)
+    assert pdb["spec"]["maxUnavailable"] == 1
     kube.kubectl("get", "serviceaccount/ao-atlassian-operator", "role/ao-atlassian-operator")
 
     proc = helm(

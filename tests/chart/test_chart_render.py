@@ -4,6 +4,7 @@ the key, and each value does what values.yaml says. (Parity with manifests/: tes
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -210,10 +211,26 @@ def test_defaults_set_no_optional_pod_field(helm: Helm) -> None:
         "imagePullSecrets",
         "nodeSelector",
         "tolerations",
-        "affinity",
         "priorityClassName",
     ):
         assert field not in template["spec"]
+    # The one default: prefer the replicas on different nodes (a standby beside the leader
+    # would die with it). `affinity` replaces it.
+    [term] = template["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    mine = {
+        "nodeAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 1, "preference": {"matchExpressions": [
+                    {"key": "pool", "operator": "In", "values": ["system"]}
+                ]}}
+            ]
+        }
+    }  # fmt: skip
+    custom = only(helm.template("--set-json", f"affinity={json.dumps(mine)}"), "Deployment")
+    assert custom["spec"]["template"]["spec"]["affinity"] == mine
 
 
 def test_metrics_service_and_service_monitor(helm: Helm) -> None:

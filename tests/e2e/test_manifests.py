@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from atlassian_operator.handlers import DRAIN_SECONDS
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +33,7 @@ def only(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("path", ["manifests", "manifests/overlays/namespaced"])
-def test_renders_a_safe_single_replica_deployment(path: str) -> None:
+def test_renders_a_safe_highly_available_deployment(path: str) -> None:
     docs = render(path)
     kinds = sorted(d["kind"] for d in docs)
     assert kinds.count("CustomResourceDefinition") == 2
@@ -42,8 +44,22 @@ def test_renders_a_safe_single_replica_deployment(path: str) -> None:
     }
     deployment = only(docs, "Deployment")
     spec = deployment["spec"]
-    assert (spec["replicas"], spec["strategy"]["type"]) == (1, "Recreate")
+    # A leader and a standby; a rollout adds the new Pod before it stops an old one, and a
+    # drain evicts one at a time.
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    pdb = only(docs, "PodDisruptionBudget")
+    assert pdb["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": spec["selector"]["matchLabels"]},
+    }
     pod = spec["template"]["spec"]
+    # On SIGTERM the calls on the wire get DRAIN_SECONDS, then the Lease is released.
+    assert pod["terminationGracePeriodSeconds"] >= DRAIN_SECONDS + 5
+    assert "--leader-election" in pod["containers"][0]["args"]
     assert pod["serviceAccountName"] == "atlassian-operator"
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -54,6 +70,7 @@ def test_renders_a_safe_single_replica_deployment(path: str) -> None:
     assert security["allowPrivilegeEscalation"] is False
     assert security["capabilities"]["drop"] == ["ALL"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert {"requests", "limits"} <= set(container["resources"])
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert f"--health-port={ports['health']}" in container["args"]

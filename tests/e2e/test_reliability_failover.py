@@ -69,6 +69,8 @@ def test_the_standby_takes_over_a_batch_and_suspends_each_account_once(
     bulk.close()
     wait_until(lambda: len(e2e.sim.faults()) == 4, 30, "four disables in flight")
 
+    # Prometheus sees which replica acts: the active one 1, the standby 0.
+    assert leader_gauge(e2e.operator) == 1.0 and leader_gauge(standby) == 0.0
     e2e.operator.kill()  # the active operator's node dies
     killed = time.monotonic()
     took = wait_until(
@@ -87,6 +89,12 @@ def test_the_standby_takes_over_a_batch_and_suspends_each_account_once(
     token = e2e.request_sync()
     e2e.wait_synced(after=token, timeout=60)
     assert per_account(calls(e2e.sim, "disable")) == {account_id: 1 for account_id in ids}
+    assert leader_gauge(standby) == 1.0
     print(f"standby took over {takeover:.1f}s after the active operator was killed")
     # The Lease is not renewed for its whole duration on the standby's own clock first.
     assert takeover >= LEASE_SECONDS - 3
+
+
+def leader_gauge(op: OperatorProcess) -> float:
+    [value] = re.findall(r"^atlassian_operator_leader (\S+)$", op.metrics(), re.MULTILINE)
+    return float(value)

@@ -37,6 +37,7 @@ ALERTS = {
     "AtlassianOffboardingStuck",
     "AtlassianAuthFailures",
     "AtlassianOperatorDown",
+    "AtlassianOperatorNoLeader",
 }
 
 
@@ -75,7 +76,7 @@ def load_yaml(path: Path) -> Any:
 def test_promtool_checks_the_rules() -> None:
     result = run(promtool(), "check", "rules", "--lint=all", "--lint-fatal", str(RULES))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 5 rules found" in result.stdout
+    assert "SUCCESS: 6 rules found" in result.stdout
 
 
 def test_rule_unit_tests_pass() -> None:

@@ -64,7 +64,7 @@ def tmp_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_helm_release_runs_syncs_suspends_and_serves_metrics(
     release: Install, sim: Simulator, node_kube: Kube
 ) -> None:
-    pod = release.running_pod()
+    pod = release.leader_pod()
     assert pod["status"]["containerStatuses"][0]["restartCount"] == 0
     e2e = e2e_on_node(node_kube, sim, release)
     account_id = "5c0000000000000000000d01"
@@ -84,9 +84,12 @@ def test_a_helm_release_runs_syncs_suspends_and_serves_metrics(
     service = json.loads(
         release.kubectl("get", "service", "atlassian-operator-metrics", "-o", "json").stdout
     )
-    url = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        metrics = response.read().decode()
+    port = service["spec"]["ports"][0]["port"]
+    # Through the Service, either replica answers; the leader (Pod IP) is the one that acted.
+    for host in (service["spec"]["clusterIP"], pod["status"]["podIP"]):
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        assert "atlassian_operator_leader " in metrics, host
     assert re.search(
         r'atlassian_operator_lifecycle_actions_total\{[^}]*result="Succeeded"', metrics
     )

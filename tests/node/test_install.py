@@ -3,10 +3,12 @@ runc, kubelet, controller-manager, scheduler, kube-proxy), and the shipped manif
 with `kubectl apply -k` under a user's kustomization that changes only the image and allows the
 simulator's endpoint.
 
-The Pod must run with the shipped security settings and limits as they are (the test grants
-nothing extra), act on `kubectl apply` within a second, be scraped through its Service, keep
-every suspension exactly once through `kubectl rollout restart` and `kubectl delete pod` in the
-middle of a batch, and stop cleanly on SIGTERM within its grace period.
+The Pods must run with the shipped security settings and limits as they are (the test grants
+nothing extra), act on `kubectl apply` within a second, be scraped through their Service, keep
+every suspension exactly once through `kubectl rollout restart` and `kubectl delete pod` of the
+leader in the middle of a batch, with only one replica calling Atlassian at a time (the
+simulator records each request's sender), and stop cleanly on SIGTERM within the grace period,
+the standby taking over.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from support.simulator import Simulator
 
 pytestmark = pytest.mark.e2e
 SIMULATOR = {"users": 40, "seed": 3, "page_size": 10, "scim_every": 1000}
-GRACE_SECONDS = 30  # the Pod's terminationGracePeriodSeconds (the Kubernetes default)
+GRACE_SECONDS = 45  # the Pod's terminationGracePeriodSeconds (manifests/base/deployment.yaml)
 
 
 @pytest.fixture
@@ -76,13 +78,13 @@ def contains(got: Any, want: Any) -> bool:
 
 
 def test_the_pod_runs_as_shipped(install: Install, node_cluster: ControlPlane) -> None:
-    pod = install.running_pod()
+    pod = install.leader_pod()
     shipped = shipped_container()
     spec = pod["spec"]
     assert spec["serviceAccountName"] == "atlassian-operator"
     assert spec["securityContext"] == shipped["securityContext"]
     container, want = spec["containers"][0], shipped["containers"][0]
-    for key in ("securityContext", "resources", "livenessProbe", "env"):
+    for key in ("securityContext", "resources", "livenessProbe", "readinessProbe", "env"):
         assert contains(container[key], want[key]), (key, container[key], want[key])
     assert container["volumeMounts"][: len(want["volumeMounts"])] == want["volumeMounts"]
     shipped_args, added = (
@@ -115,6 +117,13 @@ def test_the_pod_runs_as_shipped(install: Install, node_cluster: ControlPlane) -
     wait_until(
         lambda: "holding the leader-election lease" in install.log_text(), 60, "the lease held"
     )
+    # Two replicas, one leading; the PodDisruptionBudget lets a drain evict one of them.
+    assert len(install.ready_pods()) == 2
+    wait_until(
+        lambda: json.loads(install.kubectl("get", "pdb", "atlassian-operator", "-o", "json").stdout)
+        .get("status", {}).get("disruptionsAllowed") == 1,
+        60, "the PodDisruptionBudget to allow one eviction",
+    )  # fmt: skip
 
 
 def test_the_pod_suspends_an_account_within_a_second_of_kubectl_apply(e2e: E2E) -> None:
@@ -143,16 +152,22 @@ def test_the_pod_suspends_an_account_within_a_second_of_kubectl_apply(e2e: E2E) 
     assert latency < 1.0
 
 
-def test_metrics_are_scraped_through_the_service_and_the_pod_ip(install: Install) -> None:
-    pod = install.running_pod()
+def test_metrics_are_scraped_through_the_service_and_each_pod_ip(install: Install) -> None:
+    leader, standby = install.leader_pod(), install.standby_pod()
     service = json.loads(
         install.kubectl("get", "service", "atlassian-operator-metrics", "-o", "json").stdout
     )
     port = service["spec"]["ports"][0]["port"]
-    for host in (service["spec"]["clusterIP"], pod["status"]["podIP"]):  # kube-proxy; bridge
+    for host, acting in (
+        (service["spec"]["clusterIP"], None),  # kube-proxy: either replica
+        (leader["status"]["podIP"], "1.0"),  # the bridge
+        (standby["status"]["podIP"], "0.0"),
+    ):
         with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as response:
             text = response.read().decode()
-        assert "atlassian_operator_syncs_total" in text, host
+        assert "atlassian_operator_build_info{" in text, host
+        if acting is not None:
+            assert f"\natlassian_operator_leader {acting}\n" in text, (host, acting)
         assert API_KEY not in text
 
 
@@ -201,20 +216,15 @@ def converged_exactly_once(e2e: E2E, names: list[str], ids: list[str]) -> None:
     assert {i: disables.get(i, 0) for i in ids} == {account_id: 1 for account_id in ids}
 
 
-def running(version: dict[str, Any]) -> bool:
-    statuses = version.get("status", {}).get("containerStatuses") or []
-    return bool(statuses) and "running" in statuses[0].get("state", {})
-
-
-def most_running_at_once(versions: list[dict[str, Any]]) -> int:
-    """From every stored version of the operator's Pods, in order: the most Pods whose
-    container was running at the same time."""
-    now: dict[str, bool] = {}
-    most = 0
-    for v in versions:
-        now[v["metadata"]["uid"]] = running(v)
-        most = max(most, sum(now.values()))
-    return most
+def acted_one_at_a_time(sim: Simulator) -> list[str]:
+    """The senders of Atlassian requests in the order answered, each run of one sender once:
+    fails if a replica called Atlassian again after another had started to."""
+    runs: list[str] = []
+    for request in sim.requests():
+        if not runs or runs[-1] != request["client"]:
+            assert request["client"] not in runs, f"{request['client']} acted again after {runs}"
+            runs.append(request["client"])
+    return runs
 
 
 def pod_watch(install: Install) -> ObjectWatch:
@@ -224,39 +234,46 @@ def pod_watch(install: Install) -> ObjectWatch:
 def test_a_rollout_restart_in_a_batch_keeps_every_suspension_exactly_once(
     e2e: E2E, install: Install
 ) -> None:
+    e2e.sim.clear_requests()
     names, ids = batch_in_flight(e2e, "aa", delay=4.0)
-    with pod_watch(install) as watch:
-        install.kubectl("rollout", "restart", "deployment/atlassian-operator")
-        install.rollout()
-        install.running_pod()
+    before = {p["metadata"]["name"] for p in install.pods()}
+    install.kubectl("rollout", "restart", "deployment/atlassian-operator")
+    install.rollout()
+    leader = install.leader_pod()
     converged_exactly_once(e2e, names, ids)
-    # Recreate: the new Pod starts only once the old one is gone.
-    assert most_running_at_once(watch.versions()) == 1
+    assert leader["metadata"]["name"] not in before  # both replicas were replaced
+    # Each replica that led called Atlassian only while it led: the old leader, then a new one.
+    senders = acted_one_at_a_time(e2e.sim)
+    assert len(senders) >= 2 and senders[-1] == leader["status"]["podIP"], senders
 
 
-def test_deleting_the_pod_in_a_batch_keeps_every_suspension_exactly_once(
+def test_deleting_the_leader_in_a_batch_hands_over_to_the_standby_exactly_once(
     e2e: E2E, install: Install
 ) -> None:
-    """A deleted Pod is replaced at once, while it still drains its calls: the replacement
-    waits for the lease, so the calls in flight are never sent again."""
-    names, ids = batch_in_flight(e2e, "bb", delay=12.0)  # longer than a Pod start
-    old = install.running_pod()["metadata"]["name"]
-    with pod_watch(install) as watch:
-        install.kubectl("delete", "pod", old, "--wait=false")
-        new = install.replacement_of(old)
-        converged_exactly_once(e2e, names, ids)
-    assert most_running_at_once(watch.versions()) == 2  # both ran: only the lease kept order
-    log = install.kubectl("logs", new).stdout
-    assert "waiting for the leader-election lease" in log, log[-3000:]
+    """The leader, deleted, drains the calls it sent (up to 35 s) and releases the Lease; the
+    standby, already running, takes over: no call is sent twice, none is lost."""
+    e2e.sim.clear_requests()
+    names, ids = batch_in_flight(e2e, "bb", delay=12.0)  # still in flight after the delete
+    leader, standby = install.leader_pod(), install.standby_pod()
+    deleted = time.monotonic()
+    install.kubectl("delete", "pod", leader["metadata"]["name"], "--wait=false")
+    new = install.leader_pod(timeout=GRACE_SECONDS + 30, not_=leader["metadata"]["name"])
+    takeover = time.monotonic() - deleted
+    converged_exactly_once(e2e, names, ids)
+    print(f"the standby led {takeover:.1f}s after kubectl delete (it drained 12 s calls first)")
+    assert new["metadata"]["name"] == standby["metadata"]["name"]
+    assert acted_one_at_a_time(e2e.sim) == [leader["status"]["podIP"], standby["status"]["podIP"]]
 
 
-def test_sigterm_ends_the_operator_cleanly_within_its_grace_period(install: Install) -> None:
-    old = install.running_pod()["metadata"]["name"]
+def test_sigterm_ends_the_leader_cleanly_and_the_standby_takes_over(install: Install) -> None:
+    old, standby = install.leader_pod()["metadata"]["name"], install.standby_pod()
     with pod_watch(install) as watch:
         started = time.monotonic()
-        install.kubectl("delete", "pod", old, f"--timeout={GRACE_SECONDS + 30}s")
+        install.kubectl("delete", "pod", old, "--wait=false")
+        new = install.leader_pod(timeout=GRACE_SECONDS + 30, not_=old)
+        takeover = time.monotonic() - started
+        install.kubectl("wait", "--for=delete", f"pod/{old}", f"--timeout={GRACE_SECONDS + 30}s")
         gone = time.monotonic() - started
-        new = install.running_pod()
     final = [
         v for v in watch.versions()
         if v["metadata"]["name"] == old and v["status"].get("containerStatuses")
@@ -264,6 +281,7 @@ def test_sigterm_ends_the_operator_cleanly_within_its_grace_period(install: Inst
     ]  # fmt: skip
     assert final, "the kubelet reported no terminated container for the old Pod"
     terminated = final[-1]["status"]["containerStatuses"][0]["state"]["terminated"]
-    print(f"old Pod gone {gone:.1f}s after kubectl delete; new Pod {new['metadata']['name']}")
+    print(f"old leader gone {gone:.1f}s after kubectl delete; standby led after {takeover:.1f}s")
     assert terminated["exitCode"] == 0, terminated  # not killed at the end of the grace period
     assert gone < GRACE_SECONDS
+    assert new["metadata"]["name"] == standby["metadata"]["name"]

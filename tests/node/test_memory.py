@@ -49,7 +49,7 @@ class PeakWorkingSet:
 def test_the_memory_limit_holds_for_10000_accounts(
     install: Install, sim: Simulator, node_kube: Kube, node_cluster: ControlPlane
 ) -> None:
-    pod = install.running_pod()
+    pod = install.leader_pod()
     pid = install.container_pid(pod, layout(node_cluster).containerd_socket)
     cgroup = memory_cgroup(pid)
     sampler = PeakWorkingSet(str(cgroup))
@@ -67,7 +67,7 @@ def test_the_memory_limit_holds_for_10000_accounts(
     peak = sampler.stop()
     max_usage = int((cgroup / "memory.max_usage_in_bytes").read_text())
     failcnt = int((cgroup / "memory.failcnt").read_text())
-    after = install.running_pod()
+    after = install.leader_pod()
     status = after["status"]["containerStatuses"][0]
     print(
         f"{USERS} accounts in {first_sync:.0f}s; peak working set {peak / MiB:.0f} MiB, "

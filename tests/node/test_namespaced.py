@@ -25,7 +25,7 @@ SA = f"system:serviceaccount:{NAMESPACE}:atlassian-operator"
 def test_the_namespaced_install_acts_in_its_namespace_with_no_cluster_wide_right(
     install: Install, sim: Simulator, node_kube: Kube
 ) -> None:
-    install.running_pod()
+    install.leader_pod()
     bindings = json.loads(
         install.kubectl("get", "clusterrolebindings", "-o", "json", namespaced=False).stdout
     )["items"]

@@ -32,6 +32,7 @@ from support.simulator import Simulator
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_IMAGE = "ghcr.io/atlassian-operator/atlassian-operator"
 LABEL = "app.kubernetes.io/name=atlassian-operator"
+LEASE = "atlassian-operator"  # run --leader-election-id's default, as the manifests use it
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
 
 
@@ -124,37 +125,43 @@ class Install:
         out = self.kubectl("get", "pods", "-l", LABEL, "-o", "json").stdout
         return json.loads(out)["items"]  # type: ignore[no-any-return]
 
-    def running_pod(self, timeout: float = 120.0) -> dict[str, Any]:
-        """The one Ready operator Pod (fails if none by the deadline, or if there are two)."""
+    def ready_pods(self) -> list[dict[str, Any]]:
+        return [p for p in self.pods() if _ready(p) and not p["metadata"].get("deletionTimestamp")]
+
+    def lease_holder(self) -> str | None:
+        """The Pod named by the leader-election Lease (identity: `<hostname>_<random>`)."""
+        proc = self.kubectl("get", "lease", LEASE, "-o", "json", check=False)
+        if proc.returncode != 0:
+            return None
+        holder = json.loads(proc.stdout)["spec"].get("holderIdentity") or ""
+        return holder.rpartition("_")[0] or None
+
+    def leader_pod(self, timeout: float = 120.0, *, not_: str | None = None) -> dict[str, Any]:
+        """The Ready Pod that holds the Lease (the one replica that acts); with `not_`, one
+        other than that Pod (after a takeover). Fails if none by the deadline."""
         deadline = time.monotonic() + timeout
         while True:
-            ready = [
-                p for p in self.pods() if _ready(p) and not p["metadata"].get("deletionTimestamp")
-            ]
-            if len(ready) == 1:
-                return ready[0]
-            assert len(ready) < 2, f"two operator Pods are Ready at once: {ready}"
+            holder = self.lease_holder()
+            ready = {p["metadata"]["name"]: p for p in self.ready_pods()}
+            if holder in ready and holder != not_:
+                return ready[holder]
             if time.monotonic() > deadline:
                 raise AssertionError(
-                    f"no Ready operator Pod; Pods: {json.dumps(self.pods())[:3000]}"
+                    f"no Ready operator Pod holds Lease {LEASE} (holder {holder!r}); "
+                    f"Pods: {json.dumps(self.pods())[:3000]}"
                 )
             time.sleep(0.2)
 
-    def replacement_of(self, old: str, timeout: float = 60.0) -> str:
-        """The name of the Pod that replaced `old` (created, not necessarily running yet)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            others = [p["metadata"]["name"] for p in self.pods() if p["metadata"]["name"] != old]
-            if others:
-                return others[0]
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no Pod replaced {old} within {timeout}s")
-            time.sleep(0.2)
+    def standby_pod(self) -> dict[str, Any]:
+        """The one Ready replica that does not hold the Lease."""
+        leader = self.leader_pod()["metadata"]["name"]
+        others = [p for p in self.ready_pods() if p["metadata"]["name"] != leader]
+        assert len(others) == 1, [p["metadata"]["name"] for p in others]
+        return others[0]
 
     def log_text(self) -> str:
-        return self.kubectl(
-            "logs", "deployment/atlassian-operator", "--tail=400", check=False
-        ).stdout
+        """The recent log of every replica, each line prefixed with its Pod."""
+        return self.kubectl("logs", "-l", LABEL, "--prefix", "--tail=400", check=False).stdout
 
     def container_pid(self, pod: dict[str, Any], containerd_socket: Path) -> int:
         """The host pid of the operator container's main process (from containerd)."""

@@ -181,3 +181,19 @@ def test_run_refuses_timings_that_would_let_two_operators_act() -> None:
     )  # fmt: skip
     assert proc.returncode == 1
     assert "retry period < renew deadline < lease duration (got 2, 10, 5)" in proc.stderr
+
+
+def test_run_refuses_kopf_peering_and_names_the_lease_instead() -> None:
+    """kopf's peering would pause kopf's handlers but not the org loops: two replicas would
+    both call Atlassian. `run --peering` says so before it touches the cluster."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "atlassian_operator.cli", "run", "--peering", "default",
+         "--metrics-port=0", "--health-port=0"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "--peering is not supported" in proc.stderr
+    assert "--leader-election" in proc.stderr

@@ -108,6 +108,12 @@ class Metrics:
             registry=self.registry,
         )
         self.build_info.labels(__version__, platform.python_version(), _version_of("kopf")).set(1)
+        self.leader = Gauge(
+            "atlassian_operator_leader",
+            "1 while this process acts (it holds the leader-election Lease, or runs without "
+            "--leader-election), 0 while it waits for the Lease as a standby",
+            registry=self.registry,
+        )
         self.accounts = Gauge(
             "atlassian_operator_org_users",
             "Users of the org by mapped state, from the last complete listing",

@@ -69,9 +69,10 @@ Admin API under /_sim (no auth; JSON; not part of Atlassian's API; errors are 40
   (users: all of them, managed or not);
   `POST /_sim/reset` -> back to the startup state (users, faults, log, rate limit).
 - `GET /_sim/requests[?endpoint=E]` -> `{requests: [{seq, time, method, path, query, status,
-  endpoint, body, fault}]}`; endpoint is list_users|search_users|manage|disable|enable|other,
-  body the parsed JSON body or null, status null when the connection was reset, fault the
-  injected kind or null.
+  endpoint, body, fault, client}]}`, in the order they were answered (time); endpoint is
+  list_users|search_users|manage|disable|enable|other, body the parsed JSON body or null, status
+  null when the connection was reset, fault the injected kind or null, client the sender's IP
+  address (which of several operator Pods sent it).
   Headers are never recorded. `DELETE /_sim/requests` clears the log.
 - `GET /_sim/users` -> `{users: [entry...]}` of every user (unmanaged ones too) in account-id
   order; `GET /_sim/users/{id}` -> entry or 404; an entry is `{user: <User exactly as listed

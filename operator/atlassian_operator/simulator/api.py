@@ -82,6 +82,7 @@ def _endpoint(
             endpoint=name,
             body=exchange.body,
             fault=exchange.fault,
+            client=request.remote,
         )
         query = f"?{request.query_string}" if request.query_string else ""
         log.info("%s %s%s -> %s", request.method, request.path, query, status or "reset")
