@@ -162,24 +162,21 @@ def test_generated_users_have_the_documented_mix(simulator: Simulator) -> None:
     assert sum(entry["scim"] for entry in entries) == 10  # every 25th user
 
 
-def test_fifty_thousand_users_generate_fast_and_a_page_costs_a_page() -> None:
-    started = time.perf_counter()
+def test_fifty_thousand_users_page_through_by_cursor_a_page_at_a_time() -> None:
+    """Speed is measured in `make bench` (hack/bench_scale.py runs 50,000 users), not here."""
     org = OrgState(org_id="org", users=50_000, seed=3, page_size=100, scim_every=25)
-    generated = time.perf_counter() - started
     org.base_url = "http://sim"
+    pages = [org.page(None)]
+    while pages[-1].next_cursor is not None:
+        pages.append(org.page(pages[-1].next_cursor))
     cursor = org.page(None).next_cursor
     for _ in range(200):
         cursor = org.page(cursor).next_cursor
+    body = json.loads(org.render_page(org.page(cursor), cursor))
 
-    started = time.perf_counter()
-    page = org.page(cursor)
-    body = org.render_page(page, cursor)
-    served = time.perf_counter() - started
-
-    assert generated < 2.0
-    assert served < 0.05
-    assert page.number == 202
-    assert len(json.loads(body)["data"]) == 100
+    assert [page.number for page in pages] == list(range(1, 501))
+    assert org.page(cursor).number == 202
+    assert len(body["data"]) == 100
 
 
 # --- lifecycle --------------------------------------------------------------------------------

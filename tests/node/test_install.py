@@ -8,7 +8,7 @@ nothing extra), act on `kubectl apply` within a second, be scraped through their
 every suspension exactly once through `kubectl rollout restart` and `kubectl delete pod` of the
 leader in the middle of a batch, with only one replica calling Atlassian at a time (the
 simulator records each request's sender), and stop cleanly on SIGTERM within the grace period,
-the standby taking over.
+another replica taking over.
 """
 
 from __future__ import annotations
@@ -247,26 +247,24 @@ def test_a_rollout_restart_in_a_batch_keeps_every_suspension_exactly_once(
     assert len(senders) >= 2 and senders[-1] == leader["status"]["podIP"], senders
 
 
-def test_deleting_the_leader_in_a_batch_hands_over_to_the_standby_exactly_once(
-    e2e: E2E, install: Install
-) -> None:
-    """The leader, deleted, drains the calls it sent (up to 35 s) and releases the Lease; the
-    standby, already running, takes over: no call is sent twice, none is lost."""
+def test_deleting_the_leader_in_a_batch_hands_over_exactly_once(e2e: E2E, install: Install) -> None:
+    """The leader, deleted, drains the calls it sent (up to 35 s) and releases the Lease; another
+    replica takes over: no call is sent twice, none is lost. Which one is a race: the standby and
+    the Pod replacing the deleted one both retry the Lease every 2 s once it is released."""
     e2e.sim.clear_requests()
     names, ids = batch_in_flight(e2e, "bb", delay=12.0)  # still in flight after the delete
-    leader, standby = install.leader_pod(), install.standby_pod()
+    leader = install.leader_pod()
     deleted = time.monotonic()
     install.kubectl("delete", "pod", leader["metadata"]["name"], "--wait=false")
     new = install.leader_pod(timeout=GRACE_SECONDS + 30, not_=leader["metadata"]["name"])
     takeover = time.monotonic() - deleted
     converged_exactly_once(e2e, names, ids)
-    print(f"the standby led {takeover:.1f}s after kubectl delete (it drained 12 s calls first)")
-    assert new["metadata"]["name"] == standby["metadata"]["name"]
-    assert acted_one_at_a_time(e2e.sim) == [leader["status"]["podIP"], standby["status"]["podIP"]]
+    print(f"{new['metadata']['name']} led {takeover:.1f}s after kubectl delete (after 12 s calls)")
+    assert acted_one_at_a_time(e2e.sim) == [leader["status"]["podIP"], new["status"]["podIP"]]
 
 
-def test_sigterm_ends_the_leader_cleanly_and_the_standby_takes_over(install: Install) -> None:
-    old, standby = install.leader_pod()["metadata"]["name"], install.standby_pod()
+def test_sigterm_ends_the_leader_cleanly_and_another_replica_takes_over(install: Install) -> None:
+    old = install.leader_pod()["metadata"]["name"]
     with pod_watch(install) as watch:
         started = time.monotonic()
         install.kubectl("delete", "pod", old, "--wait=false")
@@ -281,7 +279,7 @@ def test_sigterm_ends_the_leader_cleanly_and_the_standby_takes_over(install: Ins
     ]  # fmt: skip
     assert final, "the kubelet reported no terminated container for the old Pod"
     terminated = final[-1]["status"]["containerStatuses"][0]["state"]["terminated"]
-    print(f"old leader gone {gone:.1f}s after kubectl delete; standby led after {takeover:.1f}s")
+    print(f"old leader gone {gone:.1f}s after kubectl delete; {new['metadata']['name']} led after "
+          f"{takeover:.1f}s")  # fmt: skip
     assert terminated["exitCode"] == 0, terminated  # not killed at the end of the grace period
     assert gone < GRACE_SECONDS
-    assert new["metadata"]["name"] == standby["metadata"]["name"]

@@ -137,6 +137,7 @@ class ObjectWatch:
     def stop(self) -> None:
         self._proc.terminate()
         self._proc.wait(timeout=10)
+        self._thread.join(timeout=10)  # it reads to the end; closing under it would raise
         if self._proc.stdout is not None:
             self._proc.stdout.close()
 
