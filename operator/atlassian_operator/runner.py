@@ -176,9 +176,12 @@ def main(args: argparse.Namespace) -> int:
 def _run_kopf(
     args: argparse.Namespace, kopf: Any, metrics: Any, namespaces: list[str], liveness: str | None
 ) -> None:
+    from atlassian_operator.handlers import event_memories
+
     asyncio.run(
         kopf.operator(
             standalone=True,  # one acting operator is the Lease's job (--leader-election)
+            memories=event_memories(),
             clusterwide=not namespaces,
             namespaces=namespaces,
             liveness_endpoint=liveness,

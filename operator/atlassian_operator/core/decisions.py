@@ -16,7 +16,7 @@ class Action(StrEnum):
     REACTIVATE = "Reactivate"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Blocked:
     """An action the account needs but will not get now; `reason` becomes the condition reason."""
 
@@ -25,7 +25,7 @@ class Blocked:
     action: Action | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     action: Action | None = None
     blocked: Blocked | None = None

@@ -10,6 +10,7 @@ first (`Directory.fresh`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ ATLASSIAN = "Atlassian"
 UNMANAGED = "unmanaged"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DirectoryFacts:
     """What the v2 search says about one user, as the account's status shows it."""
 
@@ -43,8 +44,12 @@ class DirectoryFacts:
             if source == IDP_MANAGEMENT_SOURCE
             else ATLASSIAN
         )
+        # Kept for every user of the org: one copy of each repeated value, not one per user.
         return cls(
-            managed_by, user.claim_status, tuple(user.platform_roles), user.membership_status
+            managed_by,
+            _shared(user.claim_status),
+            tuple(sys.intern(role) for role in user.platform_roles),
+            _shared(user.membership_status),
         )
 
     @property
@@ -64,6 +69,10 @@ class DirectoryFacts:
         if self.platform_roles:
             fields["platformRoles"] = list(self.platform_roles)
         return {k: v for k, v in fields.items() if v is not None}
+
+
+def _shared(value: str | None) -> str | None:
+    return None if value is None else sys.intern(value)
 
 
 @dataclass

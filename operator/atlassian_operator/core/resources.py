@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -50,7 +51,7 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObjectRef:
     """Enough of an object's identity to patch its status and to attach Events to it."""
 
@@ -142,7 +143,7 @@ class OrgSpec:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccountSpec:
     org_name: str
     account_id: str | None = None
@@ -166,7 +167,7 @@ class AccountSpec:
                 f"spec.desiredState {desired!r} is not one of Active, Suspended"
             ) from None
         return cls(
-            org_name=str(org_name),
+            org_name=sys.intern(str(org_name)),  # one copy for the org's thousands of accounts
             account_id=str(account_id) if account_id else None,
             email=str(email) if email else None,
             desired_state=desired_state,
@@ -203,6 +204,28 @@ class AccountClaim:
         return cls.of({"accountId": spec.account_id, "email": spec.email}, status)
 
 
+# Status fields whose values are one person's own (IDs, names, Atlassian's activity times):
+# sharing them saves nothing, and every interned string costs an entry in the interned table.
+_OWN_VALUES = frozenset({"accountId", "email", "displayName", "lastActive", "inactivityResetAt"})
+
+
+def shared_strings(value: Any, key: str = "") -> Any:
+    """A copy of a parsed JSON value whose keys and repeated strings are shared (interned).
+
+    The owner keeps every account's status; `json.loads` gives each its own copy of every key
+    and of values that thousands of accounts repeat (condition types, reasons and messages,
+    states, product names and URLs, the second a batch was written). Per stored status that
+    is about half its size.
+    """
+    if isinstance(value, Mapping):
+        return {sys.intern(str(k)): shared_strings(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shared_strings(v, key) for v in value]
+    if isinstance(value, str) and key not in _OWN_VALUES:
+        return sys.intern(value)
+    return value
+
+
 def desired_state_manager(meta: Mapping[str, Any]) -> str | None:
     """The field manager that last set spec.desiredState, from metadata.managedFields.
 
@@ -218,7 +241,7 @@ def desired_state_manager(meta: Mapping[str, Any]) -> str | None:
     return max(owners)[2] if owners else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccountResource:
     """One AtlassianAccount as last seen: identity, generation, parsed spec and current status."""
 
@@ -247,13 +270,16 @@ class AccountResource:
             spec = exc
         return cls(
             ref=ObjectRef(
-                ACCOUNT_KIND, meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")
+                ACCOUNT_KIND,
+                sys.intern(str(meta.get("namespace", ""))),
+                meta.get("name", ""),
+                meta.get("uid", ""),
             ),
             generation=int(meta.get("generation") or 0),
             resource_version=str(meta.get("resourceVersion") or ""),
-            created=str(meta.get("creationTimestamp") or ""),
+            created=sys.intern(str(meta.get("creationTimestamp") or "")),
             spec=spec,
-            status=dict(body.get("status") or {}),
+            status=shared_strings(body.get("status") or {}),
             desired_by=desired_state_manager(meta),
-            labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+            labels=shared_strings({str(k): str(v) for k, v in (meta.get("labels") or {}).items()}),
         )

@@ -71,7 +71,11 @@ class AccountSide(OwnerState):
         if state is None:
             state = AccountState(account, announced=ready_problem(account.status))
             self.accounts.add(state)
-        elif not newer_or_equal(account.resource_version, state.resource.resource_version):
+        elif account.resource_version == state.resource.resource_version or not newer_or_equal(
+            account.resource_version, state.resource.resource_version
+        ):
+            # Older, or the echo of our own write whose response we already keep: the same
+            # version twice would be two copies of one status in memory.
             return
         else:
             # A label can make the account exempt from the inactivity policy, or not.

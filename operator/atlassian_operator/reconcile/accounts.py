@@ -20,7 +20,7 @@ from atlassian_operator.core.resources import AccountResource, AccountSpec, Inva
 from atlassian_operator.core.status import ActionResult
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rendered:
     """The last status rendered for an account and exactly what it was rendered from."""
 
@@ -31,7 +31,7 @@ class Rendered:
     status: dict[str, Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class AccountState:
     """What the owner keeps about one AtlassianAccount object (one UID)."""
 

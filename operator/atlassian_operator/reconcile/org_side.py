@@ -438,7 +438,8 @@ class OrgSide(OwnerState):
         missing = unclaimed_users(snapshot, known)
         if not missing:
             return
-        bodies = [discovered_account(self.ref, user) for user in missing]
+        org = self.ref
+        bodies = (discovered_account(org, user) for user in missing)  # each when its turn comes
         self._spawn(
             "creating discovered accounts", effects.create_accounts(self.kube, self.ref, bodies)
         )

@@ -290,12 +290,15 @@ class OrgOwner(OrgSide, AccountSide):
             return
         state = self.accounts.get(key)
         if state is not None and meta.get("uid") == state.resource.ref.uid:
-            account = AccountResource.from_body(body)
-            if newer_or_equal(account.resource_version, state.resource.resource_version):
-                state.resource = account
-                memo = state.rendered
-                if memo is not None and not status_patch(account.status, memo.status):
-                    # What was rendered is now stored: remember the stored copy only, so that
-                    # the rendered one and the status it came from can be freed.
-                    stored = cast(dict[str, Any], account.status)  # from_body makes it a dict
-                    state.rendered = replace(memo, previous=stored, status=stored)
+            version = str(meta.get("resourceVersion") or "")
+            if version != state.resource.resource_version:  # else its watch event came first
+                if not newer_or_equal(version, state.resource.resource_version):
+                    return
+                state.resource = AccountResource.from_body(body)
+            account = state.resource
+            memo = state.rendered
+            if memo is not None and not status_patch(account.status, memo.status):
+                # What was rendered is now stored: remember the stored copy only, so that
+                # the rendered one and the status it came from can be freed.
+                stored = cast(dict[str, Any], account.status)  # from_body makes it a dict
+                state.rendered = replace(memo, previous=stored, status=stored)
