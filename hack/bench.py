@@ -35,8 +35,17 @@ Atlassian cost nothing:
   org "slow" idle; and the same end to end (`--no-e2e-hol` skips it): the operator process and
   two simulators, one answering every disable call with 429 and `Retry-After: 300`.
 
-Results: bench/results/<timestamp>.{json,md}, and bench/latest.{json,md}. It reports, it asserts
-nothing. BENCH_PROFILE=1 runs the operator under cProfile and writes the top entries.
+And several orgs in one operator process, end to end (`hack/bench_orgs.py`; `--no-orgs` skips
+it): 20 orgs of 2,500 users (`--quick`: 100), a simulator each; the quiet-sync cost of every
+org at once against one org's, and suspensions in 19 orgs while org 1 answers every request
+with 429 and `Retry-After: 300`, against the same with org 1 idle.
+
+The cluster side uses the tests' helpers (tests/support: `Kube`, `BulkKube`, `ObjectWatch`), and
+each figure that has one is reported against a baseline measured in the same run.
+
+Results: bench/results/<timestamp>.{json,md}; a full run (no --quick, no size or skip flags)
+also writes bench/latest.{json,md}. It reports, it asserts nothing. BENCH_PROFILE=1 runs the
+operator under cProfile and writes the top entries.
 """
 
 from __future__ import annotations
@@ -55,8 +64,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,10 +75,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "hack" / "controlplane"), str(ROOT / "tests"), str(ROOT / "operator")]
 
-GROUP, VERSION = "atlassian.operators.dev", "v1alpha1"
-ACCOUNTS, ORGS = "atlassianaccounts", "atlassianorgs"
-SYNC_ANNOTATION = f"{GROUP}/sync-requested"
-API_KEY_LABEL = f"{GROUP}/api-key"  # a Secret's opt-in to serve as an API key
+from support.e2e import API_KEY_LABEL, condition  # noqa: E402
+from support.kube import Kube  # noqa: E402
+from support.operator import OperatorProcess  # noqa: E402
+from support.reliability import ACCOUNTS, GROUP, ORGS, BulkKube, ObjectWatch  # noqa: E402
+from support.simulator import Simulator, start_simulator  # noqa: E402
+
 API_KEY = "bench-org-api-key-7f3e"
 PAGE_SIZE = 100
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -127,153 +139,124 @@ def log(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
+def clean_up_on_signals() -> None:
+    """SIGTERM/SIGHUP run the clean-up (operator, simulators, control plane), as ^C does."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+
 # ------------------------------------------------------------------------------ kubernetes
+# The tests' helpers: `Kube` (a namespace and the real kubectl), `BulkKube` (the official client,
+# for thousands of objects and for patches whose latency is measured) and `ObjectWatch`.
 
 
-class Kube:
-    def __init__(self, kubeconfig: Path) -> None:
-        from kubernetes import client, config
-
-        cfg = client.Configuration()
-        config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)
-        cfg.connection_pool_maxsize = 32
-        self.api = client.ApiClient(cfg)
-        self.custom = client.CustomObjectsApi(self.api)
-        self.core = client.CoreV1Api(self.api)
-        self.kubeconfig = kubeconfig
-
-    def kubectl(self, *args: str, input: str | None = None) -> str:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
-        result = subprocess.run(
-            ["kubectl", *args], input=input, capture_output=True, text=True, env=env, check=False
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr}")
-        return result.stdout
-
-    def org(self, ns: str, name: str) -> dict[str, Any]:
-        return self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, ORGS, name)
-
-    def request_sync(self, ns: str, name: str) -> None:
-        self.custom.patch_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            ns,
-            ORGS,
-            name,
-            {"metadata": {"annotations": {SYNC_ANNOTATION: str(time.time_ns())}}},
-        )
-
-    def patch_spec(self, ns: str, name: str, spec: dict[str, Any]) -> None:
-        self.custom.patch_namespaced_custom_object(
-            GROUP, VERSION, ns, ACCOUNTS, name, {"spec": spec}
-        )
+def bench_namespace(kubeconfig: Path, ns: str) -> tuple[Kube, BulkKube]:
+    """A new namespace with the API key's Secret, labelled: its owner's opt-in to serve as one."""
+    kube = Kube(ns, kubeconfig)
+    kube.kubectl("create", "namespace", ns, namespaced=False)
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "atlassian-api-key", "labels": {API_KEY_LABEL: "true"}},
+        "stringData": {"api-key": API_KEY},
+    }
+    kube.kubectl("apply", "-f", "-", input=json.dumps(secret))
+    return kube, BulkKube(kube)
 
 
-class Watcher:
-    """Every event of one plural in one namespace, with arrival times, in a thread."""
-
-    def __init__(self, kube: Kube, ns: str, plural: str, resource_version: str) -> None:
-        self.kube, self.ns, self.plural = kube, ns, plural
-        self.events: list[tuple[float, str, str, dict[str, Any]]] = []  # (t, type, name, status)
-        self.latest: dict[str, dict[str, Any]] = {}
-        self.lock = threading.RLock()
-        self.changed = threading.Condition(self.lock)
-        self._stop = threading.Event()
-        self._rv = resource_version
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        from kubernetes import watch
-
-        while not self._stop.is_set():
-            w = watch.Watch()
-            try:
-                for event in w.stream(
-                    self.kube.custom.list_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    self.ns,
-                    self.plural,
-                    resource_version=self._rv,
-                    timeout_seconds=60,
-                    allow_watch_bookmarks=False,
-                ):
-                    obj = event["object"]
-                    meta = obj.get("metadata") or {}
-                    self._rv = meta.get("resourceVersion", self._rv)
-                    status = obj.get("status") or {}
-                    with self.changed:
-                        self.events.append((now(), event["type"], meta.get("name", ""), status))
-                        self.latest[meta.get("name", "")] = status
-                        self.changed.notify_all()
-                    if self._stop.is_set():
-                        break
-            except Exception as exc:  # reconnect from the last resourceVersion
-                if not self._stop.is_set():
-                    log(f"watch {self.plural} restarted: {exc}")
-                    time.sleep(0.2)
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.events)
-
-    def since(self, index: int) -> list[tuple[float, str, str, dict[str, Any]]]:
-        with self.lock:
-            return self.events[index:]
-
-    def wait(self, predicate: Any, timeout: float) -> bool:
-        deadline = now() + timeout
-        with self.changed:
-            while not predicate(self):
-                remaining = deadline - now()
-                if remaining <= 0:
-                    return False
-                self.changed.wait(min(remaining, 1.0))
-        return True
-
-    def quiet_for(self, seconds: float, timeout: float = 120.0) -> None:
-        deadline = now() + timeout
-        while now() < deadline:
-            with self.lock:
-                last = self.events[-1][0] if self.events else 0.0
-            if now() - last >= seconds:
-                return
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        self._stop.set()
+def org_spec(sim: Simulator, max_per_sync: int) -> dict[str, Any]:
+    """An AtlassianOrg on `sim` that never syncs on its own during a run (20 min interval)."""
+    return {
+        "orgId": sim.org_id,
+        "apiKeySecretRef": {"name": "atlassian-api-key"},
+        "apiBaseURL": sim.url,
+        "syncInterval": "20m",
+        "suspension": {"maxPerSync": max_per_sync},
+    }
 
 
-def create_key_secret(kube: Kube, ns: str) -> None:
-    """The API key's Secret, labelled: its owner's opt-in to serve as an API key."""
-    kube.core.create_namespaced_secret(
-        ns,
-        {
-            "metadata": {"name": "atlassian-api-key", "labels": {API_KEY_LABEL: "true"}},
-            "stringData": {"api-key": API_KEY},
-        },
-    )
+def name_and_status(obj: dict[str, Any]) -> dict[str, Any]:
+    """What a watch on thousands of accounts keeps of each version."""
+    return {"metadata": {"name": obj["metadata"]["name"]}, "status": obj.get("status") or {}}
 
 
-def ready_reason(status: dict[str, Any]) -> str | None:
-    for c in status.get("conditions") or ():
-        if c.get("type") == "Ready":
-            return c.get("reason")
-    return None
+def watch_all(kube: Kube, plural: str, existing: int, timeout: float = 300.0) -> ObjectWatch:
+    """A watch on every object of `plural`, once it has listed the `existing` ones: from then on
+    each MODIFIED event is one write."""
+    watch = ObjectWatch(kube, plural, keep=name_and_status)
+    if not watch.wait(lambda w: w.count() >= existing, timeout):
+        watch.stop()
+        raise TimeoutError(f"the watch on {plural} listed {watch.count()} of {existing} objects")
+    return watch
+
+
+def wait_statuses(
+    watch: ObjectWatch,
+    names: Iterable[str],
+    accept: Callable[[dict[str, Any]], Any],
+    timeout: float,
+    progress: str = "",
+) -> bool:
+    """Until the latest status of every name is accepted (once accepted, a name stays so).
+
+    Incremental, as the watch may hold 50,000 accounts: each check reads only the new events.
+    With `progress`, logs how many are left every minute.
+    """
+    cursor = watch.count()
+    pending = {name for name in names if not accept(watch.latest(name))}
+
+    def done(w: ObjectWatch) -> bool:
+        nonlocal cursor
+        new = w.events(cursor)
+        cursor += len(new)
+        for event in new:
+            if event.name in pending and accept(w.latest(event.name)):
+                pending.discard(event.name)
+        return not pending
+
+    deadline = now() + timeout
+    while now() < deadline and not watch.ended:
+        if watch.wait(done, min(60.0, deadline - now())):
+            return True
+        if progress:
+            reasons = Counter(str(condition(watch.latest(n), "Ready", "reason")) for n in pending)
+            log(f"{progress}: {len(pending)} to go; their Ready reasons: {dict(reasons)}")
+    return False
+
+
+def account_state(name: str, state: str) -> Callable[[ObjectWatch], bool]:
+    """A watch predicate: the account's status shows `state` (e.g. Suspended)."""
+    return lambda w: bool(w.latest(name).get("accountStatus") == state)
+
+
+@contextlib.contextmanager
+def control_plane(work: Path) -> Iterator[Path]:
+    """A private kube-apiserver + etcd under `work`, with the CRDs established: its kubeconfig."""
+    from controlplane import ControlPlane
+
+    log("starting a local control plane")
+    cp = ControlPlane.start(work / "controlplane", kubeconfig=work / "kubeconfig")
+    try:
+        kube = Kube("default", cp.kubeconfig)
+        crds = [f"--filename={ROOT / 'crds' / f'{plural}.yaml'}" for plural in (ORGS, ACCOUNTS)]
+        kube.kubectl("apply", *crds, namespaced=False)
+        established = [f"crd/{plural}.{GROUP}" for plural in (ORGS, ACCOUNTS)]
+        kube.kubectl("wait", "--for=condition=Established", *established, namespaced=False)
+        yield cp.kubeconfig
+    finally:
+        cp.stop()
 
 
 # ------------------------------------------------------------------------------- operator
 
 
-def start_operator(kubeconfig: Path, ns: str, profile: Path | None, allow: list[str]) -> Any:
+def start_operator(
+    kubeconfig: Path, ns: str, profile: Path | None, allow: list[str]
+) -> OperatorProcess:
     """The operator, optionally under cProfile (it exits on SIGTERM, writing the profile).
 
     `allow`: the simulators' base URLs, which a cluster admin allows with --allow-api-base-url.
     """
-    from support.operator import OperatorProcess
-
     launcher = ["-m", "atlassian_operator.cli"]
     if profile is not None:
         launcher = ["-m", "cProfile", "-o", str(profile), *launcher]
@@ -351,8 +334,6 @@ def listing_child(url: str, org_id: str, profile: str | None) -> None:
 
 
 def listing_alone(n: int, profile_dir: Path | None) -> dict[str, Any]:
-    from support.simulator import start_simulator
-
     t0 = now()
     sim = start_simulator(
         users=n, seed=11, page_size=PAGE_SIZE, org_id="org-listing", api_key=API_KEY
@@ -401,18 +382,20 @@ def owner_in_process(what: str, n: int, profile_dir: Path | None) -> dict[str, A
 
 
 class Scenario:
-    def __init__(self, kube: Kube, n: int, args: argparse.Namespace, profile_dir: Path | None):
-        self.kube, self.n, self.args, self.profile_dir = kube, n, args, profile_dir
+    def __init__(
+        self, kubeconfig: Path, n: int, args: argparse.Namespace, profile_dir: Path | None
+    ):
+        self.kubeconfig, self.n, self.args, self.profile_dir = kubeconfig, n, args, profile_dir
         self.ns, self.org_name = f"bench-{n}", "acme"
         self.result: dict[str, Any] = {
             "n": n,
             "page_size": PAGE_SIZE,
             "min_requests": math.ceil(n / PAGE_SIZE),
         }
+        self.watchers: list[ObjectWatch] = []
+        self.op: OperatorProcess | None = None
 
     def run(self, rate_limited: bool) -> dict[str, Any]:
-        from support.simulator import start_simulator
-
         n = self.n
         log(f"N={n}: simulator and {n} AtlassianAccounts")
         self.sim = sim = start_simulator(
@@ -434,11 +417,12 @@ class Scenario:
                 self.rate_limited_sync()
             self.result["operator"] = self.operator_usage()
         finally:
-            for w in getattr(self, "watchers", ()):
+            for w in self.watchers:
                 w.stop()
-            op = getattr(self, "op", None)
-            if op is not None:
-                op.stop()
+            if self.op is not None:
+                self.op.stop()
+            if hasattr(self, "bulk"):
+                self.bulk.close()
         log(f"N={n}: the owner's quiet pass in-process (fakes)")
         self.result["owner_quiet_pass"] = owner_in_process("quiet", n, self.profile_dir)
         log(f"N={n}: naive baseline (one GET per account)")
@@ -448,80 +432,57 @@ class Scenario:
 
     # --- setup (not the operator's time)
     def setup(self, entries: list[dict[str, Any]]) -> None:
-        kube, ns = self.kube, self.ns
         t0 = now()
-        kube.core.create_namespace({"metadata": {"name": ns}})
-        create_key_secret(kube, ns)
-        kube.custom.create_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            ns,
-            ORGS,
+        self.kube, self.bulk = bench_namespace(self.kubeconfig, self.ns)
+        self.bulk.create_orgs({self.org_name: org_spec(self.sim, max_per_sync=200)})
+        self.bulk.create_accounts(
             {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "AtlassianOrg",
-                "metadata": {"name": self.org_name},
-                "spec": {
-                    "orgId": self.sim.org_id,
-                    "apiKeySecretRef": {"name": "atlassian-api-key"},
-                    "apiBaseURL": self.sim.url,
-                    "syncInterval": "20m",
-                    "suspension": {"maxPerSync": 200},
-                },
-            },
+                f"u{i:05d}": {
+                    "orgRef": {"name": self.org_name},
+                    "accountId": e["user"]["account_id"],
+                }
+                for i, e in enumerate(entries)
+            }
         )
-
-        def create(i: int) -> None:
-            kube.custom.create_namespaced_custom_object(
-                GROUP,
-                VERSION,
-                ns,
-                ACCOUNTS,
-                {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": "AtlassianAccount",
-                    "metadata": {"name": f"u{i:05d}"},
-                    "spec": {
-                        "orgRef": {"name": self.org_name},
-                        "accountId": entries[i]["user"]["account_id"],
-                    },
-                },
-            )
-
-        with ThreadPoolExecutor(16) as pool:
-            list(pool.map(create, range(len(entries))))
         self.result["setup_create_seconds"] = round(now() - t0, 1)
-        listing = kube.custom.list_namespaced_custom_object(GROUP, VERSION, ns, ACCOUNTS, limit=1)
-        rv = listing["metadata"]["resourceVersion"]
-        self.acc = Watcher(kube, ns, ACCOUNTS, rv)
-        self.orgw = Watcher(kube, ns, ORGS, rv)
-        self.watchers = [self.acc, self.orgw]
+        self.acc = watch_all(self.kube, ACCOUNTS, len(entries))
+        self.watchers.append(self.acc)
+        self.orgw = watch_all(self.kube, ORGS, 1)
+        self.watchers.append(self.orgw)
+
+    def org_status(self) -> dict[str, Any]:
+        status: dict[str, Any] = self.bulk.org(self.org_name).get("status") or {}
+        return status
 
     # --- first sync: operator start -> every status written
     def first_sync(self) -> None:
         n, sim = self.n, self.sim
         sim.clear_requests()
         log(f"N={n}: starting the operator; first sync")
+        start = self.acc.count()  # the listing before: ADDED events
         t_start = now()
         profile = self.profile_dir / f"operator-{n}.prof" if self.profile_dir else None
-        self.op = start_operator(self.kube.kubeconfig, self.ns, profile, [sim.url])
+        self.op = start_operator(self.kubeconfig, self.ns, profile, [sim.url])
         self.pid = self.op.process.pid
-        done = self.acc.wait(
-            lambda w: sum(1 for s in w.latest.values() if s.get("accountStatus")) >= n,
+        done = wait_statuses(
+            self.acc,
+            (f"u{i:05d}" for i in range(n)),
+            lambda s: s.get("accountStatus"),
             timeout=self.args.first_sync_timeout,
+            progress=f"N={n}: first sync",
         )
-        events = self.acc.since(0)
+        events = self.acc.events(start)
         observed_at = {}
-        for t, _, name, status in events:
-            if status.get("accountStatus") and name not in observed_at:
-                observed_at[name] = t
+        for e in events:
+            if e.status.get("accountStatus") and e.name not in observed_at:
+                observed_at[e.name] = e.time
         t_all = max(observed_at.values()) if observed_at else float("nan")
         lists = sim.requests("list_users")
         searches = sim.requests("search_users")
         first_list = parse_sim_time(lists[0]["time"]) if lists else float("nan")
-        writes = [e for e in events if e[1] == "MODIFIED"]
-        problems = sum(1 for e in writes if not e[3].get("accountStatus"))
-        org = self.kube.org(self.ns, self.org_name).get("status") or {}
+        writes = [e for e in events if e.type == "MODIFIED"]
+        problems = sum(1 for e in writes if not e.status.get("accountStatus"))
+        org = self.org_status()
         if done:
             self.acc.quiet_for(3.0)
             wait_cpu_idle(self.pid)
@@ -535,9 +496,9 @@ class Scenario:
             "listing_seconds": org.get("lastSyncDurationSeconds"),
             "first_request_to_all_statuses_seconds": round(t_all - first_list, 2),
             "operator_start_to_all_statuses_seconds": round(t_all - t_start, 2),
-            "account_writes": len(self.acc.since(0)) - sum(1 for e in events if e[1] == "ADDED"),
+            "account_writes": sum(1 for e in self.acc.events(start) if e.type == "MODIFIED"),
             "account_writes_without_observation": problems,
-            "org_writes": sum(1 for e in self.orgw.since(0) if e[1] == "MODIFIED"),
+            "org_writes": sum(1 for e in self.orgw.events() if e.type == "MODIFIED"),
             "operator_cpu_seconds": round(proc_cpu(self.pid), 2),
             "operator_rss_mib": round(proc_mem(self.pid)["VmRSS"], 1),
         }
@@ -560,34 +521,30 @@ class Scenario:
 
     def _set_enrichment(self, enabled: bool) -> None:
         """Turn the v2 search on or off, and wait out the sync the spec change starts."""
-        before = (self.kube.org(self.ns, self.org_name).get("status") or {}).get("lastSyncTime")
-        self.kube.custom.patch_namespaced_custom_object(
-            GROUP, VERSION, self.ns, ORGS, self.org_name,
-            {"spec": {"enrichment": {"enabled": enabled}}},
-        )  # fmt: skip
-        deadline = now() + 300
-        while now() < deadline:
-            status = self.kube.org(self.ns, self.org_name).get("status") or {}
-            if status.get("lastSyncTime") != before and ("enrichment" in status) == enabled:
-                break
-            time.sleep(0.2)
+        before = self.org_status().get("lastSyncTime")
+        self.bulk.patch_org(self.org_name, {"spec": {"enrichment": {"enabled": enabled}}})
+        self.orgw.wait(
+            lambda w: (
+                w.latest(self.org_name).get("lastSyncTime") != before
+                and ("enrichment" in w.latest(self.org_name)) == enabled
+            ),
+            timeout=300,
+        )
         wait_cpu_idle(self.pid)
 
     def _one_quiet_sync(self) -> dict[str, Any]:
         sim, pid = self.sim, self.pid
         sim.clear_requests()
         acc0, org0 = self.acc.count(), self.orgw.count()
-        before = (self.kube.org(self.ns, self.org_name).get("status") or {}).get("lastSyncTime")
         cpu0, rss0 = proc_cpu(pid), proc_mem(pid)["VmRSS"]
         t0 = now()
-        self.kube.request_sync(self.ns, self.org_name)
+        token = self.bulk.request_sync(self.org_name)
         self.orgw.wait(
-            lambda w: any(e[3].get("lastSyncTime") != before for e in w.since(org0)),
-            timeout=300,
+            lambda w: w.latest(self.org_name).get("observedSyncRequest") == token, timeout=300
         )
         t_idle = wait_cpu_idle(pid)
-        org = self.kube.org(self.ns, self.org_name).get("status") or {}
-        org_events = self.orgw.since(org0)
+        org = self.org_status()
+        org_events = self.orgw.events(org0)
         v1, v2 = len(sim.requests("list_users")), len(sim.requests("search_users"))
         time.sleep(0.5)
         return {
@@ -597,7 +554,7 @@ class Scenario:
             "v1_requests": v1,
             "v2_requests": v2,
             "org_status_apiRequests": org.get("apiRequests"),
-            "account_writes": len(self.acc.since(acc0)),
+            "account_writes": len(self.acc.events(acc0)),
             # the first org event is our own annotation, not the operator's write
             "org_status_writes": max(0, len(org_events) - 1),
             "operator_cpu_seconds": round(proc_cpu(pid) - cpu0, 2),
@@ -622,13 +579,10 @@ class Scenario:
             name = f"u{index[account_id]:05d}"
             start = self.acc.count()
             t0 = now()
-            self.kube.patch_spec(self.ns, name, {"desiredState": "Suspended"})
-            got = self._wait_disables({account_id}, timeout=30)
+            self.bulk.patch_account(name, {"desiredState": "Suspended"})
+            got = wait_disables(sim, {account_id}, timeout=30)
             latencies.append(got[account_id] - t0)
-            self.acc.wait(
-                lambda w, name=name: w.latest.get(name, {}).get("accountStatus") == "Suspended",
-                timeout=30,
-            )
+            self.acc.wait(account_state(name, "Suspended"), timeout=30)
             status_latencies.append(self._status_time(name, "Suspended", start) - t0)
         log(f"N={n}: {len(at_once)} suspensions at once")
         sim.clear_requests()
@@ -637,20 +591,15 @@ class Scenario:
 
         def patch(account_id: str) -> None:
             patched[account_id] = now()
-            self.kube.patch_spec(
-                self.ns, f"u{index[account_id]:05d}", {"desiredState": "Suspended"}
-            )
+            self.bulk.patch_account(f"u{index[account_id]:05d}", {"desiredState": "Suspended"})
 
         t0 = now()
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(patch, at_once))
         t_patched = now()
-        got = self._wait_disables(set(at_once), timeout=120)
+        got = wait_disables(sim, set(at_once), timeout=120)
         names = {f"u{index[a]:05d}" for a in at_once}
-        self.acc.wait(
-            lambda w: all(w.latest.get(x, {}).get("accountStatus") == "Suspended" for x in names),
-            timeout=120,
-        )
+        wait_statuses(self.acc, names, lambda s: s.get("accountStatus") == "Suspended", 120)
         t_status = max(self._status_time(x, "Suspended", acc0) for x in names)
         batch_latencies = [got[a] - patched[a] for a in at_once]
         calls = sim.requests("disable")
@@ -675,14 +624,11 @@ class Scenario:
         }
         log(f"N={n}: suspension {self.result['suspension']}")
 
-    def _wait_disables(self, ids: set[str], timeout: float) -> dict[str, float]:
-        return wait_disables(self.sim, ids, timeout)
-
     def _status_time(self, name: str, state: str, start: int = 0) -> float:
         """When the watch first showed this account's status in `state`, from event `start` on."""
-        for t, _, ev_name, status in self.acc.since(start):
-            if ev_name == name and status.get("accountStatus") == state:
-                return t
+        for e in self.acc.events(start):
+            if e.name == name and e.status.get("accountStatus") == state:
+                return e.time
         return float("nan")
 
     # --- a sync under a rate limit
@@ -695,15 +641,15 @@ class Scenario:
         sim.set_rate_limit(r, window_seconds=window)
         sim.clear_requests()
         org0 = self.orgw.count()
-        before = (self.kube.org(self.ns, self.org_name).get("status") or {}).get("lastSyncTime")
+        before = self.org_status().get("lastSyncTime")
         t0 = now()
-        self.kube.request_sync(self.ns, self.org_name)
+        self.bulk.request_sync(self.org_name)
 
-        def finished(w: Watcher) -> bool:
-            for _, _, _, status in w.since(org0):
-                if status.get("lastSyncTime") != before:
+        def finished(w: ObjectWatch) -> bool:
+            for e in w.events(org0):
+                if e.status.get("lastSyncTime") != before:
                     return True
-                for c in status.get("conditions") or ():
+                for c in e.status.get("conditions") or ():
                     if (
                         c.get("type") == "Synced"
                         and c.get("status") == "False"
@@ -716,7 +662,7 @@ class Scenario:
         t_end = now()
         requests = sim.requests("list_users")
         sim.set_rate_limit(None)
-        status = self.kube.org(self.ns, self.org_name).get("status") or {}
+        status = self.org_status()
         succeeded = status.get("lastSyncTime") != before
         first = parse_sim_time(requests[0]["time"]) if requests else t0
         last_ok = max(
@@ -763,167 +709,6 @@ def wait_disables(sim: Any, ids: set[str], timeout: float) -> dict[str, float]:
             return seen
         time.sleep(0.01)
     raise TimeoutError(f"{len(ids) - len(seen)} disable calls never arrived")
-
-
-# ------------------------------------------------------- head-of-line blocking, end to end
-
-
-def e2e_head_of_line(kube: Kube, count: int, held: int = 80) -> dict[str, Any]:
-    """Org "fast" suspends `count` accounts one at a time, first with org "slow" idle, then with
-    `held` disable calls of org "slow" held by a 429 with `Retry-After: 300`; one operator
-    process, two simulators. Latency: spec patch -> org "fast"'s simulator answering the call.
-    """
-    from support.simulator import start_simulator
-
-    ns, sims = "bench-hol", []
-    watcher: Watcher | None = None
-    op: Any = None
-    try:
-        slow = start_simulator(
-            users=2 * held, seed=21, page_size=PAGE_SIZE, org_id="org-slow", api_key=API_KEY
-        )
-        sims.append(slow)
-        fast = start_simulator(
-            users=3 * count + 60, seed=22, page_size=PAGE_SIZE, org_id="org-fast", api_key=API_KEY
-        )
-        sims.append(fast)
-        slow.add_fault(
-            endpoint="disable", kind="status", status=429, times=1000,
-            headers={"Retry-After": "300"},
-        )  # fmt: skip
-        kube.core.create_namespace({"metadata": {"name": ns}})
-        create_key_secret(kube, ns)
-        # Budgets that never hold a suspension back: warm-up + 2 * count for org fast.
-        for org, sim, limit in (("slow", slow, 2 * held), ("fast", fast, 2 * count + 10)):
-            kube.custom.create_namespaced_custom_object(
-                GROUP, VERSION, ns, ORGS,
-                {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": "AtlassianOrg",
-                    "metadata": {"name": org},
-                    "spec": {
-                        "orgId": sim.org_id,
-                        "apiKeySecretRef": {"name": "atlassian-api-key"},
-                        "apiBaseURL": sim.url,
-                        "syncInterval": "20m",
-                        "suspension": {"maxPerSync": limit},
-                    },
-                },
-            )  # fmt: skip
-
-        def active(sim: Any, k: int) -> list[str]:
-            return [
-                e["user"]["account_id"]
-                for e in sim.users()
-                if e["user"]["account_status"] == "active" and not e["scim"]
-            ][:k]
-
-        slow_ids, fast_ids = active(slow, held), active(fast, 2 * count + 1)
-        if len(slow_ids) < held or len(fast_ids) < 2 * count + 1:
-            raise RuntimeError("the simulators generated too few active users")
-        accounts = [(f"slow-{i:03d}", "slow", a) for i, a in enumerate(slow_ids)]
-        accounts += [(f"fast-{i:03d}", "fast", a) for i, a in enumerate(fast_ids)]
-
-        def create(account: tuple[str, str, str]) -> None:
-            name, org, account_id = account
-            kube.custom.create_namespaced_custom_object(
-                GROUP, VERSION, ns, ACCOUNTS,
-                {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": "AtlassianAccount",
-                    "metadata": {"name": name},
-                    "spec": {"orgRef": {"name": org}, "accountId": account_id},
-                },
-            )  # fmt: skip
-
-        with ThreadPoolExecutor(16) as pool:
-            list(pool.map(create, accounts))
-        rv = kube.custom.list_namespaced_custom_object(GROUP, VERSION, ns, ACCOUNTS, limit=1)[
-            "metadata"
-        ]["resourceVersion"]
-        watcher = acc = Watcher(kube, ns, ACCOUNTS, rv)
-        log(
-            f"head-of-line e2e: operator, orgs slow ({len(slow_ids)} accounts) and fast "
-            f"({len(fast_ids)})"
-        )
-        op = start_operator(kube.kubeconfig, ns, None, [slow.url, fast.url])
-        names = {name for name, _, _ in accounts}
-        if not acc.wait(
-            lambda w: all(w.latest.get(x, {}).get("accountStatus") for x in names), timeout=120
-        ):
-            raise TimeoutError("the first syncs of orgs slow and fast did not finish")
-        acc.quiet_for(1.0)
-
-        def suspended(w: Watcher, name: str) -> bool:
-            return bool(w.latest.get(name, {}).get("accountStatus") == "Suspended")
-
-        def one_at_a_time(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-            latencies = []
-            for name, account_id in pairs:
-                t0 = now()
-                kube.patch_spec(ns, name, {"desiredState": "Suspended"})
-                try:
-                    got = wait_disables(fast, {account_id}, timeout=30)
-                except TimeoutError:
-                    status = acc.latest.get(name, {})
-                    raise TimeoutError(
-                        f"no disable call for {name} in 30 s, after {len(latencies)} suspensions "
-                        f"of this phase; its Ready reason: {ready_reason(status)}"
-                    ) from None
-                latencies.append(got[account_id] - t0)
-                acc.wait(lambda w, name=name: suspended(w, name), timeout=30)
-            return {
-                "count": len(latencies),
-                "p50_seconds": round(percentile(latencies, 50), 4),
-                "p95_seconds": round(percentile(latencies, 95), 4),
-                "max_seconds": round(max(latencies), 4),
-            }
-
-        fast_pairs = [(f"fast-{i:03d}", a) for i, a in enumerate(fast_ids)]
-        one_at_a_time(fast_pairs[-1:])  # warm-up (connections, first calls), not counted
-        log(f"head-of-line e2e: {count} suspensions of org fast, org slow idle")
-        idle = one_at_a_time(fast_pairs[:count])
-        log(f"head-of-line e2e: {held} suspensions of org slow, held by 429 + Retry-After: 300")
-        slow.clear_requests()
-        with ThreadPoolExecutor(16) as pool:
-            list(
-                pool.map(
-                    lambda i: kube.patch_spec(ns, f"slow-{i:03d}", {"desiredState": "Suspended"}),
-                    range(len(slow_ids)),
-                )
-            )
-        deadline = now() + 30
-        while not any(e["status"] == 429 for e in slow.requests("disable")):
-            if now() > deadline:
-                raise TimeoutError("org slow's disable calls never reached its simulator")
-            time.sleep(0.05)
-        time.sleep(1.0)  # every patch has reached the operator: its calls wait on the 429
-        log(f"head-of-line e2e: {count} suspensions of org fast, org slow's calls held")
-        t_blocked = now()
-        blocked = one_at_a_time(fast_pairs[count : 2 * count])
-        slow_calls = slow.requests("disable")
-        result = {
-            "slow_suspensions": len(slow_ids),
-            "fast_suspensions": count,
-            "idle": idle,
-            "blocked": blocked,
-            "ratio_p95_blocked_to_idle": round(
-                blocked["p95_seconds"] / max(1e-3, idle["p95_seconds"]), 2
-            ),
-            "slow_disable_requests": len(slow_calls),
-            "slow_disable_429": sum(1 for e in slow_calls if e["status"] == 429),
-            "slow_disabled_while_measuring": sum(1 for e in slow_calls if e["status"] == 204),
-            "blocked_phase_seconds": round(now() - t_blocked, 1),
-        }
-        log(f"head-of-line e2e: {result}")
-        return result
-    finally:
-        if watcher is not None:
-            watcher.stop()
-        if op is not None:
-            op.stop()
-        for sim in sims:
-            sim.stop()
 
 
 # ---------------------------------------------------------------------------------- report
@@ -1246,21 +1031,40 @@ def main() -> int:
         "--hol", type=int, default=100, help="org fast's suspensions, head-of-line in-process"
     )
     parser.add_argument("--no-e2e-hol", action="store_true", help="skip head-of-line end to end")
+    parser.add_argument(
+        "--no-orgs", action="store_true", help="skip many orgs in one operator (bench_orgs.py)"
+    )
+    parser.add_argument("--orgs", type=int, default=20, help="many orgs: how many (default 20)")
+    parser.add_argument(
+        "--org-users", type=int, help="many orgs: users per org (default 2,500; --quick: 100)"
+    )
+    parser.add_argument(
+        "--org-held", type=int, default=80, help="many orgs: org 1's suspensions held"
+    )
+    parser.add_argument(
+        "--scale-sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        help="discovery at scale (bench_scale.py): users per org, comma-separated "
+        "(default 5000,10000,25000,50000; --quick: 1000,3000)",
+    )
+    parser.add_argument("--no-scale", action="store_true", help="skip discovery at scale")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
+    # Only a run of every measurement at its reference size replaces bench/latest.*.
+    shape = ("quick", "sizes", "listing", "suspensions", "rate_limit", "quiet_syncs",
+             "no_rate_limit", "waiting", "hol", "no_e2e_hol", "no_orgs", "orgs", "org_users",
+             "org_held", "scale_sizes", "no_scale")  # fmt: skip
+    full = all(getattr(args, key) == parser.get_default(key) for key in shape)
     sizes = args.sizes or ([300, 2000] if args.quick else [1000, 10000])
     listing_n = args.listing or (10000 if args.quick else 50000)
+    org_users = args.org_users or (100 if args.quick else 2500)
+    scale_sizes = args.scale_sizes or ([1000, 3000] if args.quick else None)
     if args.quick and args.suspensions == 100:
         args.suspensions = 20
     if args.quick and args.rate_limit == 60:
         args.rate_limit = 12
 
-    from controlplane import ControlPlane
-
-    # SIGTERM/SIGHUP must run the clean-up (operator, simulators, control plane), as ^C does.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-
+    clean_up_on_signals()
     started = now()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -1279,35 +1083,42 @@ def main() -> int:
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "scenarios": [],
     }
-    log("starting a local control plane")
-    cp = ControlPlane.start(work / "controlplane", kubeconfig=work / "kubeconfig")
-    try:
-        kube = Kube(cp.kubeconfig)
-        kube.kubectl(
-            "apply",
-            "-f",
-            str(ROOT / "crds" / f"{ORGS}.yaml"),
-            "-f",
-            str(ROOT / "crds" / f"{ACCOUNTS}.yaml"),
-        )
-        kube.kubectl(
-            "wait", "--for=condition=Established", f"crd/{ORGS}.{GROUP}", f"crd/{ACCOUNTS}.{GROUP}"
-        )
+    with control_plane(work) as kubeconfig:
         for i, n in enumerate(sizes):
             last = i == len(sizes) - 1
             results["scenarios"].append(
-                Scenario(kube, n, args, profile_dir).run(
+                Scenario(kubeconfig, n, args, profile_dir).run(
                     rate_limited=last and not args.no_rate_limit
                 )
             )
+        # The scenarios of several orgs; the figures so far are still worth writing if one fails.
+        import bench_orgs
+
         if not args.no_e2e_hol:
             try:
-                results["head_of_line_e2e"] = e2e_head_of_line(kube, args.suspensions)
-            except Exception as exc:  # the figures so far are still worth writing
+                results["head_of_line_e2e"] = bench_orgs.head_of_line(kubeconfig, args.suspensions)
+            except Exception as exc:
                 log(f"head-of-line e2e failed: {exc!r}")
                 results["head_of_line_e2e"] = {"error": repr(exc)}
-    finally:
-        cp.stop()
+        if not args.no_orgs:
+            log(f"many orgs: {args.orgs} orgs x {org_users} users in one operator")
+            try:
+                results["many_orgs"] = bench_orgs.many_orgs(
+                    kubeconfig, args.orgs, org_users, args.suspensions, args.org_held,
+                    quiet_rounds=args.quiet_syncs,
+                    # the first syncs of every org at once: at least 25 statuses a second
+                    first_sync_timeout=max(args.first_sync_timeout, args.orgs * org_users / 25),
+                    profile=profile_dir / "operator-orgs.prof" if profile_dir else None,
+                )  # fmt: skip
+            except Exception as exc:
+                log(f"many orgs failed: {exc!r}")
+                results["many_orgs"] = {"error": repr(exc)}
+        if not args.no_scale:
+            import bench_scale
+
+            sizes_scale = scale_sizes or list(bench_scale.SIZES)
+            log(f"discovery at scale: one org of {sizes_scale} users, each in a fresh operator")
+            results["scale"] = bench_scale.run(kubeconfig, sizes_scale)
     log(f"listing alone at {listing_n} users")
     results["listing_alone"] = listing_alone(listing_n, profile_dir)
     log(f"the owner in-process: a pass with {args.waiting} suspensions waiting on the budget")
@@ -1317,9 +1128,15 @@ def main() -> int:
     results["total_seconds"] = round(now() - started, 1)
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
-    text = table(results)
-    if owner := owner_table(results):
-        text += "\n\n" + owner
+    import bench_orgs
+
+    sections = [table(results), owner_table(results), bench_orgs.table(results)]
+    if "scale" in results:
+        import bench_scale
+
+        head, *body = bench_scale.rows(results["scale"])
+        sections.append(markdown(head, body))
+    text = "\n\n".join(section for section in sections if section)
     md = (
         f"# Benchmark {results['started']}{' (quick)' if args.quick else ''}"
         f"{' (PROFILED: times inflated)' if profile_dir else ''}\n\n"
@@ -1337,7 +1154,7 @@ def main() -> int:
         summary = profile_summary(profile_dir)
         (profile_dir / "summary.txt").write_text(summary)
         log(f"profiles in {profile_dir}")
-    elif not args.quick and not args.sizes:
+    elif full:
         (ROOT / "bench" / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
         (ROOT / "bench" / "latest.md").write_text(md)
     print("\n" + md, flush=True)
