@@ -46,15 +46,14 @@ class StatusWrites:
 
     def take(self, limit: int) -> list[Write]:
         """Up to `limit` writes to start now; each is in flight until `done`."""
-        taken: list[Write] = []
-        for key in list(self._pending):
-            if len(taken) >= limit:
+        keys: list[str] = []
+        for key in self._pending:  # not a copy: 50,000 may wait after a first sync
+            if len(keys) >= limit:
                 break
-            if key in self._in_flight:
-                continue
-            write = self._pending.pop(key)
-            self._in_flight[key] = write
-            taken.append(write)
+            if key not in self._in_flight:
+                keys.append(key)
+        taken = [self._pending.pop(key) for key in keys]
+        self._in_flight.update((write.key, write) for write in taken)
         return taken
 
     def done(self, key: str) -> None:
