@@ -76,7 +76,20 @@ from support.simulator import Simulator, start_simulator  # noqa: E402
 ORG = "acme"
 PAGE_SIZE = 100
 SIZES = (5_000, 10_000, 25_000, 50_000)
-MEMORY_LIMIT_MIB = 512  # manifests/base/deployment.yaml
+
+
+def _memory_limit_mib() -> int:
+    """The Deployment's memory limit as shipped (manifests/base/deployment.yaml), in MiB."""
+    import yaml
+
+    deployment = yaml.safe_load((ROOT / "manifests" / "base" / "deployment.yaml").read_text())
+    limit = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    units = {"Mi": 1, "Gi": 1024}
+    value = str(limit["memory"])
+    return int(value[:-2]) * units[value[-2:]]
+
+
+MEMORY_LIMIT_MIB = _memory_limit_mib()
 MEMORY_TARGET = 0.6  # peak RSS under 60% of the limit
 
 # The operator under tracemalloc: SIGUSR1 dumps a snapshot into the folder named by
