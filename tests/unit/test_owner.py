@@ -6,6 +6,7 @@ Each test names the fault of the old acting layer it shows cannot happen (issue 
 from __future__ import annotations
 
 import asyncio
+import copy
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -366,6 +367,34 @@ async def test_one_orgs_blocked_calls_never_delay_another_org() -> None:
     finally:
         await one.stop()
         await two.stop()
+
+
+async def test_the_echo_of_our_own_write_is_dropped_but_an_edit_right_after_it_acts(
+    world: World,
+) -> None:
+    """The Fleet skips a watch event whose version the owner already keeps (the echo of its own
+    status write); the next version, a user's edit, still reaches the owner and is acted on."""
+    fleet = Fleet(None, None, None, frozenset(), clock=lambda: world.now)  # type: ignore[arg-type]
+    fleet.owners[(NS, "acme")] = world.owner
+    world.org()
+    await synced(world)
+    created = world.account("alice", accountId=ALICE)["metadata"]["resourceVersion"]
+    await until(lambda: world.reason("alice") == "Observed", "alice's first status")
+    await quiet(world)
+    stored = copy.deepcopy(world.kube.objects[("AtlassianAccount", "alice")])
+    assert stored["metadata"]["resourceVersion"] != created  # the owner's write made a version
+
+    fleet.account_event("MODIFIED", stored)  # the echo of the status write
+    assert world.owner._queue.empty()
+
+    edited = copy.deepcopy(stored)
+    edited["spec"]["desiredState"] = "Suspended"
+    edited["metadata"]["generation"] += 1
+    edited["metadata"]["resourceVersion"] = str(next(world.kube._versions))
+    world.kube.objects[("AtlassianAccount", "alice")] = copy.deepcopy(edited)
+    fleet.account_event("MODIFIED", edited)
+    await until(lambda: world.atlassian.disables(ALICE) == 1, "the edit's disable call")
+    await until(lambda: world.status("alice").get("accountStatus") == "Suspended", "Suspended")
 
 
 async def test_a_dead_loop_fails_the_liveness_check(world: World) -> None:

@@ -62,6 +62,19 @@ class Evaluation:
 class AccountSide(OwnerState):
     # ----- the AtlassianAccounts ----------------------------------------------------------------
 
+    def holds(self, name: str, uid: str, resource_version: str) -> bool:
+        """Whether this very version of the account is the one kept: the echo of our own write.
+
+        A read outside the loop (the Fleet asks before parsing an event): a version kept here
+        was seen, so skipping it changes nothing; any other version is posted as usual.
+        """
+        state = self.accounts.get(name)
+        return (
+            state is not None
+            and state.resource.ref.uid == uid
+            and state.resource.resource_version == resource_version
+        )
+
     def _on_account_seen(self, account: AccountResource) -> None:
         name = account.ref.name
         state = self.accounts.get(name)

@@ -67,9 +67,13 @@ class Fleet:
         self.owner(key).post(OrgSeen(body))
 
     def account_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        raw_org = ((body.get("spec") or {}).get("orgRef") or {}).get("name")
+        if event_type != "DELETED" and self._holds(str(raw_org or ""), body):
+            # The echo of the owner's own status write, whose response it already keeps: half
+            # of all events in a first sync, and parsing each one cost as much as the rest.
+            return
         account = AccountResource.from_body(body)
         ref = account.ref
-        raw_org = ((body.get("spec") or {}).get("orgRef") or {}).get("name")
         org = account.org_name or str(raw_org or "")
         before = self._account_org.get((ref.namespace, ref.name))
         if before is not None and (event_type == "DELETED" or before != (org, ref.uid)):
@@ -82,6 +86,15 @@ class Fleet:
             return  # deleting an AtlassianAccount never changes the Atlassian account
         self._account_org[(ref.namespace, ref.name)] = (org, ref.uid)
         self.owner((ref.namespace, org)).post(AccountSeen(account))
+
+    def _holds(self, org: str, body: Mapping[str, Any]) -> bool:
+        meta = body.get("metadata") or {}
+        owner = self.owners.get((str(meta.get("namespace") or ""), org))
+        return owner is not None and owner.holds(
+            str(meta.get("name") or ""),
+            str(meta.get("uid") or ""),
+            str(meta.get("resourceVersion") or ""),
+        )
 
     def problems(self) -> list[str]:
         """Why the operator is not working (a dead or stalled org loop); empty when healthy."""
