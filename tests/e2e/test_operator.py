@@ -417,6 +417,16 @@ def test_account_discovery_creates_observe_only_accounts(e2e: E2E) -> None:
     bob = next(a for a in discovered if a["spec"]["accountId"] == BOB)
     assert bob["metadata"]["name"] == f"acme-{BOB}"
 
+    def managers_once_written() -> set[str]:
+        out = e2e.kube.kubectl("get", "aacct", f"acme-{BOB}", "-o", "json", "--show-managed-fields")
+        obj = json.loads(out.stdout)
+        return (
+            {m["manager"] for m in obj["metadata"]["managedFields"]} if "status" in obj else set()
+        )
+
+    # `kubectl get --show-managed-fields` names the operator as what created it and wrote status
+    assert e2e.kube.wait_for(managers_once_written, 30, "bob's status") == {"atlassian-operator"}
+
 
 def test_deleting_resources_never_touches_atlassian(e2e: E2E) -> None:
     add_people(e2e)

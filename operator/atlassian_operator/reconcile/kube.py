@@ -21,6 +21,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from atlassian_operator import __version__
 from atlassian_operator.core.authority import secret_problem
 from atlassian_operator.core.resources import (
     ACCOUNT_PLURAL,
@@ -75,6 +76,9 @@ class KubeApi:
             cfg = client.Configuration.get_default_copy()
             cfg.connection_pool_maxsize = concurrency
             api_client = client.ApiClient(cfg)
+            # The API server names the field manager of our writes after this (managedFields,
+            # `kubectl get --show-managed-fields`); the client's default is "OpenAPI-Generator".
+            api_client.user_agent = f"atlassian-operator/{__version__}"
         self._api = api_client
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
