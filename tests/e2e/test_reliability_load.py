@@ -3,7 +3,14 @@
 N accounts (one AtlassianAccount per org user), then several syncs in which 1% of the users
 change (last active time; every third also loses a product). Each change must reach its account,
 a suspension asked for in the middle of each sync must land within seconds, and the operator's
-resident memory must stay flat from sync to sync.
+resident memory must stay flat from sync to sync once it has settled.
+
+"Settled": the allocator's high-water mark grows over the first two churn syncs (a new listing
+is parsed while the previous snapshot is still held) and then stays. Measured on the 2-core
+machine, RSS before the churn and after each sync: 135.1, 148.0, 156.3, 156.6, 157.2, 157.2 MiB.
+A leak is growth on every sync, so the test compares the syncs after those two, allowing 1% per
+sync: keeping each listing (4,000 parsed users) measured 134.5, 155.2, 167.9, 180.0, 192.2,
+204.2 MiB (+6.6% per sync) and fails.
 
 N is 4,000, not the issue's 10,000: on the 2-core reference machine creating the accounts and
 writing their first statuses is bound by the API server (~70 accounts per second end to end),
@@ -30,7 +37,8 @@ from support.simulator import start_simulator
 pytestmark = pytest.mark.e2e
 
 N = int(os.environ.get("LOAD_ACCOUNTS", "4000"))
-SYNCS = 4
+SYNCS = 5
+SETTLING_SYNCS = 2
 SYNC_ANNOTATION = "atlassian.operators.dev/sync-requested"
 
 
@@ -124,5 +132,6 @@ def test_thousands_of_accounts_with_churn_stay_responsive_and_flat(kube: Any, cr
             f"{[round(x, 2) for x in latencies]} s, RSS {[round(m, 1) for m in memory]} MiB"
         )
         assert max(latencies) < 5.0, latencies
-        # Flat: after the first churn sync, no sync grows the process by more than 5%.
-        assert max(memory[1:]) <= memory[1] * 1.05, memory
+        # Flat once settled: each sync after the settling ones grows the process by < 1% on average.
+        settled = memory[SETTLING_SYNCS:]
+        assert max(settled) <= settled[0] * (1 + 0.01 * (len(settled) - 1)), memory
