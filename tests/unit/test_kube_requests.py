@@ -5,6 +5,7 @@ connections that go silent)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -43,3 +44,29 @@ async def test_no_answer_fails_like_an_api_error(kube: KubeApi) -> None:
     with pytest.raises(KubeError) as failed:  # a status write the owner retries
         await kube.patch_status(ObjectRef("AtlassianOrg", "ns", "acme"), {})
     assert failed.value.status == 0
+
+
+async def test_orgs_of_a_namespace_asking_at_once_read_its_pages_once(kube: KubeApi) -> None:
+    pages = {
+        None: {"items": [_account("a", "a1"), _account("b", "b1")], "metadata": {"continue": "2"}},
+        "2": {"items": [_account("a", "a2"), {"spec": {}}], "metadata": {}},
+    }
+    asked: list[str | None] = []
+
+    def list_page(*args: Any, _continue: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        assert args[2:] == ("team", "atlassianaccounts") and kwargs["limit"] == 500
+        asked.append(_continue)
+        return pages[_continue]
+
+    kube._custom.list_namespaced_custom_object = list_page  # type: ignore[method-assign]
+    a, b, c = await asyncio.gather(*(kube.account_claims("team", org) for org in "abc"))
+    assert [sorted(n for claim in x for n in claim.names) for x in (a, b, c)] == [
+        ["a1", "a2"],
+        ["b1"],
+        [],
+    ]
+    assert asked == [None, "2"]  # one paged LIST for the three orgs
+
+
+def _account(org: str, account_id: str) -> dict[str, Any]:
+    return {"spec": {"orgRef": {"name": org}, "accountId": account_id}}

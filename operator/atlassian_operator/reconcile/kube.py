@@ -31,6 +31,7 @@ from atlassian_operator.core.resources import (
     AccountClaim,
     ObjectRef,
 )
+from atlassian_operator.reconcile.claims import SharedClaimsListing
 
 logger = logging.getLogger(__name__)
 _PLURALS = {"AtlassianOrg": ORG_PLURAL, "AtlassianAccount": ACCOUNT_PLURAL}
@@ -83,6 +84,7 @@ class KubeApi:
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="kube")
+        self._claims = SharedClaimsListing(self._claims_by_org)
         self.writes = 0
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -134,12 +136,16 @@ class KubeApi:
         return True
 
     async def account_claims(self, namespace: str, org: str) -> list[AccountClaim]:
-        """What every AtlassianAccount of an org names, from a fresh paged LIST.
+        """What every AtlassianAccount of an org names, from a paged LIST begun after the call.
 
         The watch may not have delivered every account yet (at start-up, or while the API
-        server's cache warms); decisions that need them all ask the server instead.
+        server's cache warms); decisions that need them all ask the server instead. Orgs of
+        one namespace asking at once share a LIST (`SharedClaimsListing`).
         """
-        claims: list[AccountClaim] = []
+        return await self._claims.claims(namespace, org)
+
+    async def _claims_by_org(self, namespace: str) -> dict[str, list[AccountClaim]]:
+        by_org: dict[str, list[AccountClaim]] = {}
         token: str | None = None
         while True:
             try:
@@ -151,11 +157,12 @@ class KubeApi:
                 raise KubeError(exc.status or 0, _api_message(exc)) from None
             for item in page.get("items", ()):
                 spec, status = item.get("spec") or {}, item.get("status") or {}
-                if (spec.get("orgRef") or {}).get("name") == org:
-                    claims.append(AccountClaim.of(spec, status))
+                org = (spec.get("orgRef") or {}).get("name")
+                if isinstance(org, str):
+                    by_org.setdefault(org, []).append(AccountClaim.of(spec, status))
             token = (page.get("metadata") or {}).get("continue")
             if not token:
-                return claims
+                return by_org
 
     async def read_api_key(self, namespace: str, name: str, key: str) -> ApiKey:
         """The key in a Secret that opted in with the api-key label; SecretProblem otherwise."""
