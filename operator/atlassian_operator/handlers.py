@@ -65,8 +65,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.persistence.diffbase_storage = NoDiffBase(
         prefix=GROUP, key="last-handled-configuration"
     )
-    # At start-up kopf lists every account at once; unbounded, it would hold a worker and a
-    # copy of every body at the same time (the peak RSS at 10,000 accounts).
+    # At start-up kopf lists and queues every account; unbounded, it would hold a worker and
+    # a copy of every body at the same time (the peak RSS at 10,000 accounts).
     settings.queueing.worker_limit = 64
     # A worker holds its slot until it has idled this long after its object's last event, so
     # the 64 slots serve at most 64 / idle_timeout objects a second: 128 at kopf's 0.5 s, the
