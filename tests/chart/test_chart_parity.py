@@ -132,12 +132,12 @@ def test_a_changed_chart_default_fails_the_comparison(
     shutil.copytree(CHART, chart)
     values = chart / "values.yaml"
     text = values.read_text()
-    assert text.count("memory: 832Mi") == 1
-    values.write_text(text.replace("memory: 832Mi", "memory: 1Gi"))
+    assert text.count("memory: 1344Mi") == 1
+    values.write_text(text.replace("memory: 1344Mi", "memory: 1Gi"))
     diff = differences(helm.template("--include-crds", chart=chart), manifests)
     changed = [
         line[0] + line[1:].strip()
         for line in diff.splitlines()
         if line[:1] in "+-" and not line.startswith(("---", "+++"))
     ]
-    assert changed == ["-memory: 832Mi", "+memory: 1Gi"], diff
+    assert changed == ["-memory: 1344Mi", "+memory: 1Gi"], diff

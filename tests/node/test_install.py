@@ -110,7 +110,7 @@ def test_the_pod_runs_as_shipped(install: Install, node_cluster: ControlPlane) -
     )
     assert "ro" in root[5].split(","), root  # read-only root filesystem
     limit = int((memory_cgroup(pid) / "memory.limit_in_bytes").read_text())
-    assert limit == 832 * 2**20  # the shipped limit (manifests/base/deployment.yaml) is in force
+    assert limit == 1344 * 2**20  # the shipped limit (manifests/base/deployment.yaml) is in force
     # The ServiceAccount's projected token (Debian's /var/run is a link to /run).
     token = Path(f"/proc/{pid}/root/run/secrets/kubernetes.io/serviceaccount/token")
     assert token.read_text().count(".") == 2

@@ -1,4 +1,4 @@
-"""Issue 11: the shipped memory limit (832Mi) holds in the Pod for an org of 10,000 users with
+"""Issue 11: the shipped memory limit (1344Mi) holds in the Pod for an org of 10,000 users with
 account discovery on: every account gets its AtlassianAccount and status, the container is
 never OOM-killed or restarted, and the peak working set (the kubelet's measure: usage minus
 inactive file pages, from the container's memory cgroup) is reported."""
