@@ -528,7 +528,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
     if op:
         rows.append(
             (
-                f"  operator peak RSS / first syncs of {setup.get('accounts', 0):,} accounts",
+                f"  operator peak RSS (whole scenario: first and quiet syncs) / first syncs of "
+                f"{setup.get('accounts', 0):,} accounts",
                 f"{op['peak_rss_mib']} MiB / "
                 f"{setup.get('operator_start_to_all_statuses_seconds')} s",
                 "",
