@@ -21,20 +21,23 @@ class Namespace:
         self.accounts: dict[str, list[str]] = {"a": ["a1"], "b": ["b1"], "c": ["c1"]}
         self.lists: list[asyncio.Event] = []  # one per LIST begun; set() releases it
         self.failure: Exception | None = None
+        self._begun = asyncio.Condition()
 
     async def list(self, namespace: str) -> ClaimsByOrg:
         assert namespace == "team"
         seen = {org: list(ids) for org, ids in self.accounts.items()}
         failure, release = self.failure, asyncio.Event()
-        self.lists.append(release)
+        async with self._begun:
+            self.lists.append(release)
+            self._begun.notify_all()
         await release.wait()
         if failure is not None:
             raise failure
         return {org: [AccountClaim(frozenset({i})) for i in ids] for org, ids in seen.items()}
 
     async def begun(self, count: int) -> None:
-        while len(self.lists) < count:
-            await asyncio.sleep(0)
+        async with self._begun:
+            await self._begun.wait_for(lambda: len(self.lists) >= count)
 
 
 def ids(claims: list[AccountClaim]) -> set[str]:
