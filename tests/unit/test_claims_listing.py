@@ -63,7 +63,7 @@ async def test_an_org_asking_during_a_list_gets_the_next_one_with_what_was_creat
     # While that LIST runs, discovery creates b2 and then two orgs ask.
     ns.accounts["b"].append("b2")
     later = [asyncio.ensure_future(shared.claims("team", org)) for org in "bc"]
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop, no timing: both calls run up to their wait
     assert len(ns.lists) == 1  # the next LIST waits for the running one to end
     ns.lists[0].set()
     assert ids(await first) == {"a1"}
@@ -99,7 +99,7 @@ async def test_a_cancelled_caller_leaves_the_list_to_the_others() -> None:
     staying = asyncio.ensure_future(shared.claims("team", "b"))
     await ns.begun(1)
     leaving.cancel()
-    await asyncio.sleep(0)
+    await asyncio.wait([leaving])
     ns.lists[0].set()
     assert ids(await staying) == {"b1"}
     assert leaving.cancelled()
