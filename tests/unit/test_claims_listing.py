@@ -7,6 +7,7 @@ The LIST is a fake that blocks until the test releases it, so every interleaving
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Set
 
 import pytest
 
@@ -21,11 +22,13 @@ class Namespace:
         self.accounts: dict[str, list[str]] = {"a": ["a1"], "b": ["b1"], "c": ["c1"]}
         self.lists: list[asyncio.Event] = []  # one per LIST begun; set() releases it
         self.failure: Exception | None = None
+        self.asked: list[set[str]] = []  # the orgs each LIST was asked for
         self._begun = asyncio.Condition()
 
-    async def list(self, namespace: str) -> ClaimsByOrg:
+    async def list(self, namespace: str, orgs: Set[str]) -> ClaimsByOrg:
         assert namespace == "team"
-        seen = {org: list(ids) for org, ids in self.accounts.items()}
+        self.asked.append(set(orgs))
+        seen = {org: list(ids) for org, ids in self.accounts.items() if org in orgs}
         failure, release = self.failure, asyncio.Event()
         async with self._begun:
             self.lists.append(release)
@@ -52,7 +55,7 @@ async def test_orgs_asking_at_once_share_one_list() -> None:
     ns.lists[0].set()
     answers = await asyncio.gather(*asks)
     assert [ids(a) for a in answers] == [{"a1"}, {"b1"}, {"c1"}]
-    assert len(ns.lists) == 1
+    assert ns.asked == [{"a", "b", "c"}]  # one LIST, keeping the three orgs' claims
 
 
 async def test_an_org_asking_during_a_list_gets_the_next_one_with_what_was_created_since() -> None:
@@ -72,7 +75,7 @@ async def test_an_org_asking_during_a_list_gets_the_next_one_with_what_was_creat
     b, c = await asyncio.gather(*later)
     assert ids(b) == {"b1", "b2"}
     assert ids(c) == {"c1"}
-    assert len(ns.lists) == 2
+    assert ns.asked == [{"a"}, {"b", "c"}]
 
 
 async def test_a_failed_list_fails_everyone_who_waited_and_the_next_ask_lists_again() -> None:

@@ -15,7 +15,7 @@ request is missed), and a burst of N requests costs at most two LISTs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Set
 
 from atlassian_operator.core.resources import AccountClaim
 
@@ -24,11 +24,13 @@ ClaimsByOrg = Mapping[str, list[AccountClaim]]
 
 
 class SharedClaimsListing:
-    """Coalesces concurrent `claims(namespace, org)` calls into LISTs made by `list_namespace`."""
+    """Coalesces concurrent `claims(namespace, org)` calls into LISTs made by `list_namespace`
+    (which keeps the claims of the orgs it is given, those that asked, and drops the rest)."""
 
-    def __init__(self, list_namespace: Callable[[str], Awaitable[ClaimsByOrg]]) -> None:
+    def __init__(self, list_namespace: Callable[[str, Set[str]], Awaitable[ClaimsByOrg]]) -> None:
         self._list_namespace = list_namespace
-        self._next: dict[str, asyncio.Future[ClaimsByOrg]] = {}  # not started yet: joinable
+        # The LIST of each namespace not begun yet, and who joined it.
+        self._next: dict[str, tuple[asyncio.Future[ClaimsByOrg], set[str]]] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
 
     async def claims(self, namespace: str, org: str) -> list[AccountClaim]:
@@ -36,13 +38,15 @@ class SharedClaimsListing:
 
         Raises what the LIST raised. Cancelling one caller leaves the LIST to the others.
         """
-        answer = self._next.get(namespace)
-        if answer is None:
-            answer = self._next[namespace] = asyncio.get_running_loop().create_future()
+        if namespace not in self._next:
+            answer = asyncio.get_running_loop().create_future()
             # A LIST nobody waits for any longer still ends; its error is not an orphan.
             answer.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._next[namespace] = (answer, set())
             if namespace not in self._running:
                 self._start(namespace)
+        answer, orgs = self._next[namespace]
+        orgs.add(org)
         by_org = await asyncio.shield(answer)
         return list(by_org.get(org, ()))
 
@@ -51,9 +55,9 @@ class SharedClaimsListing:
 
     async def _list(self, namespace: str) -> None:
         # Joinable until here: callers who asked before the LIST begins are answered by it.
-        answer = self._next.pop(namespace)
+        answer, orgs = self._next.pop(namespace)
         try:
-            answer.set_result(await self._list_namespace(namespace))
+            answer.set_result(await self._list_namespace(namespace, frozenset(orgs)))
         except asyncio.CancelledError:  # shutting down: its callers must not wait forever
             answer.cancel()
             raise

@@ -13,7 +13,7 @@ import datetime
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -144,8 +144,8 @@ class KubeApi:
         """
         return await self._claims.claims(namespace, org)
 
-    async def _claims_by_org(self, namespace: str) -> dict[str, list[AccountClaim]]:
-        by_org: dict[str, list[AccountClaim]] = {}
+    async def _claims_by_org(self, namespace: str, orgs: Set[str]) -> dict[str, list[AccountClaim]]:
+        by_org: dict[str, list[AccountClaim]] = {org: [] for org in orgs}
         token: str | None = None
         while True:
             try:
@@ -158,8 +158,9 @@ class KubeApi:
             for item in page.get("items", ()):
                 spec, status = item.get("spec") or {}, item.get("status") or {}
                 org = (spec.get("orgRef") or {}).get("name")
-                if isinstance(org, str):
-                    by_org.setdefault(org, []).append(AccountClaim.of(spec, status))
+                claims = by_org.get(org) if isinstance(org, str) else None
+                if claims is not None:
+                    claims.append(AccountClaim.of(spec, status))
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return by_org
