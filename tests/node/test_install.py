@@ -260,7 +260,12 @@ def test_deleting_the_leader_in_a_batch_hands_over_exactly_once(e2e: E2E, instal
     takeover = time.monotonic() - deleted
     converged_exactly_once(e2e, names, ids)
     print(f"{new['metadata']['name']} led {takeover:.1f}s after kubectl delete (after 12 s calls)")
-    assert acted_one_at_a_time(e2e.sim) == [leader["status"]["podIP"], new["status"]["podIP"]]
+    # The deleted leader acted first and the Pod that leads now acted last, never two at once.
+    # In between, the Lease may pass more than once (CI, 2026-12-03: .7, then the standby .4,
+    # whose renewal lapsed on the loaded machine, then .8): still each call exactly once.
+    senders = acted_one_at_a_time(e2e.sim)
+    assert senders[0] == leader["status"]["podIP"] and len(senders) >= 2, senders
+    assert senders[-1] == new["status"]["podIP"], senders
 
 
 def test_sigterm_ends_the_leader_cleanly_and_another_replica_takes_over(install: Install) -> None:
