@@ -111,6 +111,35 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
 
+def machine_cpu() -> dict[str, float]:
+    """CPU seconds of the whole machine from /proc/stat: busy (every mode but idle and iowait)
+    and steal (time the hypervisor gave our virtual CPUs to someone else)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return {
+        "busy": (user + nice + system + irq + softirq + steal) / CLK_TCK,
+        "steal": steal / CLK_TCK,
+    }
+
+
+def control_plane_pids(kubeconfig: Path | str) -> dict[str, int]:
+    """The kube-apiserver and etcd serving `kubeconfig` (`control_plane` puts their state beside
+    it): by name, for their CPU seconds."""
+    state = str(Path(kubeconfig).resolve().parent / "controlplane")
+    pids: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        name = Path(argv[0].decode(errors="replace")).name
+        if name in ("kube-apiserver", "etcd") and state.encode() in b" ".join(argv):
+            pids[name] = int(entry.name)
+    return pids
+
+
 def proc_mem(pid: int) -> dict[str, float]:
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
