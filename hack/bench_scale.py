@@ -375,7 +375,7 @@ def _cpu_split(
 ) -> dict[str, float]:
     """Where the machine's CPU went during the first sync: the operator, the API server, etcd
     and the rest (this harness, its watch, the simulator, anything else on the machine), and
-    how much the hypervisor stole; a busy neighbour shows as a large rest or steal."""
+    how much of the rest the hypervisor stole; a busy neighbour shows as a large rest."""
     split = {"operator": operator}
     for name, pid in servers.items():
         with contextlib.suppress(OSError):
@@ -551,7 +551,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
             "RSS after",
             "Writes/s (creates + status)",
             "Suspension patch -> disable call",
-            "CPU s: operator / API server / etcd / rest (steal)",
+            "CPU s: operator / API server / etcd / rest (of which steal)",
             "Load average (1 min) after",
         )
     ]
