@@ -883,7 +883,7 @@ def table(results: dict[str, Any]) -> str:
         rows.append(
             (
                 f"Rate limit {rl['limit_per_window']} requests/min, {rl['pages']} pages "
-                f"(v1 users {rl.get('v1_pages', rl['pages'])} + v2 search)",
+                f"(v1 users {rl['v1_pages']} + v2 search)",
                 *["" for _ in scenarios],
                 "",
             )

@@ -289,9 +289,7 @@ def measure(
         watch = stack.enter_context(ObjectWatch(kube, ACCOUNTS, keep=account_summary))
         tally = Tally(watch)
         writes_before = apiserver_writes(control)
-        servers = control_plane_pids(control.kubeconfig)
-        machine_before, cpu_before = machine_cpu(), proc_cpu(pid)
-        servers_before = {name: proc_cpu(p) for name, p in servers.items()}
+        cpu_split = CpuSplit(pid, control.kubeconfig)
         sim.clear_requests()
         log(f"N={n}: operator up ({rss_idle:.0f} MiB); creating the org with discovery")
         t_org = time.time()
@@ -301,8 +299,7 @@ def measure(
         suspension = _suspend_during_sync(bulk, sim, tally, n, suspend_fraction, timeout)
         done = tally.wait_observed(n, timeout - (time.time() - t_org))
         t_end = time.time()
-        cpu = proc_cpu(pid) - cpu_before
-        cpu_split = _cpu_split(machine_before, machine_cpu(), servers, servers_before, cpu)
+        cpu_seconds = cpu_split.seconds()
         peak_at_done = proc_mem(pid)["VmHWM"]
         idle = _idle_since(pid) if done else None  # the echoes of the last writes handled
         mem = proc_mem(pid)
@@ -351,8 +348,8 @@ def measure(
             rss_idle_mib=round(rss_idle, 1),
             rss_at_phases={k: round(sampler.peak(0, v) or math.nan, 1) for k, v in phases.items()},
             phases_seconds={k: round(v - first, 1) for k, v in phases.items()},
-            operator_cpu_seconds=round(cpu, 1),
-            cpu_seconds=cpu_split,
+            operator_cpu_seconds=cpu_seconds["operator"],
+            cpu_seconds=cpu_seconds,
             suspension=suspension,
             load_average=[round(x, 2) for x in os.getloadavg()],
             wall_seconds=round(t_end - t0, 1),
@@ -366,25 +363,29 @@ def measure(
     return result
 
 
-def _cpu_split(
-    machine_before: dict[str, float],
-    machine_after: dict[str, float],
-    servers: dict[str, int],
-    servers_before: dict[str, float],
-    operator: float,
-) -> dict[str, float]:
-    """Where the machine's CPU went during the first sync: the operator, the API server, etcd
-    and the rest (this harness, its watch, the simulator, anything else on the machine), and
-    how much of the rest the hypervisor stole; a busy neighbour shows as a large rest."""
-    split = {"operator": operator}
-    for name, pid in servers.items():
-        with contextlib.suppress(OSError):
-            split[name] = proc_cpu(pid) - servers_before[name]
-    busy = machine_after["busy"] - machine_before["busy"]
-    split["rest"] = busy - sum(split.values())
-    split["machine"] = busy
-    split["steal"] = machine_after["steal"] - machine_before["steal"]
-    return {k: round(v, 1) for k, v in split.items()}
+class CpuSplit:
+    """Where the machine's CPU goes from now on: the operator, the API server, etcd and the rest
+    (this harness, its watch, the simulator, anything else on the machine), and how much of the
+    rest the hypervisor stole; a busy neighbour shows as a large rest."""
+
+    def __init__(self, operator_pid: int, kubeconfig: Path | str) -> None:
+        self._pids = {"operator": operator_pid, **control_plane_pids(kubeconfig)}
+        self._before = self._read()
+
+    def _read(self) -> dict[str, float]:
+        seconds = machine_cpu()  # busy, steal
+        for name, pid in self._pids.items():
+            with contextlib.suppress(OSError):
+                seconds[name] = proc_cpu(pid)
+        return seconds
+
+    def seconds(self) -> dict[str, float]:
+        """CPU seconds of each since this was made, and of the whole machine."""
+        after = self._read()
+        used = {k: after[k] - self._before[k] for k in after if k in self._before}
+        busy, steal = used.pop("busy"), used.pop("steal")
+        split = {**used, "rest": busy - sum(used.values()), "machine": busy, "steal": steal}
+        return {k: round(v, 1) for k, v in split.items()}
 
 
 def _idle_since(pid: int) -> float | None:
