@@ -296,7 +296,33 @@ def test_a_remembered_failure_is_passed_to_the_decision() -> None:
         pytest.param(
             spec(account_id="5570:spec"), {"accountId": "5570:old"}, "5570:spec", id="spec-wins"
         ),
-        pytest.param(spec(email=EMAIL), {"accountId": "5570:old"}, "5570:old", id="from-status"),
+        pytest.param(
+            spec(email=EMAIL),
+            {"accountId": "5570:old", "pinnedFrom": {"email": EMAIL.lower()}},
+            "5570:old",
+            id="from-status",
+        ),
+        pytest.param(
+            spec(email=EMAIL),
+            {"accountId": "5570:old", "pinnedFrom": {"email": "typo@acme.example"}},
+            None,
+            id="pinned-from-another-email",
+        ),
+        pytest.param(
+            spec(email=EMAIL),
+            {"accountId": "5570:old", "pinnedFrom": {"accountId": "5570:old"}},
+            None,
+            id="pinned-from-an-account-id-since-removed",
+        ),
+        pytest.param(
+            spec(email=EMAIL),
+            {"accountId": "5570:old", "email": EMAIL.upper()},
+            "5570:old",
+            id="older-status-resolved-by-this-email",
+        ),
+        pytest.param(
+            spec(email=EMAIL), {"accountId": "5570:old"}, None, id="older-status-no-witness"
+        ),
         pytest.param(spec(email=EMAIL), {}, None, id="never-resolved"),
         pytest.param(spec(email=EMAIL), {"accountId": ""}, None, id="empty-status-id"),
     ],
@@ -329,7 +355,8 @@ def test_observe_uses_the_pin_from_status() -> None:
     renamed = user(email="jane.doe@acme.example")
     snapshot = OrgSnapshot("org-1", [newcomer, renamed], TAKEN_AT)
 
-    pinned = observe(spec(email=EMAIL), {"accountId": ACCOUNT_ID}, snapshot)
+    pin = {"accountId": ACCOUNT_ID, "pinnedFrom": {"email": EMAIL.lower()}}
+    pinned = observe(spec(email=EMAIL), pin, snapshot)
     unpinned = observe(spec(email=EMAIL), {}, snapshot)
 
     assert (pinned.user, pinned.account_id, pinned.reason) == (None, ACCOUNT_ID, "IdentityChanged")

@@ -100,6 +100,7 @@ def test_an_observed_user_shows_everything_kubectl_get_needs() -> None:
 
     assert status == {
         "accountId": ACCOUNT_ID,
+        "pinnedFrom": {"email": EMAIL},
         "email": EMAIL,
         "displayName": "Ada Lovelace",
         "atlassianStatus": "active",

@@ -139,7 +139,9 @@ async def test_a_never_active_account_counts_from_when_it_was_first_observed(
 ) -> None:
     world.org(inactivity={"suspendAfterDays": 90, "mode": "Enforce"})
     seen_long_ago = (datetime.now(UTC) - timedelta(days=95)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    world.account(NEVER, accountId=NEVER, stored_status={"firstObserved": seen_long_ago})
+    world.account(
+        NEVER, accountId=NEVER, stored_status={"accountId": NEVER, "firstObserved": seen_long_ago}
+    )
     world.account(RECENT, accountId=RECENT)
     await synced(world)
     await until(lambda: world.atlassian.disables(NEVER) == 1, "the never-active one")

@@ -56,9 +56,60 @@ class AccountPlan:
         return self.decision.action
 
 
+def spec_identity(spec: AccountSpec) -> dict[str, str]:
+    """Whom the spec names: `spec.accountId`, else `spec.email` (as Atlassian matches it).
+
+    Kept in `status.pinnedFrom` beside the pin, because a pin is valid only for the spec it was
+    resolved from: after an edit of the email or the account ID it acts on nobody until it
+    resolves again from the new spec.
+    """
+    if spec.account_id:
+        return {"accountId": spec.account_id}
+    return {"email": (spec.email or "").lower()}
+
+
+def pin_holds(spec: AccountSpec, status: Mapping[str, Any]) -> bool:
+    """Whether the pin in `status.accountId` was resolved from what the spec names now."""
+    source = status.get("pinnedFrom")
+    if source is None:
+        # Written before pinnedFrom existed: the email the pin was resolved by is the only
+        # witness. Without it (Atlassian hides the email) the pin is not trusted: resolving
+        # again from the spec acts on nobody rather than on a person the spec no longer names.
+        shown = status.get("email")
+        return bool(shown and spec.email and str(shown).lower() == spec.email.lower())
+    return bool(source == spec_identity(spec))
+
+
 def pinned_id(spec: AccountSpec, status: Mapping[str, Any]) -> str | None:
     """The Atlassian account an AtlassianAccount is about once resolved (kept in its status)."""
-    return spec.account_id or status.get("accountId") or None
+    if spec.account_id:
+        return spec.account_id
+    pinned = status.get("accountId")
+    return str(pinned) if pinned and pin_holds(spec, status) else None
+
+
+#: What a status says about one person: it belongs to `status.accountId` and to nobody else.
+PERSONAL_FIELDS = frozenset(
+    {
+        "accountId", "pinnedFrom", "email", "displayName", "atlassianStatus", "accountStatus",
+        "lastActive", "billable", "productAccess", "activeProducts", "managedBy",
+        "claimStatus", "platformRoles", "membershipStatus", "firstObserved", "inactiveDays",
+        "inactivityEligible", "inactivityResetAt",
+    }
+)  # fmt: skip
+
+
+def about(status: Mapping[str, Any], account_id: str | None) -> Mapping[str, Any]:
+    """The status as far as it describes `account_id`: another person's facts are dropped.
+
+    So a new hire never inherits a leaver's `firstObserved` (and with it an inactivity clock
+    that has run for months), nor the clock reset, products or roles seen for somebody else.
+    """
+    if account_id is not None and status.get("accountId") == account_id:
+        return status
+    if not any(k in status for k in PERSONAL_FIELDS):
+        return status
+    return {k: v for k, v in status.items() if k not in PERSONAL_FIELDS}
 
 
 def known_emails(spec: AccountSpec, status: Mapping[str, Any]) -> list[str]:
@@ -98,6 +149,7 @@ def plan_account(
     own desiredState, or another account's), protection and `labels` matching the exempt
     selector keep it out.
     """
+    status = about(status, observation.account_id)
     rivals = sorted(rivals, key=lambda r: r.name)
     intent = [r.name for r in rivals if r.states_desire]
     inactivity = _inactivity(

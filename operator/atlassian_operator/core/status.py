@@ -19,6 +19,7 @@ from atlassian_operator.core.mapping import (
     product_access,
     timestamp,
 )
+from atlassian_operator.core.plan import about, spec_identity
 from atlassian_operator.core.resources import AccountSpec, DesiredState
 from atlassian_operator.core.snapshot import Observation, OrgSnapshot
 
@@ -259,7 +260,10 @@ def account_status(
     `defers_to`: another AtlassianAccount that states the desired state of the same user, when
     this one is observe-only. `inactivity`: where it stands under the org's inactivity policy.
     """
+    previous = about(previous, observation.account_id)
     fields = {k: v for k, v in _observed_fields(observation, previous).items() if v is not None}
+    if "accountId" in fields:
+        fields["pinnedFrom"] = spec_identity(spec)
     if observation.user is not None:
         fields.setdefault("firstObserved", now)  # the inactivity policy counts from here
     if inactivity is not None:

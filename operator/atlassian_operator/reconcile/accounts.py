@@ -135,6 +135,9 @@ class AccountBook:
         if account_id == state.resolved and desires == state.desires:
             return set()
         touched: set[str] = set()
+        if account_id != state.resolved:
+            # Retries and remembered failures were about the person it named before.
+            state.attempts, state.retry_at, state.failed = 0, None, None
         if state.resolved:
             old = self._claims.get(state.resolved, set())
             old.discard(state.name)
