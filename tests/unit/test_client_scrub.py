@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import string
 from urllib.parse import quote
 
+import httpx
 import pytest
 
+from atlassian_operator.atlassian import (
+    AtlassianClient,
+    AtlassianError,
+    AtlassianUnavailable,
+    OutcomeUnknown,
+)
 from atlassian_operator.atlassian._scrub import MIN_FRAGMENT, REDACTED, scrub_key
 
 # The shape of an Atlassian org API key: a fixed prefix, base64 with "/" and "+", and a
@@ -22,6 +30,7 @@ KEY = (
 )
 # Not a real key's alphabet, but the client accepts it: JSON must escape '"' and '\'.
 ODD_KEY = KEY[:60] + '"quoted\\back' + KEY[60:]
+BASE = "https://api.atlassian.test"
 
 
 def written_forms(key: str) -> dict[str, str]:
@@ -114,3 +123,64 @@ def test_scattered_pieces_agree_with_a_window_by_window_check() -> None:
         # text appears in it in order.
         kept = iter(text)
         assert all(c in kept for c in scrubbed.replace(REDACTED, "")), text
+
+
+# -- the client: what reaches exceptions and logs --------------------------------------------------
+
+FILLER = "x" * 150  # puts the 200-character cut of a quoted body 50 characters into the key
+
+
+def echoing(status: int, content_type: str) -> httpx.MockTransport:
+    """A server that answers with the bearer token quoted 150 characters into its body."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        token = request.headers["Authorization"].removeprefix("Bearer ")
+        if content_type == "application/json":
+            content = json.dumps({"message": f"{FILLER}{token} is not allowed here"})
+        else:
+            content = f"<p>{FILLER}<a href='/retry?key={quote(token, safe='')}'>{token}</a></p>"
+        return httpx.Response(status, content=content, headers={"Content-Type": content_type})
+
+    return httpx.MockTransport(handler)
+
+
+async def no_sleep(_: float) -> None:
+    return None
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/html"])
+@pytest.mark.parametrize(
+    ("status", "call", "raised"),
+    [
+        (400, "list", AtlassianError),  # final: the body is quoted in the message
+        (503, "list", AtlassianUnavailable),  # retried (logged each time), then given up
+        (502, "disable", OutcomeUnknown),  # not repeatable: the outcome is unknown
+    ],
+    ids=["400-final", "503-exhausted", "502-disable"],
+)
+async def test_an_error_body_echoing_the_key_leaks_no_piece_of_it(
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    call: str,
+    raised: type[AtlassianError],
+    content_type: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with AtlassianClient(
+        KEY, base_url=BASE, transport=echoing(status, content_type), sleep=no_sleep, max_attempts=3
+    ) as client:
+        with pytest.raises(raised) as caught:
+            if call == "list":
+                await client.list_all_users("org-1")
+            else:
+                await client.disable("acc-1")
+
+    error = caught.value
+    assert leaked(str(error)) == []
+    assert leaked(repr(error)) == [] and leaked(repr(error.args)) == []
+    logged = [record.getMessage() for record in caplog.records]
+    assert [line for line in logged if leaked(line)] == []
+    # Still quoted, with the key's place marked: the scrub did not simply drop the body.
+    assert "x" * 20 in str(error) and REDACTED in str(error)
+    # Each retry logs what the server said.
+    assert any("retrying" in line and REDACTED in line for line in logged) == (status == 503)
