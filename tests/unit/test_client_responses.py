@@ -59,6 +59,11 @@ def body(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
+def no_key(text: str) -> str:
+    """These tests are about the words; tests/unit/test_client_scrub.py is about the key."""
+    return text
+
+
 # -- what the server said -----------------------------------------------------------------------
 
 
@@ -114,19 +119,19 @@ def body(value: Any) -> bytes:
 def test_the_server_detail_is_read_from_every_known_body(
     headers: dict[str, str], content: bytes, detail: str
 ) -> None:
-    assert server_detail(headers, content) == detail
+    assert server_detail(headers, content, scrub=no_key) == detail
 
 
 def test_a_long_detail_is_cut() -> None:
-    assert server_detail(JSON, body({"message": "x" * 500})) == "x" * 200 + "…"
-    assert server_detail({}, b"y" * 500) == "y" * 200
+    assert server_detail(JSON, body({"message": "x" * 500}), scrub=no_key) == "x" * 200 + "…"
+    assert server_detail({}, b"y" * 500, scrub=no_key) == "y" * 200 + "…"
 
 
 def test_describe_response_names_the_status_and_the_detail() -> None:
-    assert describe_response(502, {"Content-Type": "text/html"}, b"<h1>Bad Gateway</h1>") == (
-        "HTTP 502 (<h1>Bad Gateway</h1>)"
-    )
-    assert describe_response(500, {}, b"") == "HTTP 500"
+    assert describe_response(
+        502, {"Content-Type": "text/html"}, b"<h1>Bad Gateway</h1>", scrub=no_key
+    ) == ("HTTP 502 (<h1>Bad Gateway</h1>)")
+    assert describe_response(500, {}, b"", scrub=no_key) == "HTTP 500"
 
 
 def test_json_object_is_none_for_anything_but_an_object() -> None:
@@ -195,7 +200,7 @@ def test_a_404_is_documented_only_in_the_apis_own_words(
 
 def test_401_names_the_subject_and_the_fix() -> None:
     error = error_for_status(
-        LISTING, 401, JSON, body({"code": 401, "message": "Unauthorized"}), BASE
+        LISTING, 401, JSON, body({"code": 401, "message": "Unauthorized"}), BASE, scrub=no_key
     )
     assert type(error) is AuthenticationFailed and error.status == 401
     assert str(error) == (
@@ -246,20 +251,24 @@ def test_401_names_the_subject_and_the_fix() -> None:
 def test_403_says_why_and_what_to_do(
     parsed: dict[str, Any], key: str, reason: str | None, message: str
 ) -> None:
-    error = error_for_status(DISABLE, 403, JSON, body(parsed), BASE)
+    error = error_for_status(DISABLE, 403, JSON, body(parsed), BASE, scrub=no_key)
     assert isinstance(error, Forbidden)
     assert (error.key, error.reason, error.status) == (key, reason, 403)
     assert str(error) == f"{message} ({DISABLE.where})"
 
 
 def test_403_as_an_html_page_is_still_forbidden() -> None:
-    error = error_for_status(SEARCH, 403, {"Content-Type": "text/html"}, b"<p>Denied</p>", BASE)
+    error = error_for_status(
+        SEARCH, 403, {"Content-Type": "text/html"}, b"<p>Denied</p>", BASE, scrub=no_key
+    )
     assert isinstance(error, Forbidden) and error.key == "forbidden"
     assert "<p>Denied</p>; the API key must be an unscoped org API key" in str(error)
 
 
 def test_404_of_an_account_names_it_and_the_key_atlassian_gave() -> None:
-    error = error_for_status(DISABLE, 404, JSON, body({"key": "accountNotFound"}), BASE)
+    error = error_for_status(
+        DISABLE, 404, JSON, body({"key": "accountNotFound"}), BASE, scrub=no_key
+    )
     assert isinstance(error, AccountNotFound) and error.account_id == "acc-9"
     assert str(error) == (
         f"Atlassian has no account 'acc-9' (404 accountNotFound from {DISABLE.where}); check the "
@@ -268,7 +277,7 @@ def test_404_of_an_account_names_it_and_the_key_atlassian_gave() -> None:
 
 
 def test_404_of_an_account_without_an_atlassian_body_points_at_the_base_url() -> None:
-    error = error_for_status(DISABLE, 404, {}, b"Not Found", BASE)
+    error = error_for_status(DISABLE, 404, {}, b"Not Found", BASE, scrub=no_key)
     assert isinstance(error, AccountNotFound)
     assert str(error).endswith(
         "(404 from " + DISABLE.where + "); check the account ID; the reply is not an Atlassian "
@@ -290,7 +299,7 @@ def test_404_of_an_account_without_an_atlassian_body_points_at_the_base_url() ->
     ids=["v1", "v2", "wrong-path"],
 )
 def test_404_of_an_org(call: Call, parsed: dict[str, Any], suffix: str) -> None:
-    error = error_for_status(call, 404, JSON, body(parsed), BASE)
+    error = error_for_status(call, 404, JSON, body(parsed), BASE, scrub=no_key)
     assert isinstance(error, OrgNotFound) and error.org_id == "org-1"
     assert str(error) == (
         f"Atlassian has no organization 'org-1' (404 from {call.where}); check the org ID and "
@@ -314,7 +323,7 @@ def test_404_of_an_org(call: Call, parsed: dict[str, Any], suffix: str) -> None:
 def test_any_other_status_is_the_base_error_with_what_the_server_said(
     status: int, content: bytes, message: str
 ) -> None:
-    error = error_for_status(SEARCH, status, JSON, content, BASE)
+    error = error_for_status(SEARCH, status, JSON, content, BASE, scrub=no_key)
     assert type(error) is AtlassianError and error.status == status
     assert (
         str(error)

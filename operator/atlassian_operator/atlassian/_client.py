@@ -30,6 +30,7 @@ from ._responses import (
     outcome_unknown_error,
 )
 from ._retry import NO_HINTS, GiveUp, Retry, RetryPolicy, TransportFailure, WaitHints, next_step
+from ._scrub import scrub_key
 from .v2_choices import ALL_DIRECTORIES, cursor_from_next, manage_query, search_request
 
 __all__ = ["AtlassianClient"]
@@ -77,7 +78,7 @@ class _BearerAuth(httpx.Auth):
 
     def scrub(self, text: str) -> str:
         """The text with the key blanked out, should a server have echoed it back."""
-        return text.replace(self.__key, "[redacted]")
+        return scrub_key(text, self.__key)
 
     def __repr__(self) -> str:
         return "<_BearerAuth>"
@@ -605,9 +606,9 @@ class AtlassianClient:
 
     def _describe(self, failure: httpx.TransportError | httpx.Response) -> str:
         if isinstance(failure, httpx.Response):
-            # Logged before any error is raised, so scrubbed here too.
-            return self._auth.scrub(
-                describe_response(failure.status_code, failure.headers, failure.content)
+            # Logged before any error is raised, so scrubbed here too (before it is cut).
+            return describe_response(
+                failure.status_code, failure.headers, failure.content, scrub=self._auth.scrub
             )
         if isinstance(failure, httpx.TimeoutException):
             return f"no answer within {self._timeout:g}s ({type(failure).__name__})"
@@ -627,7 +628,12 @@ class AtlassianClient:
         if step.why == "final" and response is not None:
             self._raise(
                 error_for_status(
-                    call, response.status_code, response.headers, response.content, self._base_url
+                    call,
+                    response.status_code,
+                    response.headers,
+                    response.content,
+                    self._base_url,
+                    scrub=self._auth.scrub,
                 )
             )
         if step.why == "not_repeatable":

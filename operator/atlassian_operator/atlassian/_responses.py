@@ -1,14 +1,15 @@
 """What an unwanted answer means: each response or give-up turned into the typed error to raise.
 
 Pure functions: they take what the call was and what came back (status, headers, body bytes)
-and return the exception, never raise it. The messages quote what servers said, so the client
-scrubs the API key out of them before raising (a server could echo the Authorization header).
+and return the exception, never raise it. The messages quote what servers said, and a server
+could echo the Authorization header: the caller's `scrub` takes the API key out of the server's
+whole text before it is cut to a quotable length (a cut key escapes a scrub that comes later).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "FORBIDDEN_ADVICE",
     "RESTRICTION_ADVICE",
     "Call",
+    "Scrub",
     "describe_response",
     "error_for_status",
     "exhausted_error",
@@ -71,6 +73,9 @@ FORBIDDEN_ADVICE = {
 
 _DETAIL_LIMIT = 200
 
+#: Takes the API key out of a text; the client's, which alone knows the key.
+Scrub = Callable[[str], str]
+
 
 @dataclass(frozen=True)
 class Call:
@@ -100,7 +105,7 @@ def _content_type(headers: Mapping[str, str]) -> str:
     return next((v for k, v in headers.items() if k.lower() == "content-type"), "")
 
 
-def server_detail(headers: Mapping[str, str], body: bytes) -> str:
+def server_detail(headers: Mapping[str, str], body: bytes, *, scrub: Scrub) -> str:
     """A short, single-line account of what the server said, for messages and logs.
 
     Best effort over every body shape the admin APIs are known to send (API-NOTES-v2 §1.6): the
@@ -126,14 +131,15 @@ def server_detail(headers: Mapping[str, str], body: bytes) -> str:
         elif isinstance(parsed.get("key"), str):
             text = parsed["key"]
     elif body and "json" not in _content_type(headers):
-        text = body[:_DETAIL_LIMIT].decode("utf-8", errors="replace")
-    text = " ".join(text.split())
+        text = body.decode("utf-8", errors="replace")
+    # Scrubbed whole, then cut: the head of a cut key is no longer the key a scrub looks for.
+    text = " ".join(scrub(text).split())
     return text[:_DETAIL_LIMIT] + ("…" if len(text) > _DETAIL_LIMIT else "")
 
 
-def describe_response(status: int, headers: Mapping[str, str], body: bytes) -> str:
+def describe_response(status: int, headers: Mapping[str, str], body: bytes, *, scrub: Scrub) -> str:
     """`HTTP 502 (Bad Gateway)`: the status and what the server said, for logs and messages."""
-    detail = server_detail(headers, body)
+    detail = server_detail(headers, body, scrub=scrub)
     return f"HTTP {status}" + (f" ({detail})" if detail else "")
 
 
@@ -190,7 +196,13 @@ def is_documented_not_found(call: Call, body: dict[str, Any] | None) -> bool:
 
 
 def error_for_status(
-    call: Call, status: int, headers: Mapping[str, str], body: bytes, base_url: str
+    call: Call,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    base_url: str,
+    *,
+    scrub: Scrub,
 ) -> AtlassianError:
     """The error for a final (non-2xx, not retried) response: 401, 403, 404 or anything else."""
     where = call.where
@@ -208,7 +220,7 @@ def error_for_status(
         elif key in FORBIDDEN_ADVICE:
             advice = FORBIDDEN_ADVICE[key]
         else:
-            detail = server_detail(headers, body)
+            detail = server_detail(headers, body, scrub=scrub)
             advice = (f"{detail}; " if detail else "") + (
                 "the API key must be an unscoped org API key created by an admin of the "
                 "organization"
@@ -236,7 +248,7 @@ def error_for_status(
             f"org ID and that the API key belongs to that organization{suffix}",
             org_id=call.org_id,
         )
-    detail = server_detail(headers, body)
+    detail = server_detail(headers, body, scrub=scrub)
     return AtlassianError(
         f"Atlassian answered HTTP {status} to {call.action} ({where})"
         + (f": {detail}" if detail else ""),
