@@ -11,7 +11,13 @@ import threading
 
 import pytest
 
-from atlassian_operator.leadership import Action, Conflict, Leadership, Lease, decide
+from atlassian_operator.leadership import (
+    Action,
+    Conflict,
+    Leadership,
+    Lease,
+    decide,
+)
 
 ME, OLD = "pod-b_1", "pod-a_1"
 
@@ -68,9 +74,41 @@ class MemoryStore:
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
+        self._reads = 0
+        self._read = threading.Condition()
 
     def __call__(self) -> float:
-        return self.now
+        with self._read:
+            self._reads += 1
+            self._read.notify_all()
+            return self.now
+
+    def show(self, now: float) -> bool:
+        """Set the time, then wait until it has been read twice: the second read comes after
+        whatever the reader decided from the first."""
+        with self._read:
+            self.now = now
+            seen = self._reads + 2
+            return self._read.wait_for(lambda: self._reads >= seen, timeout=5)
+
+
+class SilentAfterOneRenewal(MemoryStore):
+    """The API server answers one renewal; then the connection goes silent and every update
+    waits for an answer that never comes (until the test closes the connection)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers = 1
+        self.hanging = threading.Event()
+        self.closed = threading.Event()
+
+    def update(self, lease: Lease, holder: str, duration: float, transitions: int) -> Lease:
+        if self.answers == 0:
+            self.hanging.set()
+            self.closed.wait()
+            raise ConnectionError("connection reset")
+        self.answers -= 1
+        return super().update(lease, holder, duration, transitions)
 
 
 def test_a_held_lease_is_taken_only_after_its_holder_stops_renewing_for_its_duration() -> None:
@@ -141,6 +179,26 @@ def test_the_holder_stops_before_its_lease_can_expire_when_it_cannot_renew() -> 
     clock.now = 10
     assert lost.wait(5)
     assert why == ["the lease could not be renewed for 10s"]
+    me.release()
+
+
+def test_the_holder_steps_down_at_the_renew_deadline_while_a_renewal_hangs() -> None:
+    """Issue 25, item 7: a renewal that never ends must not keep the operator leading while the
+    standby takes the lease (at 3 + duration on its clock); it stops at 3 + renew_deadline."""
+    store, clock = SilentAfterOneRenewal(), Clock()
+    me = Leadership(store, ME, retry=0.01, renew_deadline=10, duration=15, clock=clock)
+    assert me.try_acquire()
+    clock.now = 3  # the last renewal that completes starts here
+    lost = threading.Event()
+    lost_at: list[float] = []
+    me.keep(on_lost=lambda _: (lost_at.append(clock.now), lost.set()))
+    assert store.hanging.wait(5)
+    assert clock.show(12.99), "nothing watches the renew deadline while a renewal hangs"
+    assert not lost.is_set()
+    clock.now = 13
+    assert lost.wait(5), "still leading 10s after its last renewal, with the renewal hanging"
+    assert lost_at == [13]
+    store.closed.set()
     me.release()
 
 
