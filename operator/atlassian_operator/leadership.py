@@ -13,6 +13,8 @@ The rules are client-go's leader election:
   seconds (shorter than `duration`, so before anyone else may take it) it exits at once, even
   while a renewal is still waiting for an answer: a watchdog thread keeps that time, because a
   request on a silent connection never returns to say it failed;
+- every Lease request has a timeout within the renew deadline, so a silent connection frees the
+  renewer for its next try, as with client-go's own client timeout;
 - a clean shutdown releases it, so the next operator starts without waiting.
 
 `decide` is the pure rule; `Leadership` runs it against a `LeaseStore`.
@@ -233,24 +235,44 @@ def _describe(exc: Exception) -> str:
 
 
 class KubeLeaseStore:
-    """The Lease `name` in `namespace`, through the official client (coordination.k8s.io/v1)."""
+    """The Lease `name` in `namespace`, through the official client (coordination.k8s.io/v1).
 
-    def __init__(self, namespace: str, name: str, api: Any = None) -> None:
+    Every request gives up after half the renew deadline: a renewal is a read and then a patch,
+    and both must end within the deadline (controller-runtime gives its leader-election client
+    the same RenewDeadline/2). Without a timeout, a connection that goes silent blocks the
+    renewer for ever. `configuration` (a kubernetes.client.Configuration, for tests) has its
+    retries turned off: urllib3 would send a timed-out GET three more times, each with a fresh
+    timeout; the renewer's next round is the retry.
+    """
+
+    def __init__(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        renew_deadline: float = RENEW_DEADLINE_SECONDS,
+        configuration: Any = None,
+    ) -> None:
         from kubernetes import client, config
 
-        if api is None:
+        if configuration is None:
             try:
                 config.load_incluster_config()  # type: ignore[no-untyped-call]
             except config.ConfigException:
                 config.load_kube_config()  # type: ignore[no-untyped-call]
-            api = client.CoordinationV1Api()
-        self._api, self.namespace, self.name = api, namespace, name
+            configuration = client.Configuration.get_default_copy()
+        configuration.retries = False
+        self._api: Any = client.CoordinationV1Api(client.ApiClient(configuration))
+        self._timeout = renew_deadline / 2
+        self.namespace, self.name = namespace, name
 
     def get(self) -> Lease | None:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            body = self._api.read_namespaced_lease(self.name, self.namespace)
+            body = self._api.read_namespaced_lease(
+                self.name, self.namespace, _request_timeout=self._timeout
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -285,7 +307,9 @@ class KubeLeaseStore:
             "spec": self._spec(holder, duration, 0, taking=True),
         }
         try:
-            stored = self._api.create_namespaced_lease(self.namespace, body)
+            stored = self._api.create_namespaced_lease(
+                self.namespace, body, _request_timeout=self._timeout
+            )
         except ApiException as exc:
             if exc.status == 409:
                 raise Conflict() from None
@@ -301,7 +325,9 @@ class KubeLeaseStore:
             "spec": self._spec(holder, duration, transitions, taking=holder != lease.holder),
         }
         try:
-            stored = self._api.patch_namespaced_lease(self.name, self.namespace, body)
+            stored = self._api.patch_namespaced_lease(
+                self.name, self.namespace, body, _request_timeout=self._timeout
+            )
         except ApiException as exc:
             if exc.status == 409:
                 raise Conflict() from None

@@ -1,19 +1,23 @@
 """One acting operator at a time: the lease rule, and Leadership against an in-memory store.
 
 The end-to-end proof (a Pod deleted in the middle of a batch of suspensions, its replacement
-waiting for the lease) is tests/node/test_install.py; these pin the rule with a fake clock.
+waiting for the lease) is tests/node/test_install.py; these pin the rule with a fake clock, and
+the Kubernetes store against a loopback peer that never answers.
 """
 
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
+import time
 
 import pytest
 
 from atlassian_operator.leadership import (
     Action,
     Conflict,
+    KubeLeaseStore,
     Leadership,
     Lease,
     decide,
@@ -200,6 +204,45 @@ def test_the_holder_steps_down_at_the_renew_deadline_while_a_renewal_hangs() -> 
     assert lost_at == [13]
     store.closed.set()
     me.release()
+
+
+def test_every_lease_request_ends_within_the_renew_deadline_when_the_api_server_is_silent() -> None:
+    """The real client against a peer that accepts connections and never answers: each read,
+    create and patch gives up in time for the holder to notice (a GET is not retried)."""
+    from kubernetes import client
+
+    renew_deadline = 1.0
+    with socket.create_server(("127.0.0.1", 0), backlog=8) as silent:  # never accepts
+        host, port = silent.getsockname()[:2]
+        store = KubeLeaseStore(
+            "operators",
+            "atlassian-operator",
+            renew_deadline=renew_deadline,
+            configuration=client.Configuration(host=f"http://{host}:{port}"),
+        )
+        requests = {
+            "get": store.get,
+            "create": lambda: store.create(ME, 15),
+            "patch": lambda: store.update(Lease(ME, 15, "7"), ME, 15, 0),
+        }
+        outcomes: dict[str, object] = {}
+        ended = {name: threading.Event() for name in requests}
+
+        def send(name: str) -> None:
+            try:
+                outcomes[name] = requests[name]()
+            except Exception as exc:
+                outcomes[name] = exc
+            ended[name].set()
+
+        sent_at = time.monotonic()
+        for name in requests:
+            threading.Thread(target=send, args=(name,), daemon=True).start()
+        for done in ended.values():
+            done.wait(max(0.0, sent_at + renew_deadline - time.monotonic()))
+        waiting = [name for name, done in ended.items() if not done.is_set()]
+        assert waiting == [], "still waiting for the API server after the renew deadline"
+    assert all(isinstance(outcome, Exception) for outcome in outcomes.values()), outcomes
 
 
 def test_renewal_keeps_the_lease_and_release_hands_it_back() -> None:
