@@ -9,8 +9,12 @@ The rules are client-go's leader election:
 - a candidate takes the lease when nobody holds it, when its holder released it, or when the
   holder has not renewed it for a whole `duration`; that time is measured on the candidate's own
   clock from when it last saw the lease change, so the two machines' clocks need not agree;
-- the holder renews it every `retry` seconds; if it cannot renew for `renew_deadline` seconds
-  (shorter than `duration`, so before anyone else may take it) it exits at once;
+- the holder renews it every `retry` seconds; if no renewal has completed for `renew_deadline`
+  seconds (shorter than `duration`, so before anyone else may take it) it exits at once, even
+  while a renewal is still waiting for an answer: a watchdog thread keeps that time, because a
+  request on a silent connection never returns to say it failed;
+- every Lease request has a timeout within the renew deadline, so a silent connection frees the
+  renewer for its next try, as with client-go's own client timeout;
 - a clean shutdown releases it, so the next operator starts without waiting.
 
 `decide` is the pure rule; `Leadership` runs it against a `LeaseStore`.
@@ -93,11 +97,15 @@ class Leadership:
         self.duration, self.renew_deadline, self.retry = duration, renew_deadline, retry
         self._clock = clock
         self._seen: tuple[str, float] | None = None  # (version, when first seen)
+        self._renewed_at: float | None = None  # when the last successful write was sent
         self._stop = threading.Event()
+        self._stepping_down = threading.Lock()
         self._renewer: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
 
     def try_acquire(self) -> bool:
         """One round: True when `identity` holds the lease afterwards."""
+        sent_at = self._clock()
         try:
             lease = self.store.get()
         except Exception as exc:  # the API server may be restarting: try again later
@@ -125,6 +133,7 @@ class Leadership:
         except Exception as exc:
             logger.warning("cannot write the leader-election lease: %s", _describe(exc))
             return False
+        self._renewed_at = sent_at
         return True
 
     def acquire(self, sleep: Callable[[float], object] = time.sleep) -> None:
@@ -155,30 +164,57 @@ class Leadership:
         return True
 
     def keep(self, on_lost: Callable[[str], None]) -> None:
-        """Renew in a background thread. `on_lost(why)` when another operator holds the lease,
-        or when renewing has failed for `renew_deadline` seconds (before it may expire)."""
+        """Renew in a background thread. `on_lost(why)`, once, when another operator holds the
+        lease, or when no renewal has completed for `renew_deadline` seconds (before it may
+        expire), whether the renewals failed or are still waiting for an answer."""
+        if self._renewed_at is None:
+            self._renewed_at = self._clock()
+
+        def step_down(why: str) -> None:
+            with self._stepping_down:
+                if self._stop.is_set():  # released, or stepped down already
+                    return
+                self._stop.set()
+            on_lost(why)
 
         def renew() -> None:
-            last = self._clock()
             while not self._stop.wait(self.retry):
+                # Stamped when sent, not when answered: the standby starts counting when it sees
+                # the new version, which is after the request was sent, so the holder's deadline
+                # stays ahead of the standby's expiry however late the answer comes.
+                sent_at = self._clock()
                 renewed = self.renew_once()
                 if renewed:
-                    last = self._clock()
-                elif self._stop.is_set():
-                    return
+                    self._renewed_at = sent_at
                 elif renewed is None:
-                    on_lost("another operator holds the leader-election lease")
+                    step_down("another operator holds the leader-election lease")
                     return
-                elif self._clock() - last >= self.renew_deadline:
-                    on_lost(f"the lease could not be renewed for {self.renew_deadline:.0f}s")
+
+        def watch() -> None:
+            # client-go's leaderelection: RenewDeadline < LeaseDuration, and a holder that cannot
+            # renew within RenewDeadline stops leading; there the deadline also cancels the
+            # request in flight. A Python request cannot be cancelled, so this thread keeps the
+            # time and the renewer may stay blocked (until its request timeout) meanwhile.
+            while True:
+                assert self._renewed_at is not None
+                overdue = self._clock() - self._renewed_at
+                if overdue >= self.renew_deadline:
+                    step_down(f"the lease could not be renewed for {self.renew_deadline:.0f}s")
+                    return
+                if self._stop.wait(min(self.retry, self.renew_deadline - overdue)):
                     return
 
         self._renewer = threading.Thread(target=renew, name="leader-election", daemon=True)
+        self._watchdog = threading.Thread(target=watch, name="leader-watchdog", daemon=True)
         self._renewer.start()
+        self._watchdog.start()
 
     def release(self) -> None:
         """Stop renewing and hand the lease back, so that the next operator starts at once."""
-        self._stop.set()
+        with self._stepping_down:
+            self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=self.retry + 5)
         if self._renewer is not None:
             self._renewer.join(timeout=self.retry + 5)
         try:
@@ -199,24 +235,44 @@ def _describe(exc: Exception) -> str:
 
 
 class KubeLeaseStore:
-    """The Lease `name` in `namespace`, through the official client (coordination.k8s.io/v1)."""
+    """The Lease `name` in `namespace`, through the official client (coordination.k8s.io/v1).
 
-    def __init__(self, namespace: str, name: str, api: Any = None) -> None:
+    Every request gives up after half the renew deadline: a renewal is a read and then a patch,
+    and both must end within the deadline (controller-runtime gives its leader-election client
+    the same RenewDeadline/2). Without a timeout, a connection that goes silent blocks the
+    renewer for ever. `configuration` (a kubernetes.client.Configuration, for tests) has its
+    retries turned off: urllib3 would send a timed-out GET three more times, each with a fresh
+    timeout; the renewer's next round is the retry.
+    """
+
+    def __init__(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        renew_deadline: float = RENEW_DEADLINE_SECONDS,
+        configuration: Any = None,
+    ) -> None:
         from kubernetes import client, config
 
-        if api is None:
+        if configuration is None:
             try:
                 config.load_incluster_config()  # type: ignore[no-untyped-call]
             except config.ConfigException:
                 config.load_kube_config()  # type: ignore[no-untyped-call]
-            api = client.CoordinationV1Api()
-        self._api, self.namespace, self.name = api, namespace, name
+            configuration = client.Configuration.get_default_copy()
+        configuration.retries = False
+        self._api: Any = client.CoordinationV1Api(client.ApiClient(configuration))
+        self._timeout = renew_deadline / 2
+        self.namespace, self.name = namespace, name
 
     def get(self) -> Lease | None:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            body = self._api.read_namespaced_lease(self.name, self.namespace)
+            body = self._api.read_namespaced_lease(
+                self.name, self.namespace, _request_timeout=self._timeout
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -251,7 +307,9 @@ class KubeLeaseStore:
             "spec": self._spec(holder, duration, 0, taking=True),
         }
         try:
-            stored = self._api.create_namespaced_lease(self.namespace, body)
+            stored = self._api.create_namespaced_lease(
+                self.namespace, body, _request_timeout=self._timeout
+            )
         except ApiException as exc:
             if exc.status == 409:
                 raise Conflict() from None
@@ -267,7 +325,9 @@ class KubeLeaseStore:
             "spec": self._spec(holder, duration, transitions, taking=holder != lease.holder),
         }
         try:
-            stored = self._api.patch_namespaced_lease(self.name, self.namespace, body)
+            stored = self._api.patch_namespaced_lease(
+                self.name, self.namespace, body, _request_timeout=self._timeout
+            )
         except ApiException as exc:
             if exc.status == 409:
                 raise Conflict() from None

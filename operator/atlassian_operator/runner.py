@@ -217,7 +217,7 @@ def _leadership(args: argparse.Namespace) -> Leadership:
             "standby may take over"
         )
     identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
-    store = KubeLeaseStore(namespace, args.leader_election_id)
+    store = KubeLeaseStore(namespace, args.leader_election_id, renew_deadline=deadline)
     return Leadership(store, identity, duration=duration, renew_deadline=deadline, retry=retry)
 
 

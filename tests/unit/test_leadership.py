@@ -1,17 +1,27 @@
 """One acting operator at a time: the lease rule, and Leadership against an in-memory store.
 
 The end-to-end proof (a Pod deleted in the middle of a batch of suspensions, its replacement
-waiting for the lease) is tests/node/test_install.py; these pin the rule with a fake clock.
+waiting for the lease) is tests/node/test_install.py; these pin the rule with a fake clock, and
+the Kubernetes store against a loopback peer that never answers.
 """
 
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
+import time
 
 import pytest
 
-from atlassian_operator.leadership import Action, Conflict, Leadership, Lease, decide
+from atlassian_operator.leadership import (
+    Action,
+    Conflict,
+    KubeLeaseStore,
+    Leadership,
+    Lease,
+    decide,
+)
 
 ME, OLD = "pod-b_1", "pod-a_1"
 
@@ -68,9 +78,41 @@ class MemoryStore:
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
+        self._reads = 0
+        self._read = threading.Condition()
 
     def __call__(self) -> float:
-        return self.now
+        with self._read:
+            self._reads += 1
+            self._read.notify_all()
+            return self.now
+
+    def show(self, now: float) -> bool:
+        """Set the time, then wait until it has been read twice: the second read comes after
+        whatever the reader decided from the first."""
+        with self._read:
+            self.now = now
+            seen = self._reads + 2
+            return self._read.wait_for(lambda: self._reads >= seen, timeout=5)
+
+
+class SilentAfterOneRenewal(MemoryStore):
+    """The API server answers one renewal; then the connection goes silent and every update
+    waits for an answer that never comes (until the test closes the connection)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers = 1
+        self.hanging = threading.Event()
+        self.closed = threading.Event()
+
+    def update(self, lease: Lease, holder: str, duration: float, transitions: int) -> Lease:
+        if self.answers == 0:
+            self.hanging.set()
+            self.closed.wait()
+            raise ConnectionError("connection reset")
+        self.answers -= 1
+        return super().update(lease, holder, duration, transitions)
 
 
 def test_a_held_lease_is_taken_only_after_its_holder_stops_renewing_for_its_duration() -> None:
@@ -142,6 +184,65 @@ def test_the_holder_stops_before_its_lease_can_expire_when_it_cannot_renew() -> 
     assert lost.wait(5)
     assert why == ["the lease could not be renewed for 10s"]
     me.release()
+
+
+def test_the_holder_steps_down_at_the_renew_deadline_while_a_renewal_hangs() -> None:
+    """Issue 25, item 7: a renewal that never ends must not keep the operator leading while the
+    standby takes the lease (at 3 + duration on its clock); it stops at 3 + renew_deadline."""
+    store, clock = SilentAfterOneRenewal(), Clock()
+    me = Leadership(store, ME, retry=0.01, renew_deadline=10, duration=15, clock=clock)
+    assert me.try_acquire()
+    clock.now = 3  # the last renewal that completes starts here
+    lost = threading.Event()
+    lost_at: list[float] = []
+    me.keep(on_lost=lambda _: (lost_at.append(clock.now), lost.set()))
+    assert store.hanging.wait(5)
+    assert clock.show(12.99), "nothing watches the renew deadline while a renewal hangs"
+    assert not lost.is_set()
+    clock.now = 13
+    assert lost.wait(5), "still leading 10s after its last renewal, with the renewal hanging"
+    assert lost_at == [13]
+    store.closed.set()
+    me.release()
+
+
+def test_every_lease_request_ends_within_the_renew_deadline_when_the_api_server_is_silent() -> None:
+    """The real client against a peer that accepts connections and never answers: each read,
+    create and patch gives up in time for the holder to notice (a GET is not retried)."""
+    from kubernetes import client
+
+    renew_deadline = 1.0
+    with socket.create_server(("127.0.0.1", 0), backlog=8) as silent:  # never accepts
+        host, port = silent.getsockname()[:2]
+        store = KubeLeaseStore(
+            "operators",
+            "atlassian-operator",
+            renew_deadline=renew_deadline,
+            configuration=client.Configuration(host=f"http://{host}:{port}"),
+        )
+        requests = {
+            "get": store.get,
+            "create": lambda: store.create(ME, 15),
+            "patch": lambda: store.update(Lease(ME, 15, "7"), ME, 15, 0),
+        }
+        outcomes: dict[str, object] = {}
+        ended = {name: threading.Event() for name in requests}
+
+        def send(name: str) -> None:
+            try:
+                outcomes[name] = requests[name]()
+            except Exception as exc:
+                outcomes[name] = exc
+            ended[name].set()
+
+        sent_at = time.monotonic()
+        for name in requests:
+            threading.Thread(target=send, args=(name,), daemon=True).start()
+        for done in ended.values():
+            done.wait(max(0.0, sent_at + renew_deadline - time.monotonic()))
+        waiting = [name for name, done in ended.items() if not done.is_set()]
+        assert waiting == [], "still waiting for the API server after the renew deadline"
+    assert all(isinstance(outcome, Exception) for outcome in outcomes.values()), outcomes
 
 
 def test_renewal_keeps_the_lease_and_release_hands_it_back() -> None:
