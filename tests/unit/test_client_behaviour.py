@@ -229,7 +229,7 @@ def endless(users_per_page: int, total: int | None) -> Handler:
         (0, 0, 10, "the last 10 of 10 pages were empty"),
         (0, None, 10, "the last 10 of 10 pages were empty"),
         (0, 35, 10, "meta.total says 35 users"),
-        (1, 35, 45, "45 pages were followed, at most 1 users a page"),
+        (1, 35, 45, "45 pages were followed (the largest held 1 users)"),
     ],
     ids=["empty-pages-total-0", "empty-pages-no-total", "empty-pages-total-35", "one-user-35"],
 )

@@ -52,7 +52,7 @@ def tally(*sizes: int) -> PageTally:
         ((5, *(0,) * MAX_EMPTY_RUN), 100, "the last 10 of 11 pages were empty"),
         ((0, 1) * MAX_EMPTY_RUN, None, None),
         ((20,) * 11, 12, None),
-        ((20,) * 12, 12, "12 pages were followed, at most 20 users a page"),
+        ((20,) * 12, 12, "12 pages were followed (the largest held 20 users)"),
     ],
     ids=["within", "nine-empty", "ten-empty", "ten-empty-after-users", "empty-interleaved",
          "one-below-the-bound", "at-the-bound"],

@@ -228,7 +228,7 @@ def endless_search(users_per_page: int, listed_total: int) -> Callable[[httpx.Re
     [
         (0, None, 10, "the last 10 of 10 pages were empty"),
         (0, 35, 10, "the v1 listing's meta.total says 35 users"),
-        (1, 35, 80, "80 pages were followed, at most 1 users a page"),
+        (1, 35, 80, "80 pages were followed (the largest held 1 users)"),
     ],
     ids=["empty-pages-v1-unknown", "empty-pages-v1-35", "one-user-v1-35"],
 )

@@ -72,7 +72,7 @@ def overrun(tally: PageTally, allowed: int | None) -> str | None:
         )
     if allowed is not None and tally.pages >= allowed:
         return (
-            f"{tally.pages} pages were followed, at most {tally.largest} users a page, and the "
+            f"{tally.pages} pages were followed (the largest held {tally.largest} users), and the "
             f"last still links to a next one, where its count allows {allowed} pages"
         )
     return None
