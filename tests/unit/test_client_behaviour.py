@@ -209,6 +209,64 @@ async def test_a_pagination_loop_is_detected(harness: Callable[..., Harness]) ->
         await h.client.list_all_users(ORG)
 
 
+def endless(users_per_page: int, total: int | None) -> Handler:
+    """A server whose every page links to a fresh cursor; after 1,000 pages it gives in, so that
+    a client that follows it for ever shows as a listing that returned, not as a hung test."""
+    served = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal served
+        served += 1
+        users = [user(1)] * users_per_page
+        return page(users, total=total) if served > 1000 else page(users, f"c{served}", total=total)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("users_per_page", "total", "requests", "said"),
+    [
+        (0, 0, 10, "the last 10 of 10 pages were empty"),
+        (0, None, 10, "the last 10 of 10 pages were empty"),
+        (0, 35, 10, "meta.total says 35 users"),
+        (1, 35, 45, "45 pages were followed (the largest held 1 users)"),
+    ],
+    ids=["empty-pages-total-0", "empty-pages-no-total", "empty-pages-total-35", "one-user-35"],
+)
+async def test_a_listing_that_never_ends_is_abandoned_after_its_bound(
+    harness: Callable[..., Harness],
+    users_per_page: int,
+    total: int | None,
+    requests: int,
+    said: str,
+) -> None:
+    """Fresh cursors on every page: followed no further than the count allows plus a margin,
+    or a run of ten empty pages; then the listing fails as a whole, saying what to do."""
+    h = harness(endless(users_per_page, total))
+
+    with pytest.raises(MalformedResponse, match="would not end") as caught:
+        await h.client.list_org_users(ORG)
+
+    assert len(h.requests) == requests
+    message = str(caught.value)
+    assert said in message
+    assert f"org '{ORG}'" in message
+    assert "report it to Atlassian support" in message
+
+
+async def test_a_listing_as_long_as_its_count_is_followed_to_its_end(
+    harness: Callable[..., Harness],
+) -> None:
+    # One user a page and a few empty pages on the way: slow, but it ends where meta.total says.
+    pages = [page([user(n)] if n % 4 else [], f"c{n}", total=31) for n in range(1, 40)]
+    h = harness(sequence(*pages, page([user(40)], total=31)))
+
+    listing = await h.client.list_org_users(ORG)
+
+    assert (len(listing.users), len(h.requests)) == (31, 40)
+    assert listing.contradiction() is None
+
+
 async def test_a_user_listed_twice_is_returned_once(harness: Callable[..., Harness]) -> None:
     h = harness(sequence(page([user(1)], next_link="c"), page([user(1, name="New"), user(2)])))
     users = await h.client.list_all_users(ORG)
@@ -758,6 +816,7 @@ def test_the_public_surface_is_pinned() -> None:
         "DirectoryUser",
         "Forbidden",
         "LifecyclePermission",
+        "ListingInconsistent",
         "MalformedResponse",
         "NotSent",
         "OrgNotFound",
@@ -780,6 +839,7 @@ def test_the_public_surface_is_pinned() -> None:
                 "Response",
                 "Forbidden",
                 "Unknown",
+                "Inconsistent",
             )
         ):
             assert issubclass(getattr(package, name), AtlassianError)

@@ -205,6 +205,56 @@ async def test_a_cursor_that_does_not_advance_fails(
     assert f"org '{ORG}'" in str(caught.value)
 
 
+def endless_search(users_per_page: int, listed_total: int) -> Callable[[httpx.Request], Reply]:
+    """Search pages that each link to a fresh cursor (after 1,000 the server gives in, so that a
+    client that follows it for ever shows as a search that returned, not as a hung test), and a
+    v1 listing of one page whose meta.total is `listed_total`."""
+    served = 0
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal served
+        if request.method == "GET":
+            body = {"data": [], "meta": {"total": listed_total}, "links": {}}
+            return httpx.Response(200, json=body)
+        served += 1
+        users = [dir_user(1)] * users_per_page
+        return search_page(users) if served > 1000 else search_page(users, f"fresh-{served}")
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("users_per_page", "listed_total", "requests", "said"),
+    [
+        (0, None, 10, "the last 10 of 10 pages were empty"),
+        (0, 35, 10, "the v1 listing's meta.total says 35 users"),
+        (1, 35, 80, "80 pages were followed (the largest held 1 users)"),
+    ],
+    ids=["empty-pages-v1-unknown", "empty-pages-v1-35", "one-user-v1-35"],
+)
+async def test_a_search_that_never_ends_is_abandoned_after_its_bound(
+    harness: Callable[..., Harness],
+    users_per_page: int,
+    listed_total: int | None,
+    requests: int,
+    said: str,
+) -> None:
+    """Fresh cursors on every page: followed no further than twice the v1 count (the search
+    adds the unmanaged users v1 does not count) plus a margin, or a run of ten empty pages."""
+    h = harness(endless_search(users_per_page, listed_total or 0))
+    if listed_total is not None:
+        await h.client.list_org_users(ORG)
+
+    with pytest.raises(MalformedResponse, match="would not end") as caught:
+        await h.client.search_directory_users(ORG)
+
+    assert sum(r.method == "POST" for r in h.requests) == requests
+    message = str(caught.value)
+    assert said in message
+    assert f"org '{ORG}'" in message
+    assert "report it to Atlassian support" in message
+
+
 @pytest.mark.parametrize("empty", [None, ""], ids=["null", "empty"])
 async def test_the_search_ends_at_a_null_or_empty_next(
     harness: Callable[..., Harness], empty: str | None

@@ -10,6 +10,7 @@ from atlassian_operator.atlassian import (
     AtlassianUnavailable,
     AuthenticationFailed,
     Forbidden,
+    ListingInconsistent,
     MalformedResponse,
     OrgNotFound,
     RateLimited,
@@ -80,6 +81,13 @@ CASES = [
         True,
         False,
         id="malformed-response",
+    ),
+    pytest.param(
+        ListingInconsistent("a listing that would not end"),
+        "ListingInconsistent",
+        True,
+        False,
+        id="listing-would-not-end",
     ),
     pytest.param(
         AtlassianError("409 conflict", status=409),

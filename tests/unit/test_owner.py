@@ -17,9 +17,11 @@ from owner_world import DEADLINE, NS, FakeAtlassian, World, quiet, until, user
 from atlassian_operator.atlassian import (
     AtlassianUnavailable,
     Forbidden,
+    ListingInconsistent,
     OutcomeUnknown,
     RateLimited,
 )
+from atlassian_operator.core.conditions import find
 from atlassian_operator.reconcile.fleet import Fleet
 from atlassian_operator.reconcile.messages import AccountGone, OrgGone, OrgSeen, RateLimitWait
 
@@ -215,6 +217,28 @@ async def test_a_listing_that_contradicts_itself_deprovisions_nobody_and_acts_on
     world.tick(61)
     await until(lambda: world.status("bob")["accountStatus"] == "Deprovisioned", "bob gone")
     await until(lambda: world.atlassian.disables() == 2, "the drift corrected")
+
+
+async def test_a_listing_that_would_not_end_fails_the_sync_and_acts_on_nobody(
+    world: World,
+) -> None:
+    """Issue 25 (14): the client abandons a listing of endless pages; the org says so, as for
+    any listing that contradicts itself, and nobody is acted on until a listing ends."""
+    world.atlassian.fail_list = ListingInconsistent(
+        "stopped listing users of org 'org-1' (page 10), a listing that would not end: the "
+        "last 10 of 10 pages were empty, yet each linked to a next one; meta.total says 3 users"
+    )
+    world.org()
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.org_reason() == "ListingInconsistent", "ListingInconsistent")
+    await quiet(world)
+    synced = find(world.org_status()["conditions"], "Synced")
+    assert synced is not None and "would not end" in synced["message"]
+    assert world.reason("alice") == "OrgNotSynced"
+    assert world.atlassian.calls == [], "no lifecycle call from a listing that did not end"
+    world.atlassian.fail_list = None
+    world.tick(61)
+    await until(lambda: world.atlassian.disables(ALICE) == 1, "the suspension, once it ends")
 
 
 async def test_explicit_intent_wins_and_a_deleted_duplicate_frees_the_other_at_once(

@@ -15,6 +15,7 @@ from atlassian_operator.atlassian import (
     AtlassianUnavailable,
     DirectoryUser,
     LifecyclePermission,
+    ListingInconsistent,
     OutcomeUnknown,
 )
 from atlassian_operator.reconcile import effects
@@ -153,6 +154,23 @@ async def test_a_failed_search_fails_nothing_and_every_call_is_checked_first(
     await synced(world, listings=2)
     await until(lambda: world.atlassian.checks.count(SCIM) == 2, "asked again")
     assert world.atlassian.disables(SCIM) == 0
+
+
+async def test_a_search_that_would_not_end_enriches_nothing_and_every_call_is_checked(
+    world: World,
+) -> None:
+    """Issue 25 (14), the v2 half: the abandoned search says so, and no fact comes from it."""
+    world.atlassian.fail_search = ListingInconsistent(
+        "stopped searching users of org 'org-1' (v2, page 10), a listing that would not end"
+    )
+    world.org()
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await synced(world)
+    enriched = condition(world, "Enriched")
+    assert (enriched["status"], enriched["reason"]) == ("False", "ListingInconsistent")
+    assert "would not end" in enriched["message"]
+    await until(lambda: world.atlassian.disables(ALICE) == 1, "alice disabled")
+    assert world.atlassian.checks == [ALICE], "checked first: no search vouches for her"
 
 
 async def test_what_an_older_search_said_still_stops_a_call(world: World) -> None:

@@ -17,10 +17,11 @@ import httpx
 import pydantic
 
 from ._directory import DirectoryListing, DirectoryPage, DirectoryUser
-from ._errors import AtlassianError, Forbidden, MalformedResponse, NotSent
+from ._errors import AtlassianError, Forbidden, ListingInconsistent, MalformedResponse, NotSent
 from ._manage import TARGET_UNVERIFIED, LifecyclePermission, read_lifecycle_permission
 from ._models import User, UserListing, UserPage, format_validation_error
 from ._observe import ClientObserver, NullObserver, RequestStats
+from ._paging import PageTally, max_pages, overrun, search_max_pages
 from ._ratelimit import Pacer, parse_rate_limit_headers, parse_reset, parse_retry_after
 from ._responses import (
     Call,
@@ -157,6 +158,9 @@ class AtlassianClient:
         self._sending = True
         self._pacer = Pacer()
         self._requests = self._rate_limited = self._retries = 0
+        # meta.total of each org's v1 listing, last seen: the only count the v2 search, which
+        # has none and runs beside the listing, can be held to.
+        self._listed_totals: dict[str, int] = {}
         self._http = httpx.AsyncClient(
             auth=self._auth,
             timeout=httpx.Timeout(timeout),
@@ -217,22 +221,33 @@ class AtlassianClient:
         if not org_id:
             raise ValueError("org_id is empty")
         first = httpx.URL(f"{self._base_url}/admin/v1/orgs/{quote(org_id, safe='')}/users")
-        url, page, fetched = first, 0, {str(first)}
+        url, fetched, tally = first, {str(first)}, PageTally()
+        total: int | None = None
         while True:
-            page += 1
             call = Call(
                 endpoint="list_users",
-                action=f"listing users of org '{org_id}' (page {page})",
+                action=f"listing users of org '{org_id}' (page {tally.pages + 1})",
                 subject=f"org '{org_id}'",
                 where=_display_url(url),
                 org_id=org_id,
             )
             response = await self._request(call, "GET", url)
             user_page = self._parse(call, response, UserPage, "the spec's UserPage")
+            tally.read(len(user_page.data))
+            if user_page.total is not None:
+                total = self._listed_totals[org_id] = user_page.total
             yield user_page
             link = user_page.next
             if link is None:
                 return
+            allowed = max_pages(total, tally.largest) if total is not None else None
+            if problem := overrun(tally, allowed):
+                counted = (
+                    f"meta.total says {total} users"
+                    if total is not None
+                    else "no page said how many users there are (meta.total)"
+                )
+                self._abandon(call, f"{problem}; {counted}")
             url = self._next_page_url(call, first, link)
             if str(url) in fetched:
                 self._fail(
@@ -341,12 +356,11 @@ class AtlassianClient:
         )
         sent: set[str] = set()
         cursor: str | None = None
-        page = 0
+        tally = PageTally()
         while True:
-            page += 1
             call = Call(
                 endpoint="search_users",
-                action=f"searching users of org '{org_id}' (v2, page {page})",
+                action=f"searching users of org '{org_id}' (v2, page {tally.pages + 1})",
                 subject=f"org '{org_id}'",
                 where=_display_url(url),
                 org_id=org_id,
@@ -356,10 +370,21 @@ class AtlassianClient:
             result = self._parse(
                 call, response, DirectoryPage, "the spec's MultiDirectoryUserSearchPage"
             )
+            tally.read(len(result.data))
             yield result.data
             link = result.next
             if link is None:
                 return
+            listed = self._listed_totals.get(org_id)
+            allowed = search_max_pages(listed, tally.largest) if listed is not None else None
+            if problem := overrun(tally, allowed):
+                counted = (
+                    f"the v1 listing's meta.total says {listed} users (the search may hold as "
+                    "many again who are unmanaged)"
+                    if listed is not None
+                    else "the search has no count of its own and the v1 listing gave none yet"
+                )
+                self._abandon(call, f"{problem}; {counted}")
             cursor = cursor_from_next(link)
             if cursor is None:
                 self._fail(
@@ -603,6 +628,15 @@ class AtlassianClient:
         cause: BaseException | None = None,
     ) -> NoReturn:
         self._raise(cls(message), cause=cause)
+
+    def _abandon(self, call: Call, problem: str) -> NoReturn:
+        self._fail(
+            ListingInconsistent,
+            f"stopped {call.action}, a listing that would not end: {problem}. Nothing from "
+            "this listing is used and the next sync lists again; if this keeps happening, "
+            "Atlassian's paging is at fault: report it to Atlassian support with the org ID "
+            "and the time",
+        )
 
     def _describe(self, failure: httpx.TransportError | httpx.Response) -> str:
         if isinstance(failure, httpx.Response):

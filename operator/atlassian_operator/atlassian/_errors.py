@@ -23,7 +23,9 @@ one, is chained as ``__cause__`` for debugging only.
     │                              taken effect, so it is not repeated blindly; ``account_id``
     │                              names the account, ``status`` the 5xx if there was one
     └── MalformedResponse          a 2xx body that is not JSON or does not match the spec; a
-                                   listing that meets one fails as a whole
+        │                          listing that meets one fails as a whole
+        └── ListingInconsistent    a listing that would not end: more pages than its count of
+                                   users allows, or a run of empty pages that still link on
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "AtlassianUnavailable",
     "AuthenticationFailed",
     "Forbidden",
+    "ListingInconsistent",
     "MalformedResponse",
     "OrgNotFound",
     "OutcomeUnknown",
@@ -136,3 +139,7 @@ class NotSent(AtlassianError):
 
 class MalformedResponse(AtlassianError):
     """A successful response whose body is not what the spec promises."""
+
+
+class ListingInconsistent(MalformedResponse):
+    """A cursor-paged listing that would not end: abandoned as a whole, nothing of it is used."""

@@ -8,6 +8,7 @@ from atlassian_operator.atlassian import (
     AtlassianUnavailable,
     AuthenticationFailed,
     Forbidden,
+    ListingInconsistent,
     MalformedResponse,
     OrgNotFound,
     OutcomeUnknown,
@@ -20,6 +21,8 @@ _REASONS: tuple[tuple[type[AtlassianError], str], ...] = (
     (OrgNotFound, "OrgNotFound"),
     (RateLimited, "RateLimited"),
     (AtlassianUnavailable, "AtlassianUnavailable"),
+    # Before its base class: the first match wins.
+    (ListingInconsistent, "ListingInconsistent"),
     (MalformedResponse, "MalformedResponse"),
     (OutcomeUnknown, "OutcomeUnknown"),
 )
