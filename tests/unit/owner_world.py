@@ -95,6 +95,7 @@ class FakeAtlassian:
     # says otherwise, plus `unmanaged` users v1 does not list.
     directory: dict[str, dict[str, Any]] = field(default_factory=dict)
     unmanaged: list[DirectoryUser] = field(default_factory=list)
+    search_omits: set[str] = field(default_factory=set)  # v1 users a search does not return
     search_gate: Gate = field(default_factory=Gate)
     fail_search: AtlassianError | None = None
     searches: int = 0
@@ -120,6 +121,7 @@ class FakeAtlassian:
                 }
             )
             for u in self.users.values()
+            if u.account_id not in self.search_omits
         ]
         return listed + self.unmanaged
 

@@ -1,4 +1,5 @@
-"""The lifecycle gate: what the v2 search and the user management API say, before any call."""
+"""The lifecycle gate: what the v2 search and the user management API say, before any call,
+and what an earlier search said of a user the latest one did not return."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import pytest
 
 from atlassian_operator.atlassian import DirectoryUser, LifecyclePermission
 from atlassian_operator.core.decisions import Action
-from atlassian_operator.core.directory import Directory, DirectoryFacts, DirectorySearch
+from atlassian_operator.core.directory import (
+    Directory,
+    DirectoryFacts,
+    DirectorySearch,
+    carry_forward,
+)
 from atlassian_operator.core.safety import lifecycle_gate
 
 SUSPEND, REACTIVATE = Action.SUSPEND, Action.REACTIVATE
@@ -114,3 +120,69 @@ def test_the_join_keeps_unmanaged_users_v1_cannot_list_and_nothing_it_invents() 
     assert set(directory.facts) == {"m1", "u1", "m2"} and len(directory) == 3
     stale = directory.stale()
     assert (stale.fresh, stale.requests, stale.facts) == (False, 0, directory.facts)
+
+
+ADMIN = facts(roles=("atlassian/org-admin",))
+SCIM = facts(source="synced")
+GUEST = facts(claim="unmanaged")
+INVITED = facts()
+
+
+def searched(**found: DirectoryFacts) -> Directory:
+    return Directory(found, _ids=frozenset(found))
+
+
+@pytest.mark.parametrize(
+    ("earlier", "search", "members", "expected"),
+    [
+        pytest.param({"a1": ADMIN}, {}, {"a1"}, {"a1": ADMIN}, id="admin-skipped-stays-admin"),
+        pytest.param({"a1": SCIM}, {}, {"a1"}, {"a1": SCIM}, id="idp-skipped-stays-idp"),
+        pytest.param({"a1": GUEST}, {}, {"a1"}, {"a1": GUEST}, id="unmanaged-skipped-stays"),
+        pytest.param({"a1": INVITED}, {}, {"a1"}, {}, id="nothing-to-block-nothing-carried"),
+        pytest.param({"a1": ADMIN}, {"a1": INVITED}, {"a1"}, {}, id="returned-says-otherwise"),
+        pytest.param({"a1": ADMIN}, {"a1": ADMIN}, {"a1"}, {}, id="returned-is-fresh"),
+        pytest.param({"a1": ADMIN}, {}, set(), {}, id="left-the-org"),
+        pytest.param({"a1": ADMIN}, {}, None, {"a1": ADMIN}, id="incomplete-listing-drops-none"),
+    ],
+)
+def test_what_blocks_a_call_is_carried_per_user_until_a_search_returns_them(
+    earlier: dict[str, DirectoryFacts],
+    search: dict[str, DirectoryFacts],
+    members: set[str] | None,
+    expected: dict[str, DirectoryFacts],
+) -> None:
+    assert carry_forward(searched(**earlier), search, members) == expected
+
+
+def test_a_fact_is_carried_through_every_search_that_skips_the_user() -> None:
+    first = DirectorySearch()
+    first.add(
+        [
+            DirectoryUser(
+                account_id="a1",
+                management_source="invited",
+                claim_status="managed",
+                platform_roles=("atlassian/org-admin",),
+            )
+        ]
+    )
+    directory = Directory.join(first, ["a1", "b2"])
+    for _ in range(3):  # ...and through a failed search in between
+        skipped = DirectorySearch()
+        skipped.add([DirectoryUser(account_id="b2", management_source="invited")])
+        directory = Directory.join(skipped, ["a1", "b2"], earlier=directory.stale())
+    assert directory.about("a1") == ADMIN and not directory.fresh_about("a1")
+    assert directory.fresh_about("b2") and len(directory) == 1
+    assert directory.stale().carried == directory.carried
+    assert carry_forward(None, {}, None) == {}
+
+
+def test_a_carried_admin_is_not_suspended_and_cannot_be_re_enabled_without_asking() -> None:
+    directory = Directory.join(DirectorySearch(), ["a1"], earlier=searched(a1=ADMIN))
+    carried = directory.about("a1")
+    fresh = directory.fresh_about("a1")
+    assert gate(SUSPEND, carried, fresh=fresh, permission=LifecyclePermission(True)) == (
+        "OrganizationAdmin",
+        False,
+    )
+    assert gate(REACTIVATE, carried, fresh=fresh) == (None, True)

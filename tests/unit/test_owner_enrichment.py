@@ -283,3 +283,30 @@ async def test_a_lost_outcome_that_did_take_effect_is_not_repeated(world: World)
     await quiet(world)
     assert world.reason("alice") == "InDesiredState"
     assert world.atlassian.disables(ALICE) == 1
+
+
+async def test_an_admin_a_later_search_does_not_return_stays_protected(world: World) -> None:
+    world.org()
+    world.account("admin", accountId=ADMIN, desiredState="Suspended")
+    await synced(world)
+    await until(lambda: world.reason("admin") == "OrganizationAdmin", "an admin")
+    # The next search succeeds but skips him: it says nothing about him, so he stays an admin.
+    world.atlassian.search_omits = {ADMIN}
+    world.tick(61)
+    await synced(world, listings=2)
+    world.account("admin", accountId=ADMIN, desiredState="Suspended", suspensionMessage="bye")
+    await quiet(world)
+    assert world.atlassian.disables(ADMIN) == 0
+    ready = world.status("admin")["conditions"][0]
+    assert ready["reason"] == "OrganizationAdmin" and "org-admin" in ready["message"]
+    assert world.status("admin")["platformRoles"] == ["atlassian/org-admin"]
+    enriched = condition(world, "Enriched")
+    assert enriched["status"] == "True"
+    assert "for 1 user of the org it did not return" in enriched["message"]
+    # A search that returns him without the role is what lifts the protection.
+    world.atlassian.search_omits = set()
+    world.atlassian.directory[ADMIN] = {}
+    world.tick(61)
+    await synced(world, listings=3)
+    await until(lambda: world.atlassian.disables(ADMIN) == 1, "the former admin disabled")
+    assert world.atlassian.checks == []

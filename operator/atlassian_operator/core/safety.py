@@ -4,9 +4,10 @@ Pure. The gate runs after intent and policy said "act" and before any lifecycle 
 
 1. What the v2 search says, from this listing or an older one, can stop the call: an account
    synced from an identity provider, an unmanaged account, an org or site admin (unless the org
-   allows admins). An older fact still counts, because it can only stop an action.
-2. Only a fact from this listing lets the call go on its own, and only when it says how the
-   account is managed. Otherwise the user management API is asked first
+   allows admins). An older fact still counts, because it can only stop an action: one from
+   before a failed search, or one carried for a user a later search did not return.
+2. Only a fact from this listing's search (`fresh`) lets the call go on its own, and only when
+   it says how the account is managed. Otherwise the user management API is asked first
    (`GET /users/{id}/manage?privileges=lifecycle.enablement`), once per listing.
 """
 

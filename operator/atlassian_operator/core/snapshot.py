@@ -99,7 +99,7 @@ class OrgSnapshot:
     def facts(self, account_id: str | None) -> DirectoryFacts | None:
         if self.directory is None or account_id is None:
             return None
-        return self.directory.facts.get(account_id)
+        return self.directory.about(account_id)
 
     def observe(self, spec: AccountSpec, pinned: str | None) -> Observation:
         observation = self._observe(spec, pinned)

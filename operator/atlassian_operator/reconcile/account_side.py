@@ -206,7 +206,7 @@ class AccountSide(OwnerState):
             trusted=snapshot.trusted,
             failed=failed[2] if failed and failed[:2] == (resource.generation, self._config_key())
             else None,
-            enriched=directory is not None and directory.fresh,
+            enriched=directory is not None and directory.fresh_about(observation.account_id),
             permission=self._permissions.get(observation.account_id or ""),
             inactivity_policy=self.spec.inactivity,
             as_of=snapshot.taken_at,

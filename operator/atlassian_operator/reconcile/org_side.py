@@ -226,7 +226,7 @@ class OrgSide(OwnerState):
         users, count = message.listing, message.count
         contradiction = users.contradiction()
         taken = datetime.now(UTC)
-        directory = self._directory(message, users.users)
+        directory = self._directory(message, users.users, complete=not contradiction)
         snapshot = (
             OrgSnapshot.untrusted(self.spec.org_id, self.snapshot, users.users, taken, directory)
             if contradiction
@@ -297,15 +297,23 @@ class OrgSide(OwnerState):
         if snapshot.trusted:
             self._check_protected(snapshot)
 
-    def _directory(self, message: Listed, users: Iterable[User]) -> Directory | None:
-        """The v2 search joined to this listing; after a failed search, what the last one knew."""
+    def _directory(
+        self, message: Listed, users: Iterable[User], *, complete: bool
+    ) -> Directory | None:
+        """The v2 search joined to this listing, with what earlier searches said that still
+        blocks a call for users it did not return; after a failed search, what the last one knew.
+        """
+        known = self.snapshot.directory if self.snapshot is not None else None
         if message.directory is not None:
             return Directory.join(
-                message.directory, (u.account_id for u in users), message.count.search_requests
+                message.directory,
+                (u.account_id for u in users),
+                message.count.search_requests,
+                earlier=known,
+                complete=complete,
             )
-        if message.directory_error is not None and self.snapshot is not None:
-            known = self.snapshot.directory
-            return known.stale() if known is not None else None
+        if message.directory_error is not None and known is not None:
+            return known.stale()
         return None
 
     def _enriched_condition(
@@ -332,12 +340,19 @@ class OrgSide(OwnerState):
             )
         assert directory is not None
         unmanaged = len(directory.unmanaged)
+        missed = len(directory.carried)
+        carried = (
+            f"; for {missed} user{'s' if missed != 1 else ''} of the org it did not return, what "
+            "an earlier search said still blocks calls (admin, identity provider, unmanaged)"
+            if missed
+            else ""
+        )
         return Condition(
             ENRICHED,
             True,
             "Enriched",
             f"the v2 user search returned {len(directory)} users ({unmanaged} unmanaged) in "
-            f"{directory.requests} requests",
+            f"{directory.requests} requests{carried}",
         )
 
     def _check_protected(self, snapshot: OrgSnapshot) -> None:
