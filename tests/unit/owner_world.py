@@ -25,8 +25,9 @@ from atlassian_operator.atlassian import (
 from atlassian_operator.core.authority import allowed_base_urls
 from atlassian_operator.core.conditions import find
 from atlassian_operator.core.resources import ObjectRef
+from atlassian_operator.reconcile.fleet import Fleet
 from atlassian_operator.reconcile.kube import ApiKey, KubeError, SecretProblem
-from atlassian_operator.reconcile.messages import AccountSeen, OrgSeen, Tick
+from atlassian_operator.reconcile.messages import AccountSeen, OrgGone, OrgSeen, Tick
 from atlassian_operator.reconcile.metrics import Metrics
 from atlassian_operator.reconcile.owner import OrgOwner
 
@@ -256,19 +257,30 @@ def _copy(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 class World:
-    """An owner for one org, with its fakes, driven by a test."""
+    """An owner for one org, with its fakes, driven by a test.
 
-    def __init__(self, atlassian: FakeAtlassian | None = None, name: str = ORG) -> None:
+    With a `fleet`, the org's watch events go through it (it decides who acts for an orgId).
+    """
+
+    def __init__(
+        self,
+        atlassian: FakeAtlassian | None = None,
+        name: str = ORG,
+        namespace: str = NS,
+        fleet: Fleet | None = None,
+    ) -> None:
         self.kube = FakeKube()
         self.atlassian = atlassian or FakeAtlassian()
         self.metrics = Metrics()
         self.now = 1000.0
         self.clients: list[FakeClient] = []
         self.owner = OrgOwner(
-            NS, name, self.kube, self.metrics, self._client,  # type: ignore[arg-type]
+            namespace, name, self.kube, self.metrics, self._client,  # type: ignore[arg-type]
             allowed_base_urls(()), clock=lambda: self.now,
         )  # fmt: skip
-        self.name = name
+        self.name, self.namespace, self.fleet = name, namespace, fleet
+        if fleet is not None:
+            fleet.owners[(namespace, name)] = self.owner
         self._uids = itertools.count(1)
         self.generations: dict[str, int] = {}
 
@@ -300,7 +312,8 @@ class World:
             "apiVersion": "atlassian.operators.dev/v1alpha1",
             "kind": "AtlassianOrg",
             "metadata": {
-                "name": self.name, "namespace": NS, "uid": uid, "generation": generation,
+                "name": self.name, "namespace": self.namespace, "uid": uid,
+                "generation": generation,
                 "resourceVersion": str(next(self.kube._versions)) if kept else "1",
                 "creationTimestamp": created,
             },
@@ -309,7 +322,17 @@ class World:
             "status": dict(stored.get("status") or {}) if kept and stored else {},
         }  # fmt: skip
         self.kube.objects[("AtlassianOrg", self.name)] = body
-        self.owner.post(OrgSeen(_copy(body)))
+        if self.fleet is not None:
+            self.fleet.org_event("MODIFIED" if kept else "ADDED", _copy(body))
+        else:
+            self.owner.post(OrgSeen(_copy(body)))
+
+    def delete_org(self) -> None:
+        body = self.kube.objects.pop(("AtlassianOrg", self.name))
+        if self.fleet is not None:
+            self.fleet.org_event("DELETED", body)
+        else:
+            self.owner.post(OrgGone(body["metadata"]["uid"]))
 
     def account(
         self,
@@ -332,7 +355,8 @@ class World:
         if existing is None or (uid is not None and existing["metadata"]["uid"] != uid):
             body: dict[str, Any] = {
                 "metadata": {
-                    "name": name, "namespace": NS, "uid": uid or f"uid-{next(self._uids)}",
+                    "name": name, "namespace": self.namespace,
+                    "uid": uid or f"uid-{next(self._uids)}",
                     "generation": 1, "resourceVersion": str(next(self.kube._versions)),
                     "creationTimestamp": "2026-12-01T00:00:00Z",
                     "managedFields": [{"manager": "kubectl-client-side-apply",

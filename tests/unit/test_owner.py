@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from owner_world import DEADLINE, NS, FakeAtlassian, World, quiet, until, user
+from owner_world import DEADLINE, NS, ORG, FakeAtlassian, World, quiet, until, user
 
 from atlassian_operator.atlassian import (
     AtlassianUnavailable,
@@ -23,7 +23,14 @@ from atlassian_operator.atlassian import (
 )
 from atlassian_operator.core.conditions import find
 from atlassian_operator.reconcile.fleet import Fleet
-from atlassian_operator.reconcile.messages import AccountGone, OrgGone, OrgSeen, RateLimitWait
+from atlassian_operator.reconcile.messages import (
+    AccountGone,
+    Listed,
+    Message,
+    OrgGone,
+    OrgSeen,
+    RateLimitWait,
+)
 
 ALICE, BOB, CEO = "aa01", "bb02", "cc03"
 
@@ -261,6 +268,100 @@ async def test_explicit_intent_wins_and_a_deleted_duplicate_frees_the_other_at_o
     world.owner.post(AccountGone("second", second["metadata"]["uid"]))
     await until(lambda: world.reason("offboard-alice") == "InDesiredState", "at once")
     assert world.atlassian.disables() == 1
+
+
+async def test_two_org_objects_for_one_org_id_never_fight_over_a_person() -> None:
+    """Two AtlassianOrgs naming one orgId (issue 25, item 6) each acted on alice: one disabled
+    her and the other re-enabled her every sync. The earlier one acts; the other says
+    DuplicateOrg, lists nothing and changes nobody, and takes over once the first is deleted."""
+    people = FakeAtlassian()
+    people.add(user(ALICE, status="inactive"))
+    # One Atlassian org, seen through each object's own key: each counts its own listings.
+    other_key = FakeAtlassian(users=people.users, calls=people.calls)
+    fleet = Fleet(None, None, None, frozenset())  # type: ignore[arg-type]
+    first = World(people, ORG, namespace="team-a", fleet=fleet)
+    second = World(other_key, ORG, namespace="team-b", fleet=fleet)
+    worlds = (first, second)
+    for w in worlds:
+        w.start()
+    try:
+        first.org(created="2026-12-01T00:00:00Z")
+        second.org(uid="org-uid-2", created="2026-12-02T00:00:00Z",
+                   suspension={"allowReactivation": True})  # fmt: skip
+        first.account("offboard-alice", accountId=ALICE, desiredState="Suspended")
+        second.account("keep-alice", accountId=ALICE, desiredState="Active")
+        await until(lambda: first.reason("offboard-alice") == "InDesiredState", "first synced")
+        for sync in range(2, 5):
+            for w in worlds:
+                w.tick(61)
+            await until(
+                # awaited within this iteration: `sync` cannot move under it
+                lambda: people.listings >= sync and not first.owner._busy_syncing(),  # noqa: B023
+                f"the first org's sync {sync} done",
+            )
+            for w in worlds:
+                await quiet(w)
+        assert [call for call in people.calls if call[0] == "enable"] == []
+        assert people.disables(ALICE) <= 1
+        assert other_key.listings == 0, "the duplicate lists nothing"
+        assert second.org_reason("Ready") == "DuplicateOrg"
+        ready = find(second.org_status()["conditions"], "Ready")
+        assert ready is not None and "team-a/acme" in ready["message"]
+        assert second.reason("keep-alice") == "DuplicateOrg"
+        assert first.org_reason("Ready") == "Synced"
+
+        first.delete_org()  # the next one takes over at once, without waiting for its interval
+        await until(lambda: ("enable", ALICE) in people.calls, "the second org's re-enable")
+        await until(lambda: second.reason("keep-alice") == "InDesiredState", "its status")
+        await until(lambda: second.org_reason("Ready") == "Synced", "the second org Ready")
+        assert other_key.listings == 1
+    finally:
+        for w in worlds:
+            await w.stop()
+
+
+async def test_a_later_org_seen_first_yields_and_takes_over_when_the_orgId_moves() -> None:
+    """At start-up the watch may deliver the later object first: its listing under way when
+    the earlier one arrives is dropped unread. Pointing the earlier one at another orgId hands
+    this orgId to the later one at once."""
+    people = FakeAtlassian()
+    people.add(user(ALICE, status="inactive"))
+    other_key = FakeAtlassian(users=people.users, calls=people.calls)
+    fleet = Fleet(None, None, None, frozenset())  # type: ignore[arg-type]
+    first = World(people, "acme", fleet=fleet)
+    second = World(other_key, "acme-copy", fleet=fleet)  # same namespace, another name
+    heard: list[Message] = []  # what the later org's owner is told, in order
+    tell = second.owner.post
+
+    def overheard(message: Message) -> None:
+        heard.append(message)
+        tell(message)
+
+    second.owner.post = overheard  # type: ignore[method-assign]
+    for w in (first, second):
+        w.start()
+    try:
+        other_key.list_gate.close()
+        second.account("keep-alice", accountId=ALICE, desiredState="Active")
+        second.org(created="2026-12-02T00:00:00Z", suspension={"allowReactivation": True})
+        await until(lambda: other_key.list_gate.waiting == 1, "the later org's listing")
+        first.org(created="2026-12-01T00:00:00Z")
+        await until(lambda: second.org_reason("Ready") == "DuplicateOrg", "it yields")
+        other_key.list_gate.open()
+        await until(lambda: any(isinstance(m, Listed) for m in heard), "the listing's answer")
+        await until(lambda: first.org_reason("Ready") == "Synced", "the earlier org synced")
+        for w in (first, second):
+            await quiet(w)
+        assert people.calls == []
+        assert second.org_reason("Ready") == "DuplicateOrg", "the listing was dropped unread"
+        assert second.reason("keep-alice") == "DuplicateOrg"
+
+        first.org(generation=2, orgId="org-2")  # the earlier one now serves another org
+        await until(lambda: ("enable", ALICE) in people.calls, "the later org acts at once")
+        await until(lambda: second.org_reason("Ready") == "Synced", "the later org Ready")
+    finally:
+        for w in (first, second):
+            await w.stop()
 
 
 async def test_the_org_counts_follow_the_operators_own_action(world: World) -> None:

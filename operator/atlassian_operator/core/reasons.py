@@ -27,6 +27,10 @@ _REASONS: tuple[tuple[type[AtlassianError], str], ...] = (
     (OutcomeUnknown, "OutcomeUnknown"),
 )
 
+#: Another AtlassianOrg, created earlier, names the same `orgId`: that one alone acts for it,
+#: so that one Atlassian org never has two budgets, two protected lists or two opinions.
+DUPLICATE_ORG = "DuplicateOrg"
+
 
 def failure_reason(error: AtlassianError) -> str:
     if isinstance(error, Forbidden):

@@ -17,7 +17,7 @@ from atlassian_operator.core.conditions import READY, find
 from atlassian_operator.core.decisions import Action, Blocked, Decision
 from atlassian_operator.core.inactivity import POLICY_REQUESTER
 from atlassian_operator.core.plan import AccountPlan, observe, plan_account
-from atlassian_operator.core.reasons import is_transient
+from atlassian_operator.core.reasons import DUPLICATE_ORG, is_transient
 from atlassian_operator.core.resources import (
     AccountResource,
     AccountSpec,
@@ -155,11 +155,18 @@ class AccountSide(OwnerState):
         evaluation = Evaluation(name, state)
         resource, view = state.resource, self._view(state)
         spec = resource.spec
-        if isinstance(spec, InvalidSpec) or not self.exists:
+        if isinstance(spec, InvalidSpec) or not self.exists or self._duplicate_of is not None:
             self.budget.withdraw(name)
             touched = self.accounts.claim(state, None)
             if isinstance(spec, InvalidSpec):
                 evaluation.problem = ("InvalidSpec", str(spec))
+            elif self.exists and self._duplicate_of is not None:
+                evaluation.problem = (
+                    DUPLICATE_ORG,
+                    f"AtlassianOrg {self.ref.name} is a duplicate: {self._duplicate_of} names "
+                    "the same Atlassian org and alone acts for it; nothing is done for this "
+                    "account until one of the two is deleted or names another orgId",
+                )
             elif not self._org_seen_once and not self._grace_over:
                 evaluation.hold = True
             else:

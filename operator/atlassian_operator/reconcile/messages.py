@@ -13,7 +13,7 @@ from atlassian_operator.atlassian import (
 )
 from atlassian_operator.core.decisions import Action
 from atlassian_operator.core.directory import DirectorySearch
-from atlassian_operator.core.resources import AccountClaim, AccountResource
+from atlassian_operator.core.resources import AccountClaim, AccountResource, ObjectRef
 from atlassian_operator.reconcile.kube import ApiKey
 
 
@@ -25,6 +25,14 @@ class OrgSeen:
 @dataclass(frozen=True)
 class OrgGone:
     uid: str
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """From the Fleet: `of` is the earlier AtlassianOrg that acts for this one's `orgId`, so
+    this one lists and acts on nobody; None: this one is (again) the only or the first."""
+
+    of: ObjectRef | None
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,7 @@ class EffectFailed:
 Message = (
     OrgSeen
     | OrgGone
+    | Duplicate
     | AccountSeen
     | AccountGone
     | KeyRead

@@ -22,7 +22,7 @@ from atlassian_operator.core.conditions import (
 from atlassian_operator.core.directory import Directory
 from atlassian_operator.core.discovery import discovered_account, unclaimed_users
 from atlassian_operator.core.mapping import parse_time
-from atlassian_operator.core.reasons import is_configuration_error
+from atlassian_operator.core.reasons import DUPLICATE_ORG, is_configuration_error
 from atlassian_operator.core.resources import (
     ORG_KIND,
     SYNC_REQUESTED_ANNOTATION,
@@ -90,6 +90,37 @@ class OrgSide(OwnerState):
                 self.spec, self.spec_error = None, exc
             self._next_sync = self._clock()
             self._reconcile(list(self.accounts))  # a changed spec can unblock accounts
+        if self._duplicate_of is not None:
+            self._write_duplicate(self._duplicate_of)
+
+    def _on_duplicate(self, of: ObjectRef | None) -> None:
+        """Another AtlassianOrg acts for this one's orgId (`of`), or none does any more."""
+        if of == self._duplicate_of:
+            return
+        self._duplicate_of = of
+        if of is None:
+            self._next_sync = self._clock()  # take over at once, from a listing of its own
+        else:
+            # Whatever this org learnt or was about to learn is dropped: a snapshot kept
+            # until a take-over would be acted on before any listing of its own.
+            self._epoch += 1  # a listing in flight answers an org that no longer lists
+            self._listing = None
+            self.snapshot, self._journal, self._key_check_at = None, {}, None
+            self._retire_client()
+            self._write_duplicate(of)
+        self._reconcile(list(self.accounts))
+
+    def _write_duplicate(self, of: ObjectRef) -> None:
+        org_id = self.spec.org_id if self.spec is not None else "its orgId"
+        self._write_org_problem(
+            DUPLICATE_ORG,
+            f"{of} names the same Atlassian org ({org_id}) and was created first (in the same "
+            "second: first by namespace, then name): it alone acts for it, so this one lists "
+            "nothing and changes nobody, and its accounts wait; delete this AtlassianOrg, or "
+            f"{of}, or give one of them another orgId",
+            config_error=True,
+            fields={"observedGeneration": self.generation},
+        )
 
     def _on_org_gone(self) -> None:
         """Deleted (or replaced by a new UID): forget everything learnt under it."""
@@ -138,6 +169,8 @@ class OrgSide(OwnerState):
     def _on_key_read(self, message: KeyRead) -> None:
         if message.then_sync:
             self._reading_key = False
+        if self._duplicate_of is not None:
+            return  # read before the Fleet said so: a duplicate uses no key
         if not self.exists or self.spec is None or message.generation != self.generation:
             self._next_sync = self._clock()  # the spec changed meanwhile: read it again
             return

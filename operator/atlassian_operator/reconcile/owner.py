@@ -28,6 +28,7 @@ from atlassian_operator.reconcile.account_side import AccountSide
 from atlassian_operator.reconcile.messages import (
     AccountGone,
     AccountSeen,
+    Duplicate,
     EffectFailed,
     KeyRead,
     LifecycleDone,
@@ -156,7 +157,7 @@ class OrgOwner(OrgSide, AccountSide):
 
     def next_due(self) -> float | None:
         times = [
-            self._next_sync if self.exists and not self._busy_syncing() else None,
+            self._next_sync if self._may_sync() else None,
             self._key_check_at,
             self.accounts.next_retry(),
             self.budget.next_slot(self._clock()) if self.snapshot is not None else None,
@@ -169,6 +170,9 @@ class OrgOwner(OrgSide, AccountSide):
     def _busy_syncing(self) -> bool:
         return self._listing is not None or self._reading_key
 
+    def _may_sync(self) -> bool:
+        return self.exists and self._duplicate_of is None and not self._busy_syncing()
+
     # ----- messages -----------------------------------------------------------------------------
 
     def handle(self, message: Message) -> None:
@@ -178,6 +182,8 @@ class OrgOwner(OrgSide, AccountSide):
             case OrgGone(uid):
                 if self.exists and uid in ("", self.ref.uid):
                     self._on_org_gone()
+            case Duplicate(of):
+                self._on_duplicate(of)
             case AccountSeen(account):
                 self._on_account_seen(account)
             case AccountGone(name, uid):
@@ -205,7 +211,7 @@ class OrgOwner(OrgSide, AccountSide):
         if not self._grace_over and now >= self._born + ORPHAN_GRACE_SECONDS:
             self._grace_over = True
             names += list(self.accounts)
-        if self.exists and not self._busy_syncing() and now >= self._next_sync:
+        if self._may_sync() and now >= self._next_sync:
             self._start_sync()
         if self._key_check_at is not None and now >= self._key_check_at:
             self._key_check_at = None

@@ -129,6 +129,9 @@ class OwnerState:
         self._sync_request: str | None = None
         self._unmatched_protected: list[str] = []  # protectedAccounts entries matching nobody
         self._unanswered_request: str | None = None
+        # The earlier AtlassianOrg that acts for this one's orgId (the Fleet says so): while
+        # set, this org neither lists nor acts.
+        self._duplicate_of: ObjectRef | None = None
         # ---- Atlassian
         self._client: AtlassianClient | None = None
         self._observer = OrgObserver(self)
