@@ -167,6 +167,7 @@ def exported_metric_names() -> tuple[set[str], set[str]]:
     metrics.action(ref, "Suspend", "Succeeded")
     metrics.enrichment_failed(ref, "AtlassianUnavailable")
     metrics.inactivity(ref, {"eligible": 2, "eligibleBillable": 1, "suspended": 0})
+    metrics.unreadable_times(ref, 1)
     families = list(text_string_to_metric_families(generate_latest(metrics.registry).decode()))
     silent = [family.name for family in families if not family.samples]
     assert not silent, f"drive these metrics in exported_metric_names(): {silent}"

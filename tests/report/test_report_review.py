@@ -168,6 +168,27 @@ def test_the_newest_of_account_and_product_activity_counts() -> None:
     assert [a.name for a in review.selected] == ["garbled"]  # no usable time: never active
 
 
+def test_an_account_whose_last_activity_is_unreadable_is_not_taken_for_never_active() -> None:
+    # The operator leaves lastActive out and says why in the Ready condition.
+    ready = {
+        "type": "Ready", "status": "True", "reason": "LastActiveUnreadable",
+        "message": "observe only; account is Active; last activity unreadable ('yesterday')",
+    }  # fmt: skip
+    review = build_review(
+        [org()],
+        [account("daily", conditions=[ready]), account("never")],
+        as_of=AS_OF,
+        inactive_days=30,
+    )
+    assert [a.name for a in review.selected] == ["never"]
+    daily = next(a for a in review.accounts if a.name == "daily")
+    text = explain(review, daily)
+    assert "last activity unreadable (see the Ready condition)" in text
+    assert "never active" not in text
+    everyone = build_review([org()], [account("daily", conditions=[ready])], as_of=AS_OF)
+    assert ">unreadable</td>" in review_html(everyone, 'namespace "ns"')
+
+
 def test_every_record_has_the_csv_columns_in_order() -> None:
     review = build_review([org()], [account("a")], as_of=AS_OF)
     assert tuple(review.rows()[0].record()) == COLUMNS

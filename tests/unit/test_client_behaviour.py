@@ -824,8 +824,10 @@ def test_the_public_surface_is_pinned() -> None:
         "Product",
         "RateLimited",
         "RequestStats",
+        "UnreadableTime",
         "User",
         "UserListing",
+        "newest_time",
         "restriction_advice",
     ]
     for name in package.__all__:

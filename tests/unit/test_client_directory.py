@@ -8,7 +8,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from atlassian_operator.atlassian import DirectoryProductAccess, DirectoryUser
+from atlassian_operator.atlassian import DirectoryProductAccess, DirectoryUser, UnreadableTime
 from atlassian_operator.atlassian._directory import DirectoryPage
 from atlassian_operator.atlassian.v2_choices import (
     SEARCH_EXPAND,
@@ -117,14 +117,19 @@ def test_nulls_read_as_absent() -> None:
         ),
         ("2025-11-06T23:07:29", datetime(2025, 11, 6, 23, 7, 29, tzinfo=UTC)),
         ("2025-11-06", datetime(2025, 11, 6, tzinfo=UTC)),
-        ("last tuesday", None),
+        ("last tuesday", UnreadableTime("last tuesday")),
+        # Unreadable after its fraction is cut: the text kept is the one Atlassian sent.
+        ("2025-11-06 at 23:07:29.936941226", UnreadableTime("2025-11-06 at 23:07:29.936941226")),
         ("", None),
         (None, None),
     ],
-    ids=["nanoseconds", "tenths", "offset", "zoneless", "date", "unreadable", "empty", "null"],
-)
+    ids=[
+        "nanoseconds", "tenths", "offset", "zoneless", "date", "unreadable",
+        "unreadable-fraction", "empty", "null",
+    ],
+)  # fmt: skip
 def test_product_activity_times_read_leniently(
-    value: str | None, expected: datetime | None
+    value: str | None, expected: datetime | UnreadableTime | None
 ) -> None:
     access = DirectoryProductAccess.model_validate({"key": "jira", "lastActiveTimestamp": value})
     assert access.last_active == expected
@@ -150,6 +155,20 @@ def test_last_active_is_the_newest_product_activity() -> None:
     assert user.last_active == datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
     quiet = DirectoryUser.model_validate({"accountId": "b", "productAccess": [{"key": "jira"}]})
     assert quiet.last_active is None
+
+
+def test_one_unreadable_product_activity_makes_the_newest_unreadable() -> None:
+    # The time nobody can read may be the newest: it is not skipped as if absent.
+    user = DirectoryUser.model_validate(
+        {
+            "accountId": "a",
+            "productAccess": [
+                {"key": "jira", "lastActiveTimestamp": "2020-01-02T00:00:00Z"},
+                {"key": "confluence", "lastActiveTimestamp": "today"},
+            ],
+        }
+    )
+    assert user.last_active == UnreadableTime("today")
 
 
 def test_users_are_values_built_by_field_name_too() -> None:

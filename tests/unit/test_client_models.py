@@ -8,7 +8,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from atlassian_operator.atlassian import Product, User, UserListing
+from atlassian_operator.atlassian import Product, UnreadableTime, User, UserListing
 from atlassian_operator.atlassian._models import UserPage, format_validation_error
 
 # Verbatim from developer.atlassian.com (Organizations REST API, "Get users in an
@@ -64,7 +64,7 @@ def realistic_user(**overrides: Any) -> dict[str, Any]:
     return user
 
 
-def test_the_spec_example_parses_with_placeholder_dates_as_none() -> None:
+def test_the_spec_example_parses_with_placeholder_dates_as_unreadable() -> None:
     page = UserPage.model_validate(SPEC_EXAMPLE)
 
     [user] = page.data
@@ -72,11 +72,13 @@ def test_the_spec_example_parses_with_placeholder_dates_as_none() -> None:
     assert user.account_status == "active"
     assert user.email == "<string>"
     assert user.access_billable is True
-    # "<string>" is not a date: read as "unknown" rather than failing the whole page.
-    assert user.last_active is None
+    # "<string>" is not a date: kept as unreadable (not as "never active"), and the page reads.
+    assert user.last_active == UnreadableTime("<string>")
     [product] = user.product_access
-    assert product == Product(key="jira-software", name="<string>", url="<string>")
-    assert product.last_active is None
+    assert product == Product(
+        key="jira-software", name="<string>", url="<string>", last_active="<string>"
+    )
+    assert product.last_active == UnreadableTime("<string>")
     assert page.next == "<string>"
 
 
@@ -100,7 +102,9 @@ def test_a_realistic_user_keeps_every_field_and_unknown_ones() -> None:
         ("2024-05-01T10:15Z", datetime(2024, 5, 1, 10, 15, tzinfo=UTC)),
         ("2024-05-01", datetime(2024, 5, 1, tzinfo=UTC)),
         ("2024-05-01T10:15:30", datetime(2024, 5, 1, 10, 15, 30, tzinfo=UTC)),
-        ("<string>", None),
+        ("<string>", UnreadableTime("<string>")),
+        ("yesterday at 10:00", UnreadableTime("yesterday at 10:00")),
+        ("01/05/2024 10:15", UnreadableTime("01/05/2024 10:15")),
         ("", None),
         (None, None),
     ],
@@ -111,20 +115,22 @@ def test_a_realistic_user_keeps_every_field_and_unknown_ones() -> None:
         "date-only",
         "naive",
         "placeholder",
+        "words",
+        "day-first",
         "empty",
         "null",
     ],
 )
-def test_last_active_is_always_aware_utc_or_none(
-    raw: str | None, expected: datetime | None
+def test_last_active_is_aware_utc_unreadable_or_none(
+    raw: str | None, expected: datetime | UnreadableTime | None
 ) -> None:
     user = User.model_validate(realistic_user(last_active=raw))
     product = Product.model_validate({"key": "trello", "name": "Trello", "last_active": raw})
 
     assert user.last_active == expected
     assert product.last_active == expected
-    if expected is not None:
-        assert user.last_active is not None and user.last_active.utcoffset() is not None
+    if isinstance(expected, datetime):
+        assert isinstance(user.last_active, datetime) and user.last_active.utcoffset() is not None
 
 
 def test_unknown_product_keys_and_missing_optional_fields_are_fine() -> None:

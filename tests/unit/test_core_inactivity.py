@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from atlassian_operator.atlassian import Product, User
+from atlassian_operator.atlassian import DirectoryUser, Product, User
+from atlassian_operator.core.directory import as_user
 from atlassian_operator.core.inactivity import (
     InactivityPolicy,
     LabelSelector,
@@ -81,6 +82,50 @@ def test_a_never_active_account_counts_from_its_first_observation() -> None:
     assert (at(0), at(89), at(91)) == (False, False, True)
     never = assess(POLICY, person(), as_of=AS_OF, first_observed=None, reset_at=None, exempt=False)
     assert (never.days, never.eligible) == (None, False)
+
+
+def v1_user(last_active: str | None, product_last_active: str | None = None) -> User:
+    """A user as the v1 listing sends it, times as text: what the parser reads."""
+    return User.model_validate(
+        {
+            "account_id": "a1", "account_type": "atlassian", "account_status": "active",
+            "name": "A", "picture": "", "last_active": last_active,
+            "product_access": [
+                {"key": "jira-software", "name": "Jira", "last_active": product_last_active}
+            ],
+        }
+    )  # fmt: skip
+
+
+def v2_unmanaged_user(product_last_active: str) -> User:
+    """An unmanaged user of the v2 search, as the snapshot sees it (in the v1 shape)."""
+    return as_user(
+        DirectoryUser.model_validate(
+            {
+                "accountId": "a1", "accountStatus": "active", "claimStatus": "unmanaged",
+                "productAccess": [
+                    {"key": "jira", "lastActiveTimestamp": "2026-01-01T10:00:00.123456789Z"},
+                    {"key": "confluence", "lastActiveTimestamp": product_last_active},
+                ],
+            }
+        )
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        pytest.param(v1_user("yesterday"), id="v1-account"),
+        pytest.param(v1_user(None, "yesterday"), id="v1-product"),
+        pytest.param(v1_user("2026-01-01T00:00:00Z", "yesterday"), id="v1-product-beside-old"),
+        pytest.param(v2_unmanaged_user("yesterday"), id="v2-product"),
+    ],
+)
+def test_an_unreadable_last_active_time_is_never_eligible(user: User) -> None:
+    # Observed for 200 days: were "unreadable" read as "never active", it would be eligible.
+    found = assess(POLICY, user, as_of=AS_OF, first_observed=days(200), reset_at=None, exempt=False)
+    assert (found.days, found.eligible) == (None, False)
+    assert found.description == "last activity unreadable ('yesterday')"
 
 
 def test_a_re_enable_restarts_the_clock() -> None:

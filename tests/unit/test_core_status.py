@@ -263,6 +263,23 @@ def test_without_a_rival_an_observe_only_account_is_just_observed() -> None:
     assert condition(render(seen(user()), defers_to=None), READY)[:2] == ("True", "Observed")
 
 
+def test_an_unreadable_last_active_time_is_left_out_and_said_in_ready() -> None:
+    # Even without an inactivity policy: a review of idle accounts must not read "never".
+    garbled = user().model_dump()
+    garbled["product_access"][0]["last_active"] = "yesterday"
+    status = render(seen(User.model_validate(garbled)))
+
+    # The readable time stays; the unreadable one is left out (the field is a date-time).
+    assert status["lastActive"] == "2024-05-30T08:00:00Z"
+    assert "lastActive" not in status["productAccess"][0]
+    assert condition(status, READY) == (
+        "True",
+        "LastActiveUnreadable",
+        "observe only; account is Active; last activity unreadable ('yesterday'): the "
+        "inactivity policy suspends nobody whose last activity it cannot read",
+    )
+
+
 # ----- an identity that changed ----------------------------------------------------------------
 
 IDENTITY_PROBLEM = (

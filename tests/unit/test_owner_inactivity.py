@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from owner_world import FakeAtlassian, World, quiet, until, user
 
-from atlassian_operator.atlassian import AtlassianUnavailable
+from atlassian_operator.atlassian import AtlassianUnavailable, User
+from atlassian_operator.core.conditions import find
 
 OLD, OLDER, OLDEST, RECENT, NEVER = "old01", "old02", "old03", "rec04", "nev05"
 
@@ -184,3 +185,35 @@ async def test_a_failed_listing_makes_nobody_eligible(world: World) -> None:
     world.atlassian.fail_list = None
     world.tick(61)
     await until(lambda: world.atlassian.disables(RECENT) == 1, "suspended once listed")
+
+
+async def test_an_unreadable_last_active_time_is_not_never_active(world: World) -> None:
+    # A daily user whose last-active time Atlassian sends in a layout the parser cannot read,
+    # watched for 200 days: read as "never active", the policy would suspend them.
+    daily = User.model_validate({**user("daily").model_dump(), "last_active": "yesterday 09:14"})
+    world.atlassian.add(daily)
+    world.org(inactivity={"suspendAfterDays": 90, "mode": "Enforce"})
+    seen_long_ago = (datetime.now(UTC) - timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    world.account("daily", accountId="daily", stored_status={"firstObserved": seen_long_ago})
+    # The policy does act: a truly never-active account watched as long is suspended.
+    world.account(NEVER, accountId=NEVER, stored_status={"firstObserved": seen_long_ago})
+    await synced(world)
+    await until(lambda: world.atlassian.disables(NEVER) == 1, "the never-active one suspended")
+    await quiet(world)
+
+    assert world.atlassian.disables("daily") == 0
+    status = world.status("daily")
+    assert "inactivityEligible" not in status and "lastActive" not in status
+    assert world.reason("daily") == "LastActiveUnreadable"
+    ready = find(status["conditions"], "Ready")
+    assert ready is not None and "last activity unreadable ('yesterday 09:14')" in ready["message"]
+    synced_condition = find(world.org_status()["conditions"], "Synced")
+    assert synced_condition is not None
+    assert (
+        "1 user has a last-active time that cannot be read (daily 'yesterday 09:14')"
+        in synced_condition["message"]
+    )
+    gauge = world.metrics.registry.get_sample_value(
+        "atlassian_operator_unreadable_last_active_users", {"namespace": "team", "org": "acme"}
+    )
+    assert gauge == 1

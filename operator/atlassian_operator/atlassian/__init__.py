@@ -22,7 +22,7 @@ from ._errors import (
     RateLimited,
 )
 from ._manage import LifecyclePermission
-from ._models import Product, User, UserListing
+from ._models import Product, UnreadableTime, User, UserListing, newest_time
 from ._observe import ClientObserver, RequestStats
 from ._responses import restriction_advice
 
@@ -46,7 +46,9 @@ __all__ = [
     "Product",
     "RateLimited",
     "RequestStats",
+    "UnreadableTime",
     "User",
     "UserListing",
+    "newest_time",
     "restriction_advice",
 ]

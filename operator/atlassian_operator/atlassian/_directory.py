@@ -6,22 +6,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WrapSerializer
 from pydantic.alias_generators import to_camel
 
-from ._models import _parse_last_active
+from ._models import UnreadableTime, _dump_time, _parse_last_active, newest_time
 from .v2_choices import trim_fraction
 
 __all__ = ["DirectoryListing", "DirectoryPage", "DirectoryProductAccess", "DirectoryUser"]
 
 
-def _parse_timestamp(value: Any) -> datetime | None:
+def _parse_timestamp(value: Any) -> datetime | UnreadableTime | None:
     # Nanosecond fractions (the spec's own example) are cut to microseconds first; otherwise
-    # as lenient as v1's last_active: an unreadable time is informational and becomes None.
-    return _parse_last_active(trim_fraction(value) if isinstance(value, str) else value)
+    # read as v1's last_active is, and an unreadable time keeps the text Atlassian sent.
+    if not isinstance(value, str):
+        return _parse_last_active(value)
+    parsed = _parse_last_active(trim_fraction(value))
+    return UnreadableTime(value.strip()) if isinstance(parsed, UnreadableTime) else parsed
 
 
-Timestamp = Annotated[datetime | None, BeforeValidator(_parse_timestamp)]
+Timestamp = Annotated[
+    datetime | UnreadableTime | None, PlainValidator(_parse_timestamp), WrapSerializer(_dump_time)
+]
 
 
 def _none_as_empty(value: Any) -> Any:
@@ -76,10 +81,9 @@ class DirectoryUser(BaseModel):
     ] = ()
 
     @property
-    def last_active(self) -> datetime | None:
-        """The newest activity in any product instance, or None when there is none."""
-        times = [p.last_active for p in self.product_access if p.last_active is not None]
-        return max(times, default=None)
+    def last_active(self) -> datetime | UnreadableTime | None:
+        """The newest activity in any product instance (unreadable when one is), or None."""
+        return newest_time(p.last_active for p in self.product_access)
 
 
 class _CursorLinks(BaseModel):

@@ -4,29 +4,64 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    WrapSerializer,
+)
 
-__all__ = ["Product", "User", "UserListing", "UserPage", "format_validation_error"]
+__all__ = [
+    "Product",
+    "UnreadableTime",
+    "User",
+    "UserListing",
+    "UserPage",
+    "format_validation_error",
+    "newest_time",
+]
 
 logger = logging.getLogger("atlassian_operator.atlassian")
 
 
-def _parse_last_active(value: Any) -> datetime | None:
-    """Read a spec `date-time` leniently, always returning an aware UTC datetime or None.
+@dataclass(frozen=True, slots=True)
+class UnreadableTime:
+    """A time Atlassian sent in a layout this client cannot read, with the text it sent.
+
+    Not the same as no time (None): "never active" lets the inactivity policy count from when a
+    user was first observed, so reading an unreadable time as absent would suspend a daily user.
+    A distinct type makes every reader of a time decide what an unreadable one means to it.
+    """
+
+    text: str
+
+    def __str__(self) -> str:
+        """The text as messages show it: quoted, and cut short, since it comes from outside."""
+        return repr(self.text if len(self.text) <= 40 else f"{self.text[:40]}...")
+
+
+def _parse_last_active(value: Any) -> datetime | UnreadableTime | None:
+    """Read a spec `date-time` leniently: an aware UTC datetime, an `UnreadableTime`, or None.
 
     The spec says `format: date-time`, but its only example is the placeholder "<string>" and the
     real layout is an open question (API-NOTES §6.1; the sibling last-active-dates API uses plain
-    dates). A last-active time is informational, so an unreadable one becomes None (logged)
-    instead of failing the page: failing would abort the whole org listing, and an aborted listing
-    blocks every status update of the org. A value that is not a string at all is a real breach of
-    the contract and still fails.
+    dates). An unreadable time is kept as such (logged) instead of failing the page: failing
+    would abort the whole org listing, and an aborted listing blocks every status update of the
+    org. Only an absent, null or empty value is None. A value that is not a string at all is a
+    real breach of the contract and still fails.
     """
-    if value is None:
-        return None
+    if value is None or isinstance(value, UnreadableTime):
+        return value
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, date):
@@ -40,8 +75,8 @@ def _parse_last_active(value: Any) -> datetime | None:
             # ("2024-05-01T10:00Z") and date-only ("2024-05-01", read as midnight).
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            logger.warning("ignoring an unreadable last_active value %r (not a date-time)", text)
-            return None
+            logger.warning("an unreadable last_active value %r (not a date-time)", text)
+            return UnreadableTime(text)
     else:
         raise ValueError(f"expected a date-time string, got {type(value).__name__}")
     if parsed.tzinfo is None:
@@ -50,7 +85,32 @@ def _parse_last_active(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-LastActive = Annotated[datetime | None, BeforeValidator(_parse_last_active)]
+def _dump_time(value: Any, dump: SerializerFunctionWrapHandler) -> Any:
+    # An unreadable time dumps as the text it was read from, so that a dump reads back the same.
+    return value.text if isinstance(value, UnreadableTime) else dump(value)
+
+
+#: A plain validator: the parser alone decides, and an `UnreadableTime` passes through as is.
+LastActive = Annotated[
+    datetime | UnreadableTime | None,
+    PlainValidator(_parse_last_active),
+    WrapSerializer(_dump_time),
+]
+
+
+def newest_time(
+    times: Iterable[datetime | UnreadableTime | None],
+) -> datetime | UnreadableTime | None:
+    """The newest of these times, None when there is none, and unreadable when any one is:
+    the time nobody can read may be the newest."""
+    newest: datetime | None = None
+    for time in times:
+        if isinstance(time, UnreadableTime):
+            return time
+        if time is not None and (newest is None or time > newest):
+            newest = time
+    return newest
+
 
 #: A string that thousands of users repeat (a state, a product, a site URL): one shared copy
 #: (interned) instead of one per user, which at 50,000 users is megabytes.

@@ -2,7 +2,8 @@
 
 Pure. Inactivity is measured as of the listing the observation comes from, never as of now: a
 listing that fails (or stops coming) can never make anyone eligible, because no time passes
-between listings as far as the policy is concerned.
+between listings as far as the policy is concerned. For the same reason a last-active time
+Atlassian sent in a layout nobody can read makes no one eligible: it is not "never active".
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from atlassian_operator.atlassian import User
+from atlassian_operator.atlassian import UnreadableTime, User, newest_time
 from atlassian_operator.core.mapping import parse_time
 
 #: What `status.lastAction.requestedBy` says of a suspension the policy asked for.
@@ -109,7 +110,8 @@ class InactivityPolicy:
 class Inactivity:
     """One account under the policy, as of one listing."""
 
-    #: Whole days since the newest activity (account or any product); None: never active.
+    #: Whole days since the newest activity (account or any product); None: never active, or
+    #: a time that cannot be read.
     days: int | None
     eligible: bool
     #: In words, for messages: "inactive for 120 days" or "never active, observed 95 days".
@@ -126,9 +128,9 @@ class Inactivity:
         return f"{self.description}; the org suspends after {self.threshold} days"
 
 
-def newest_activity(user: User) -> datetime | None:
-    times = [t for t in (user.last_active, *(p.last_active for p in user.product_access)) if t]
-    return max(times, default=None)
+def newest_activity(user: User) -> datetime | UnreadableTime | None:
+    """The newest activity of the account or any product; unreadable when any of them is."""
+    return newest_time((user.last_active, *(p.last_active for p in user.product_access)))
 
 
 def assess(
@@ -146,11 +148,16 @@ def assess(
     Only an Active account can be eligible. An account never active at all counts from when
     the operator first observed it (`first_observed`), never at once. A policy-suspended
     account someone re-enabled counts again from the re-enable (`reset_at`). Whether the
-    account's own spec or protection rules it out is the caller's to add (see `plan`).
+    account's own spec or protection rules it out is the caller's to add (see `plan`). An
+    account with an unreadable last-active time is never eligible: how long it has been idle
+    is unknown.
     """
     newest = newest_activity(user)
-    days = None if newest is None else max(0, int((as_of - newest).total_seconds() // _DAY))
     threshold = policy.suspend_after_days
+    if isinstance(newest, UnreadableTime):
+        described = f"last activity unreadable ({newest})"
+        return Inactivity(None, False, described, 0.0, reset_at, threshold)
+    days = None if newest is None else max(0, int((as_of - newest).total_seconds() // _DAY))
     starts = [t for t in (newest or first_observed, reset_at) if t is not None]
     if not starts or user.account_status != "active" or exempt:
         return Inactivity(days, False, _describe(days, None), 0.0, reset_at, threshold)

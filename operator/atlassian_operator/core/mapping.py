@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from atlassian_operator.atlassian import Product
+from atlassian_operator.atlassian import Product, UnreadableTime
 
 ACTIVE = "Active"
 SUSPENDED = "Suspended"
@@ -53,6 +53,12 @@ def timestamp(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def activity_timestamp(value: datetime | UnreadableTime | None) -> str | None:
+    """A last-active time for status; an unreadable one is left out, since the field is a
+    date-time: the account's Ready condition and the org's Synced condition say it was sent."""
+    return timestamp(value) if isinstance(value, datetime) else None
+
+
 def parse_time(text: str) -> datetime | None:
     """The inverse of `timestamp`; None for anything else."""
     try:
@@ -73,8 +79,8 @@ def product_entry(product: Product) -> dict[str, Any]:
         entry["site"] = site
     if product.url:
         entry["url"] = product.url
-    if product.last_active:
-        entry["lastActive"] = timestamp(product.last_active)
+    if (last_active := activity_timestamp(product.last_active)) is not None:
+        entry["lastActive"] = last_active
     return entry
 
 

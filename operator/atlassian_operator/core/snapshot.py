@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from atlassian_operator.atlassian import User
+from atlassian_operator.atlassian import UnreadableTime, User
 from atlassian_operator.core.directory import Directory, DirectoryFacts
+from atlassian_operator.core.inactivity import newest_activity
 from atlassian_operator.core.mapping import (
     ACTIVE,
     DEPROVISIONED,
@@ -158,6 +159,15 @@ class OrgSnapshot:
         return sorted(
             e for e in entries if e not in self._users and e.lower() not in self._by_email
         )
+
+    def unreadable_times(self) -> dict[str, UnreadableTime]:
+        """The users whose last activity (account or any product) came in a layout nobody can
+        read, with the unreadable text: the inactivity policy can never find them eligible."""
+        found = {}
+        for user in self._users.values():
+            if isinstance(newest := newest_activity(user), UnreadableTime):
+                found[user.account_id] = newest
+        return found
 
     def user_counts(self) -> dict[str, int]:
         states = Counter(account_state(u.account_status) for u in self._users.values())

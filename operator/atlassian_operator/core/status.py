@@ -6,15 +6,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from atlassian_operator.atlassian import UnreadableTime
 from atlassian_operator.core.conditions import READY, SYNCED, Condition, render_conditions
 from atlassian_operator.core.decisions import Action, Blocked, Decision
 from atlassian_operator.core.directory import IDENTITY_PROVIDER
-from atlassian_operator.core.inactivity import Inactivity
+from atlassian_operator.core.inactivity import Inactivity, newest_activity
 from atlassian_operator.core.mapping import (
     ACTIVE,
     DELETED,
     DEPROVISIONED,
     account_state,
+    activity_timestamp,
     deprovisioned,
     product_access,
     timestamp,
@@ -51,6 +53,8 @@ class ActionResult:
 
 
 IDENTITY_CHANGED = "IdentityChanged"
+#: Ready reason of an observe-only account whose last activity Atlassian sent unreadably.
+LAST_ACTIVE_UNREADABLE = "LastActiveUnreadable"
 _OBSERVED_KEYS = (
     "accountId",
     "email",
@@ -81,7 +85,7 @@ def _observed_fields(obs: Observation, previous: Mapping[str, Any]) -> dict[str,
             "displayName": user.name,
             "atlassianStatus": user.account_status,
             "accountStatus": account_state(user.account_status),
-            "lastActive": timestamp(user.last_active),
+            "lastActive": activity_timestamp(user.last_active),
             "billable": user.access_billable,
             "productAccess": product_access(
                 previous.get("productAccess") or (), user.product_access
@@ -212,6 +216,15 @@ def _conditions(
                 "policy (mode Report) would suspend it in mode Enforce"
             )
             return Condition(READY, True, "InactivityEligible", message), synced
+        newest = newest_activity(obs.user) if obs.user is not None else None
+        if isinstance(newest, UnreadableTime):
+            # Said whether or not the org has an inactivity policy: a review of idle accounts
+            # (kubectl atlassian report) must not read the missing lastActive as "never".
+            message = (
+                f"observe only; account is {shown}; last activity unreadable ({newest}): "
+                "the inactivity policy suspends nobody whose last activity it cannot read"
+            )
+            return Condition(READY, True, LAST_ACTIVE_UNREADABLE, message), synced
         if obs.facts is not None and obs.facts.unmanaged:
             message = (
                 f"observe only; account is {shown}; unmanaged account (its email domain is not "

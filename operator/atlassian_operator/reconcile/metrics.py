@@ -94,6 +94,14 @@ class Metrics:
             [*labels, "state"],
             registry=self.registry,
         )
+        self.unreadable_last_active = Gauge(
+            "atlassian_operator_unreadable_last_active_users",
+            "Users of the org whose last-active time (of the account or of a product) Atlassian "
+            "sent in a layout the operator cannot read, from the last listing: the inactivity "
+            "policy never suspends them",
+            labels,
+            registry=self.registry,
+        )
         self.account_states = Gauge(
             "atlassian_operator_accounts",
             "AtlassianAccounts by their Ready condition and its reason (False: not in the "
@@ -168,6 +176,9 @@ class Metrics:
                     self.inactivity_accounts.remove(*labels)
             else:
                 self._labels(self.inactivity_accounts, ref, state).set(counts[key])
+
+    def unreadable_times(self, ref: ObjectRef, users: int) -> None:
+        self._labels(self.unreadable_last_active, ref).set(users)
 
     def enrichment_failed(self, ref: ObjectRef, reason: str) -> None:
         self._labels(self.enrichment_failures, ref, reason).inc()

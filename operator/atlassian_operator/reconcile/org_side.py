@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from atlassian_operator.atlassian import AtlassianError, User
+from atlassian_operator.atlassian import AtlassianError, UnreadableTime, User
 from atlassian_operator.core.authority import base_url_problem
 from atlassian_operator.core.budget import SuspensionBudget
 from atlassian_operator.core.conditions import (
@@ -291,6 +291,8 @@ class OrgSide(OwnerState):
             if self._unanswered_request == listing.answers:
                 self._unanswered_request = None
         self.metrics.snapshot(self.ref, snapshot.user_counts())
+        unreadable = snapshot.unreadable_times()
+        self.metrics.unreadable_times(self.ref, len(unreadable))
         if contradiction:
             self._failures += 1
             delay = self._sync_delay()
@@ -318,7 +320,7 @@ class OrgSide(OwnerState):
                         True,
                         "ListingComplete",
                         f"listed {len(snapshot)} users of org {self.spec.org_id} "
-                        f"in {count.requests} requests",
+                        f"in {count.requests} requests{unreadable_note(unreadable)}",
                     ),
                     enriched,
                 ),
@@ -599,3 +601,16 @@ class OrgSide(OwnerState):
         counts = self.snapshot.user_counts()
         self.metrics.snapshot(self.ref, counts)
         self._writes.want(ORG_KEY, self.ref, {**view, "users": counts}, self._status)
+
+
+def unreadable_note(unreadable: Mapping[str, UnreadableTime]) -> str:
+    """What the Synced condition adds when some last-active times cannot be read."""
+    if not unreadable:
+        return ""
+    shown = ", ".join(f"{i} {t}" for i, t in sorted(unreadable.items())[:3])
+    more = f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""
+    who = "1 user has" if len(unreadable) == 1 else f"{len(unreadable)} users have"
+    return (
+        f"; {who} a last-active time that cannot be read ({shown}{more}): the inactivity policy "
+        "suspends none of them"
+    )

@@ -24,6 +24,8 @@ _HINTS = {
     "ReactivationNotAllowed": "the org must set spec.suspension.allowReactivation: true",
     "InactivityEligible": "the org's inactivity policy finds it eligible; in mode Report "
     "that is all, in mode Enforce it is suspended within the budget",
+    "LastActiveUnreadable": "Atlassian sent a last-active time the operator cannot read: the "
+    "inactivity policy leaves the account alone until a listing brings a readable one",
 }
 
 
@@ -136,6 +138,8 @@ def _observed(review: AccessReview, account: AccountLine) -> str:
     when = parse_time(last)
     if last and when is not None:
         parts.append(f"last active {last} ({days_between(when, review.as_of)} days ago)")
+    elif account.activity_unreadable:
+        parts.append("last activity unreadable (see the Ready condition)")
     else:
         parts.append("never active")
     return ", ".join(parts)

@@ -152,10 +152,11 @@ def _state(state: str) -> str:
     return _pill(_state_class(state), state)
 
 
-def _idle(days: int | None, title: str = "") -> str:
+def _idle(days: int | None, title: str = "", *, unreadable: bool = False) -> str:
     hint = f' title="{_e(title)}"' if title else ""
     if days is None:
-        return f'<td class="num" data-sort=""{hint}>never</td>'
+        shown = "unreadable" if unreadable else "never"
+        return f'<td class="num" data-sort=""{hint}>{shown}</td>'
     css = "num idle-long" if days >= _LONG_IDLE else "num"
     return f'<td class="{css}" data-sort="{days}"{hint}>{days}</td>'
 
@@ -188,7 +189,7 @@ def _account_row(account: AccountLine) -> str:
         f"{_who(account)}<td>{_e(account.org.name)}</td>"
         f'<td data-sort="{_e(state)}">{_state(state)}</td>'
         f"<td>{billable}</td>{_when(account.last_active)}"
-        f"{_idle(account.days_since_active, policy_days)}"
+        f"{_idle(account.days_since_active, policy_days, unreadable=account.activity_unreadable)}"
         f'<td data-sort="{len(account.products)}">{products}</td>'
         f'<td data-sort="{_e(" ".join(words))}">{flags}</td></tr>'
     )

@@ -17,6 +17,7 @@ from typing import Any
 from atlassian_operator.atlassian.v2_choices import ADMIN_ROLES
 from atlassian_operator.core.inactivity import LabelSelector, SelectorError
 from atlassian_operator.core.resources import SuspensionPolicy, desired_state_manager
+from atlassian_operator.core.status import LAST_ACTIVE_UNREADABLE
 
 STATES = ("Active", "Suspended", "Deprovisioned")
 _DAY = 86_400
@@ -235,6 +236,16 @@ class AccountLine:
         return self.status.get("lastActive") or None
 
     @property
+    def activity_unreadable(self) -> bool:
+        """Atlassian sent a last-active time the operator cannot read (its Ready reason says
+        so): how long the account has been idle is unknown, which is not "never active"."""
+        conditions = self.status.get("conditions") or ()
+        return any(
+            c.get("type") == "Ready" and c.get("reason") == LAST_ACTIVE_UNREADABLE
+            for c in conditions
+        )
+
+    @property
     def inactive_days(self) -> int | None:
         """The operator's own count (status.inactiveDays), as of its last listing."""
         value = self.status.get("inactiveDays")
@@ -254,9 +265,12 @@ class AccountLine:
         return (self.namespace, self.org.name, self.who.lower(), self.name)
 
     def idle_for(self, days: int, as_of: datetime) -> bool:
-        """Nothing (account or any product) active within `days` days before as_of."""
+        """Nothing (account or any product) active within `days` days before as_of; never for
+        an account whose last activity cannot be read."""
         newest = self.newest_activity
-        return newest is None or as_of - newest > timedelta(days=days)
+        if newest is None:
+            return not self.activity_unreadable
+        return as_of - newest > timedelta(days=days)
 
 
 @dataclass(frozen=True)
