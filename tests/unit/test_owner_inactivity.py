@@ -194,9 +194,15 @@ async def test_an_unreadable_last_active_time_is_not_never_active(world: World) 
     world.atlassian.add(daily)
     world.org(inactivity={"suspendAfterDays": 90, "mode": "Enforce"})
     seen_long_ago = (datetime.now(UTC) - timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    world.account("daily", accountId="daily", stored_status={"firstObserved": seen_long_ago})
+    world.account(
+        "daily",
+        accountId="daily",
+        stored_status={"accountId": "daily", "firstObserved": seen_long_ago},
+    )
     # The policy does act: a truly never-active account watched as long is suspended.
-    world.account(NEVER, accountId=NEVER, stored_status={"firstObserved": seen_long_ago})
+    world.account(
+        NEVER, accountId=NEVER, stored_status={"accountId": NEVER, "firstObserved": seen_long_ago}
+    )
     await synced(world)
     await until(lambda: world.atlassian.disables(NEVER) == 1, "the never-active one suspended")
     await quiet(world)
