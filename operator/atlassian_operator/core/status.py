@@ -267,7 +267,12 @@ def account_status(
     if "atlassianStatus" not in fields and spec.email:
         fields.setdefault("email", spec.email)  # not resolved yet: say whom the row is about
     # PRODUCTS means what the account can use now: nothing while suspended or deprovisioned.
-    products = [e["product"] for e in fields.get("productAccess", ()) if e["status"] == ACTIVE]
+    # .get: an IdentityChanged status keeps the stored entries as they are, complete or not.
+    products = [
+        e["product"]
+        for e in fields.get("productAccess", ())
+        if e.get("status") == ACTIVE and e.get("product")
+    ]
     if products and fields.get("accountStatus") == ACTIVE:
         fields["activeProducts"] = ", ".join(products)
     ready, synced = _conditions(
