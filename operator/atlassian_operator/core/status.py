@@ -50,6 +50,7 @@ class ActionResult:
 
 
 IDENTITY_CHANGED = "IdentityChanged"
+INTERNAL_ERROR = "InternalError"
 _OBSERVED_KEYS = (
     "accountId",
     "email",
@@ -352,6 +353,26 @@ def problem_status(
         **previous,
         "observedGeneration": generation,
         "conditions": render_conditions(conditions, previous.get("conditions"), generation, now),
+    }
+
+
+def internal_error_status(
+    *, message: str, generation: int, stored: Mapping[str, Any], now: str
+) -> dict[str, Any]:
+    """Status of an account whose evaluation or rendering raised: the stored fields as they are,
+    and conditions that say so.
+
+    It must not fail as the work did, so it reads nothing of `stored`: the fields are copied,
+    not interpreted, and the conditions start afresh (the stored ones may be what was broken).
+    """
+    conditions = (
+        Condition(READY, False, INTERNAL_ERROR, message),
+        Condition(SYNCED, False, INTERNAL_ERROR, message),
+    )
+    return {
+        **stored,
+        "observedGeneration": generation,
+        "conditions": render_conditions(conditions, None, generation, now),
     }
 
 
