@@ -196,6 +196,18 @@ def test_a_rerender_with_the_same_products_is_identical() -> None:
     assert again == first
 
 
+@pytest.mark.parametrize(
+    "field", ["product", "key", "name", "status"], ids=lambda f: f"stored-without-{f}"
+)
+def test_a_stored_entry_missing_a_required_field_is_treated_as_not_there(field: str) -> None:
+    """Written by hand, by a restore tool or an older version; the CRD requires these fields."""
+    jira = product_access([], [JIRA_ACME])[0]
+    odd = {k: v for k, v in product_access([], [CONFLUENCE_ACME])[0].items() if k != field}
+
+    assert product_access([jira, odd], [JIRA_ACME]) == [jira]
+    assert deprovisioned([jira, odd]) == [{**jira, "status": "Deprovisioned"}]
+
+
 def test_deprovisioned_entries_stay_in_order_among_active_ones() -> None:
     before = product_access([], [CONFLUENCE_ACME, JIRA_ACME, JIRA_BETA])
 

@@ -16,6 +16,7 @@ from atlassian_operator.atlassian import User
 from atlassian_operator.core import resources
 from atlassian_operator.core.decisions import Action, Blocked, Decision
 from atlassian_operator.core.inactivity import InactivityPolicy, LabelSelector
+from atlassian_operator.core.mapping import ENTRY_FIELDS
 from atlassian_operator.core.snapshot import Observation, OrgSnapshot
 from atlassian_operator.core.status import ActionResult, account_status, org_status
 
@@ -162,6 +163,25 @@ def test_every_account_status_variant_matches_the_crd(
 
     assert undeclared(status, schema("AtlassianAccount")["properties"]["status"]) == []
     jsonschema.validate(status, schema("AtlassianAccount")["properties"]["status"])
+
+
+def test_a_product_access_entry_requires_what_the_operator_keeps_of_it() -> None:
+    """The API server refuses an entry without them (a hand edit, a restore tool); one stored
+    before the CRD said so is dropped by the operator, which keeps only complete entries."""
+    status = schema("AtlassianAccount")["properties"]["status"]
+    entry = status["properties"]["productAccess"]["items"]
+    assert sorted(entry["required"]) == sorted(ENTRY_FIELDS)
+    complete = {
+        "product": "Jira (acme)",
+        "key": "jira-software",
+        "name": "Jira",
+        "status": "Active",
+    }
+    jsonschema.validate({"productAccess": [complete]}, status)
+    for field in ENTRY_FIELDS:
+        incomplete = {k: v for k, v in complete.items() if k != field}
+        with pytest.raises(jsonschema.ValidationError, match=f"'{field}' is a required property"):
+            jsonschema.validate({"productAccess": [complete, incomplete]}, status)
 
 
 def test_every_org_status_field_is_declared_in_the_crd() -> None:

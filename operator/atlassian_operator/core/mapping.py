@@ -84,6 +84,17 @@ def product_entry(product: Product) -> dict[str, Any]:
     return entry
 
 
+#: What every productAccess entry carries: the CRD requires them, the operator always writes them.
+ENTRY_FIELDS = ("product", "key", "name", "status")
+
+
+def _complete(entry: object) -> bool:
+    """Whether a stored entry can be kept. One without these was not written by this version
+    (by hand, by a restore tool, by an older operator): it is treated as not there, and the
+    operator's next write of the status drops it."""
+    return isinstance(entry, Mapping) and all(isinstance(entry.get(f), str) for f in ENTRY_FIELDS)
+
+
 def _identity(entry: Mapping[str, Any]) -> tuple[str, str]:
     return (str(entry.get("key", "")), str(entry.get("url") or entry.get("name", "")))
 
@@ -97,7 +108,7 @@ def product_access(
     """
     entries = {_identity(e): e for e in (product_entry(p) for p in current)}
     for old in previous:
-        if _identity(old) not in entries:
+        if _complete(old) and _identity(old) not in entries:
             entries[_identity(old)] = {**old, "status": DEPROVISIONED}
     return sorted(entries.values(), key=lambda e: (e["product"], e.get("url", "")))
 

@@ -55,8 +55,10 @@ class ActionResult:
 IDENTITY_CHANGED = "IdentityChanged"
 #: Ready reason of an observe-only account whose last activity Atlassian sent unreadably.
 LAST_ACTIVE_UNREADABLE = "LastActiveUnreadable"
+INTERNAL_ERROR = "InternalError"
 _OBSERVED_KEYS = (
     "accountId",
+    "pinnedFrom",
     "email",
     "displayName",
     "atlassianStatus",
@@ -284,7 +286,12 @@ def account_status(
     if "atlassianStatus" not in fields and spec.email:
         fields.setdefault("email", spec.email)  # not resolved yet: say whom the row is about
     # PRODUCTS means what the account can use now: nothing while suspended or deprovisioned.
-    products = [e["product"] for e in fields.get("productAccess", ()) if e["status"] == ACTIVE]
+    # .get: an IdentityChanged status keeps the stored entries as they are, complete or not.
+    products = [
+        e["product"]
+        for e in fields.get("productAccess", ())
+        if e.get("status") == ACTIVE and e.get("product")
+    ]
     if products and fields.get("accountStatus") == ACTIVE:
         fields["activeProducts"] = ", ".join(products)
     ready, synced = _conditions(
@@ -364,6 +371,26 @@ def problem_status(
         **previous,
         "observedGeneration": generation,
         "conditions": render_conditions(conditions, previous.get("conditions"), generation, now),
+    }
+
+
+def internal_error_status(
+    *, message: str, generation: int, stored: Mapping[str, Any], now: str
+) -> dict[str, Any]:
+    """Status of an account whose evaluation or rendering raised: the stored fields as they are,
+    and conditions that say so.
+
+    It must not fail as the work did, so it reads nothing of `stored`: the fields are copied,
+    not interpreted, and the conditions start afresh (the stored ones may be what was broken).
+    """
+    conditions = (
+        Condition(READY, False, INTERNAL_ERROR, message),
+        Condition(SYNCED, False, INTERNAL_ERROR, message),
+    )
+    return {
+        **stored,
+        "observedGeneration": generation,
+        "conditions": render_conditions(conditions, None, generation, now),
     }
 
 

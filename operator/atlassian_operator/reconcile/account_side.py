@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from atlassian_operator.core.status import (
     IDENTITY_CHANGED,
     ActionResult,
     account_status,
+    internal_error_status,
     problem_status,
 )
 from atlassian_operator.reconcile import effects
@@ -129,23 +131,56 @@ class AccountSide(OwnerState):
             name = todo.pop()
             if name in evaluations:
                 continue
-            evaluation, touched = self._evaluate(name, now)
-            if evaluation is not None:
-                evaluations[name] = evaluation
-            todo += [n for n in touched if n not in evaluations]
+            with self._contained(name):
+                evaluation, touched = self._evaluate(name, now)
+                if evaluation is not None:
+                    evaluations[name] = evaluation
+                todo += [n for n in touched if n not in evaluations]
         while self.budget.available(now) > 0 and (head := self.budget.next_in_line()):
-            evaluation = evaluations.get(head) or self._evaluate(head, now)[0]
-            if evaluation is None or evaluation.wants is not Action.SUSPEND:
-                self.budget.withdraw(head)
-                continue
-            self.budget.spend(head, now)
-            self._call(evaluation, spent_at=now)
-            evaluations[head] = evaluation
+            with self._contained(head):
+                evaluation = evaluations.get(head) or self._evaluate(head, now)[0]
+                if evaluation is None or evaluation.wants is not Action.SUSPEND:
+                    self.budget.withdraw(head)
+                    continue
+                self.budget.spend(head, now)
+                self._call(evaluation, spent_at=now)
+                evaluations[head] = evaluation
         for evaluation in evaluations.values():
-            if evaluation.wants is Action.REACTIVATE:
-                self._call(evaluation, spent_at=None)
-            elif evaluation.wants is None or self.budget.waiting(evaluation.name):
-                self._render(evaluation)
+            with self._contained(evaluation.name):
+                if evaluation.wants is Action.REACTIVATE:
+                    self._call(evaluation, spent_at=None)
+                elif evaluation.wants is None or self.budget.waiting(evaluation.name):
+                    self._render(evaluation)
+
+    @contextlib.contextmanager
+    def _contained(self, name: str) -> Iterator[None]:
+        """The per-account boundary: what raises while one account is evaluated, called or
+        rendered becomes that account's InternalError, and the pass goes on with the others.
+
+        Past this boundary an exception reaches the owner's `_guarded`, which pauses the whole
+        org: one account's odd status (or any bug it triggers) would stall every other account.
+        The account leaves the budget's line, so that it cannot act on what was not recorded.
+        """
+        try:
+            yield
+        except Exception as exc:
+            logger.exception("Internal error on AtlassianAccount %s/%s", self.ref.namespace, name)
+            self.budget.withdraw(name)
+            state = self.accounts.get(name)
+            if state is None:
+                return
+            resource = state.resource
+            desired = internal_error_status(
+                message=f"internal error ({type(exc).__name__}) in the operator while deciding "
+                "this account, see its log; the org's other accounts are not affected, and "
+                "this one is tried again at the next sync (if its status was edited by hand "
+                "or restored from a backup, undo that)",
+                generation=resource.generation,
+                stored=self._view(state),  # a call's outcome queued for writing stays
+                now=utcnow(),
+            )
+            self._writes.want(name, resource.ref, desired, resource.status)
+            self._announce(state, desired, None)
 
     def _evaluate(self, name: str, now: float) -> tuple[Evaluation | None, set[str]]:
         state = self.accounts.get(name)
