@@ -11,9 +11,38 @@ from atlassian_operator.core.mapping import ACTIVE, DEPROVISIONED, SUSPENDED, ac
 from atlassian_operator.core.resources import AccountSpec, DesiredState, SuspensionPolicy
 
 
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What one kind of action is, declared once; the acting path is generic over it."""
+
+    call: str  # the lifecycle endpoint: disable or enable
+    done: str  # the past tense, for logs, lastAction and Events
+    noun: str  # what one such call is called in messages
+    leaves: str  # the Atlassian account status a successful call leaves
+    event: str  # the reason of the Normal Event that announces it
+
+
 class Action(StrEnum):
+    """A lifecycle call. Both kinds take a slot of the org's budget, are recorded in status
+    (`pendingAction`) before the request is sent and in `lastAction` after, and are announced
+    by one Event; what differs between them is in `Terms`, and in the gate (decide_account)."""
+
     SUSPEND = "Suspend"
     REACTIVATE = "Reactivate"
+
+    @property
+    def terms(self) -> Terms:
+        return _TERMS[self]
+
+    @property
+    def noun(self) -> str:
+        return self.terms.noun
+
+
+_TERMS = {
+    Action.SUSPEND: Terms("disable", "disabled", "suspension", "inactive", "Suspended"),
+    Action.REACTIVATE: Terms("enable", "enabled", "re-enable", "active", "Reactivated"),
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ def lifecycle_gate(
     permission: LifecyclePermission | None,
     allow_admins: bool,
 ) -> Gate:
-    verb = "disable" if action is Action.SUSPEND else "enable"
+    verb = action.terms.call
     if facts is not None:
         if facts.unmanaged:
             return Gate(_unmanaged(who, verb, action))

@@ -123,33 +123,41 @@ class AccountSide(OwnerState):
         return self._writes.latest(state.resource.ref.name) or state.resource.status
 
     def _reconcile(self, names: Iterable[str]) -> None:
-        """Evaluate accounts, grant the budget oldest first, start calls, render the rest."""
+        """Plan the accounts, grant the budget oldest first, start calls, render the rest.
+
+        Level-triggered: every account is planned from the claims of all the accounts this
+        pass touches (an account whose rivals changed is planned again, even when it already
+        was), and every call is planned once more at the moment it is granted, after the calls
+        granted before it in this pass. So an evaluation made before another call started, or
+        before a rival was seen, never acts.
+        """
         now = self._clock()
         todo = list(dict.fromkeys(names))
         evaluations: dict[str, Evaluation] = {}
         while todo:
             name = todo.pop()
-            if name in evaluations:
-                continue
             with self._contained(name):
                 evaluation, touched = self._evaluate(name, now)
                 if evaluation is not None:
                     evaluations[name] = evaluation
-                todo += [n for n in touched if n not in evaluations]
+                else:
+                    evaluations.pop(name, None)
+                todo += sorted(touched)  # their rivals changed: plan them again
         while self.budget.available(now) > 0 and (head := self.budget.next_in_line()):
             with self._contained(head):
-                evaluation = evaluations.get(head) or self._evaluate(head, now)[0]
-                if evaluation is None or evaluation.wants is not Action.SUSPEND:
+                evaluation = self._evaluate(head, now)[0]  # as things stand now, not before
+                if evaluation is None:
+                    evaluations.pop(head, None)
+                    continue
+                evaluations[head] = evaluation
+                if evaluation.wants is None:
                     self.budget.withdraw(head)
                     continue
                 self.budget.spend(head, now)
                 self._call(evaluation, spent_at=now)
-                evaluations[head] = evaluation
         for evaluation in evaluations.values():
             with self._contained(evaluation.name):
-                if evaluation.wants is Action.REACTIVATE:
-                    self._call(evaluation, spent_at=None)
-                elif evaluation.wants is None or self.budget.waiting(evaluation.name):
+                if evaluation.wants is None or self.budget.waiting(evaluation.name):
                     self._render(evaluation)
 
     @contextlib.contextmanager
@@ -285,12 +293,13 @@ class AccountSide(OwnerState):
                 ),
             )
             return evaluation, touched
-        if action is Action.SUSPEND:
-            if plan.by_policy and plan.inactivity is not None:
-                # After every explicit offboarding, the longest inactive first.
-                self.budget.ask(name, now, tier=1, order=-plan.inactivity.clock_days)
-            else:
-                self.budget.ask(name, now)
+        # Every lifecycle call takes a slot of the org's budget, re-enables too: a bad revert
+        # that sets Active on hundreds of leavers is as much a mass action as an offboarding.
+        if plan.by_policy and plan.inactivity is not None:
+            # After every explicit intent, the longest inactive first.
+            self.budget.ask(name, now, tier=1, order=-plan.inactivity.clock_days)
+        else:
+            self.budget.ask(name, now)
         evaluation.wants = action
         return evaluation, touched
 
@@ -314,8 +323,8 @@ class AccountSide(OwnerState):
             assert evaluation.plan is not None and isinstance(resource.spec, AccountSpec)
             assert self.spec is not None
             decision = evaluation.plan.decision
-            if evaluation.wants is Action.SUSPEND and result is None:
-                decision = Decision(blocked=self._over_budget())
+            if evaluation.wants is not None and result is None:
+                decision = Decision(blocked=self._over_budget(evaluation.wants))
             observation = evaluation.plan.observation
             inputs = (
                 decision,
@@ -357,13 +366,16 @@ class AccountSide(OwnerState):
         self._writes.want(resource.ref.name, resource.ref, desired, resource.status)
         self._announce(state, desired, result)
 
-    def _over_budget(self) -> Blocked:
+    def _over_budget(self, action: Action) -> Blocked:
         now = self._clock()
+        assert self.spec is not None
         return Blocked(
             "SuspensionBudgetExceeded",
-            f"{self.budget.spent(now)} suspensions in the last {self._interval():.0f}s reached "
+            f"{self.budget.spent(now)} lifecycle calls (suspensions and re-enables) for org "
+            f"{self.spec.org_id} in the last {self._interval():.0f}s reached "
             f"spec.suspension.maxPerSync ({self.budget.limit}) of AtlassianOrg {self.ref.name}; "
-            f"this one waits its turn (oldest first; {len(self.budget)} waiting)",
+            f"this {action.noun} waits its turn (oldest first; {len(self.budget)} waiting)",
+            action,
         )
 
     def _announce(
@@ -379,8 +391,7 @@ class AccountSide(OwnerState):
         self.accounts.set_inactivity(state, inactivity_kinds(status))
         if result is not None:
             if result.succeeded:
-                kind = "Suspended" if result.action is Action.SUSPEND else "Reactivated"
-                self._event(ref, "Normal", kind, result.message)
+                self._event(ref, "Normal", result.action.terms.event, result.message)
             else:
                 self._event(
                     ref, "Warning", f"{result.action}Failed", f"{result.reason}: {result.message}"
@@ -456,12 +467,12 @@ class AccountSide(OwnerState):
             else ""
         )
         if error is None:
-            new_status = "inactive" if action is Action.SUSPEND else "active"
+            new_status = action.terms.leaves
             self._journal[account_id] = (now, new_status)
             if self.snapshot is not None:
                 self.snapshot.record_status(account_id, new_status)
             self.metrics.action(self.ref, action, "Succeeded")
-            verb = "disabled" if action is Action.SUSPEND else "enabled"
+            verb = action.terms.done
             logger.info("%s %s for %s/%s%s", verb.capitalize(), who, self.ref.namespace,
                         message.name, by)  # fmt: skip
             result = ActionResult(

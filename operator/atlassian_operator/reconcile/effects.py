@@ -166,7 +166,7 @@ async def lifecycle(
             if not permission.allowed:
                 post(done(None, permission))
                 return
-        if action is Action.SUSPEND:
+        if action.terms.call == "disable":
             await client.disable(account_id, suspension_message)
         else:
             await client.enable(account_id)
