@@ -188,19 +188,32 @@ async def test_a_new_key_unblocks_a_permanent_failure_without_touching_the_accou
     assert world.atlassian.keys_used[-1] == "unscoped"
 
 
-async def test_a_recreated_org_is_a_new_object(world: World) -> None:
+async def test_a_recreated_org_is_a_new_object_with_the_same_budget(world: World) -> None:
+    """Bug 12: a Flux prune-and-create or an Argo CD Replace must not refill the window."""
     world.org(suspension={"maxPerSync": 1})
     world.account("alice", accountId=ALICE, desiredState="Suspended")
     await until(lambda: world.atlassian.disables() == 1, "a suspension spends the budget")
     # Deleted and created again with the same name and generation; the DELETED event was missed.
     later = (datetime.now(UTC) + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    world.org(uid="org-uid-2", created=later, suspension={"maxPerSync": 2})
+    world.org(uid="org-uid-2", created=later, suspension={"maxPerSync": 1})
     await until(lambda: world.owner.ref.uid == "org-uid-2", "the new object")
     await quiet(world)
     await until(lambda: world.atlassian.listings == 2, "the new org's first listing")
     await quiet(world)
-    assert world.owner.spec is not None and world.owner.spec.suspension.max_per_sync == 2
-    assert world.owner.budget.spent(world.now) == 0
+    world.account("bob", accountId=BOB, desiredState="Suspended")
+    await until(lambda: world.reason("bob") == "SuspensionBudgetExceeded", "bob waits")
+    assert world.atlassian.disables() == 1
+    assert world.owner.budget.spent(world.now) == 1
+    world.tick(61)  # the window of the first call has passed
+    await until(lambda: world.atlassian.disables(BOB) == 1, "bob's turn")
+
+
+async def test_an_org_object_pointed_at_another_org_starts_a_new_window(world: World) -> None:
+    world.org(suspension={"maxPerSync": 1})
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.atlassian.disables() == 1, "a suspension spends the budget")
+    world.org(generation=2, orgId="org-2", suspension={"maxPerSync": 1})
+    await until(lambda: world.owner.budget.spent(world.now) == 0, "org-2's own window")
 
 
 async def test_a_listing_that_contradicts_itself_deprovisions_nobody_and_acts_on_nobody(

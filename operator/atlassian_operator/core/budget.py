@@ -84,8 +84,13 @@ class SuspensionBudget:
             self._spent.remove(at)
 
     def restore(self, spent: Iterable[float], now: float) -> None:
-        """Calls made before a restart, so that a restart never refills the window."""
-        self._spent = deque(sorted(t for t in spent if t > now - self.window))
+        """Calls recorded elsewhere (before a restart, or by an object since re-created), so
+        that neither refills the window. The durable record keeps one or two calls per account,
+        the memory of this process every call: whichever counts more in the window stands."""
+        restored = deque(sorted(t for t in spent if t > now - self.window))
+        self._expire(now)
+        if len(restored) > len(self._spent):
+            self._spent = restored
 
     def next_slot(self, now: float) -> float | None:
         """When a waiting request can next go, or None when nothing waits."""

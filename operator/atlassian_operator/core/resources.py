@@ -177,7 +177,7 @@ class AccountSpec:
 
 @dataclass(frozen=True)
 class AccountClaim:
-    """What one AtlassianAccount names, and when it last made a disable call.
+    """What one AtlassianAccount names, and when it made lifecycle calls.
 
     Read from a fresh LIST of the org's accounts: discovery learns who already has an
     account, and a restarted operator learns what its budget already spent. The one
@@ -186,22 +186,31 @@ class AccountClaim:
     """
 
     names: frozenset[str]
-    last_disable: str | None = None
+    #: When its recorded calls were made: the last one (`status.lastAction`, either kind, sent
+    #: whatever its result) and one recorded as about to be sent (`status.pendingAction`).
+    calls: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, spec: Mapping[str, Any], status: Mapping[str, Any]) -> AccountClaim:
         names = {spec.get("accountId"), (spec.get("email") or "").lower(), status.get("accountId")}
-        last = status.get("lastAction") or {}
-        made_call = last.get("action") == "Suspend" and last.get("result") in (
-            "Succeeded",
-            "Failed",
-        )
-        return cls(frozenset(n for n in names if n), last.get("time") if made_call else None)
+        return cls(frozenset(n for n in names if n), recorded_calls(status))
 
     @classmethod
     def of_account(cls, spec: AccountSpec, status: Mapping[str, Any]) -> AccountClaim:
         """The same, for an account the operator already parsed."""
         return cls.of({"accountId": spec.account_id, "email": spec.email}, status)
+
+
+def recorded_calls(status: Mapping[str, Any]) -> tuple[str, ...]:
+    """The times of the lifecycle calls an account's status records as made or about to be."""
+    times = []
+    last = status.get("lastAction") or {}
+    if last.get("result") in ("Succeeded", "Failed") and last.get("time"):
+        times.append(str(last["time"]))
+    pending = status.get("pendingAction") or {}
+    if pending.get("time") and pending.get("time") != last.get("time"):
+        times.append(str(pending["time"]))
+    return tuple(times)
 
 
 # Status fields whose values are one person's own (IDs, names, Atlassian's activity times):

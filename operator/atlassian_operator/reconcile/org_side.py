@@ -85,6 +85,9 @@ class OrgSide(OwnerState):
             self.generation = generation
             try:
                 self.spec, self.spec_error = OrgSpec.from_dict(body.get("spec") or {}), None
+                if self._budget_org not in (None, self.spec.org_id):
+                    self.budget = SuspensionBudget(10, 300.0)  # another Atlassian org's window
+                self._budget_org = self.spec.org_id
                 self.budget.resize(self.spec.suspension.max_per_sync, self._interval())
             except InvalidSpec as exc:
                 self.spec, self.spec_error = None, exc
@@ -129,7 +132,8 @@ class OrgSide(OwnerState):
         self._epoch += 1  # a listing in flight answers an object that is gone
         self._listing, self._reading_key = None, False
         self.snapshot, self._journal = None, {}
-        self.budget = SuspensionBudget(10, 300.0)
+        # The budget's window stays: it belongs to the Atlassian org, and a new object naming
+        # the same orgId goes on spending it (see _on_org_seen).
         self._failure, self._config_failure, self._failures = None, None, 0
         self._status, self._resource_version, self.generation = {}, "", 0
         self.spec, self.spec_error = None, None
@@ -462,21 +466,16 @@ class OrgSide(OwnerState):
                 del self._journal[account_id]
 
     def _restore_budget(self, claims: Iterable[AccountClaim]) -> None:
-        """Disable calls made before a restart still count against the rolling window.
+        """Calls recorded in the accounts' statuses still count against the rolling window.
 
-        Only calls made since this AtlassianOrg object was created: a recreated org inherits
-        no budget from the object it replaces.
+        The window belongs to the Atlassian org, not to the AtlassianOrg object: calls made
+        before a restart, or before the object was deleted and created again (a Flux
+        prune-and-create, an Argo CD Replace), count, whichever object made them.
         """
         wall, mono = datetime.now(UTC), self._clock()
-        made = [parse_time(c.last_disable) for c in claims if c.last_disable]
-        born = self._created
+        made = (parse_time(t) for c in claims for t in c.calls)
         self.budget.restore(
-            (
-                mono - (wall - t).total_seconds()
-                for t in made
-                if t is not None and (born is None or t >= born)
-            ),
-            mono,
+            (mono - (wall - t).total_seconds() for t in made if t is not None), mono
         )
 
     def _discover(self, snapshot: OrgSnapshot, claims: Iterable[AccountClaim]) -> None:

@@ -151,6 +151,7 @@ class OwnerState:
         self._permissions: dict[str, LifecyclePermission] = {}  # asked during this snapshot
         self._unconfirmed: dict[str, float] = {}  # account ID -> when a call's outcome got lost
         self.budget = SuspensionBudget(10, 300.0)
+        self._budget_org: str | None = None  # the Atlassian org whose calls `budget` counts
         self._in_flight: set[str] = set()
         # ---- the AtlassianAccounts naming this org
         self.accounts = AccountBook()
