@@ -103,6 +103,8 @@ class FakeAtlassian:
     # The user management pre-check: allowed unless `permissions` says otherwise.
     permissions: dict[str, LifecyclePermission] = field(default_factory=dict)
     checks: list[str] = field(default_factory=list)
+    # Called as each lifecycle request reaches Atlassian, before it takes effect.
+    on_send: Callable[[str, str], None] | None = None
 
     def add(self, *users: User) -> None:
         for u in users:
@@ -167,6 +169,8 @@ class FakeClient:
         return self._atlassian.permissions.get(account_id, LifecyclePermission(True))
 
     async def _call(self, action: str, account_id: str) -> None:
+        if self._atlassian.on_send is not None:
+            self._atlassian.on_send(action, account_id)
         self._atlassian.keys_used.append(self.key)
         self._atlassian.calls.append((action, account_id))
         await self._atlassian.call_gate.passage()
@@ -199,11 +203,13 @@ class FakeKube:
         self.secret_labelled = True
         self.events: list[tuple[str, str, str]] = []  # (object name, type, reason)
         self.claims_gate = Gate()
+        self.status_gate = Gate()  # holds status writes (before they are stored)
         self.refuse_status: Callable[[ObjectRef, dict[str, Any]], int] = lambda ref, patch: 0
         self.created: list[str] = []
         self._versions = itertools.count(1)
 
     async def patch_status(self, ref: ObjectRef, patch: dict[str, Any]) -> dict[str, Any]:
+        await self.status_gate.passage()
         if status := self.refuse_status(ref, patch):
             raise KubeError(status, f"{status} refused")
         obj = self.objects.get((ref.kind, ref.name))

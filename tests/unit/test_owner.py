@@ -618,14 +618,21 @@ async def test_stopping_lets_a_suspension_in_flight_finish_at_atlassian() -> Non
     world.account("alice", accountId=ALICE, desiredState="Suspended")
     await until(lambda: world.atlassian.call_gate.waiting == 1, "alice's disable in flight")
 
+    assert world.status("alice")["pendingAction"]["action"] == "Suspend"  # recorded first
     stopping = asyncio.create_task(world.owner.stop(drain=DEADLINE))
-    await until(lambda: world.owner._task is not None and world.owner._task.done(), "loop ended")
+    await until(lambda: world.owner._draining, "the drain")
     world.account("bob", accountId=BOB, desiredState="Suspended")  # arrives after the stop
+    await quiet(world)
     assert not stopping.done()  # still waiting for alice's answer
     world.atlassian.call_gate.open()
     await stopping
     assert world.atlassian.users[ALICE].account_status == "inactive"  # answered, not cancelled
     assert world.atlassian.disables() == 1  # and nothing new was started
+    # Bug 8: the answer that came during the drain is recorded, and the intent settled.
+    alice = world.status("alice")
+    assert alice["lastAction"]["result"] == "Succeeded" and "pendingAction" not in alice
+    assert ("alice", "Normal", "Suspended") in world.kube.events
+    assert "pendingAction" not in world.status("bob")
 
 
 async def test_stopping_gives_up_on_a_call_that_outlasts_the_drain() -> None:

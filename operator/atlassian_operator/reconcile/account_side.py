@@ -25,6 +25,7 @@ from atlassian_operator.core.resources import (
     InvalidSpec,
     ObjectRef,
 )
+from atlassian_operator.core.snapshot import OrgSnapshot
 from atlassian_operator.core.status import (
     IDENTITY_CHANGED,
     ActionResult,
@@ -33,7 +34,12 @@ from atlassian_operator.core.status import (
     problem_status,
 )
 from atlassian_operator.reconcile import effects
-from atlassian_operator.reconcile.accounts import AccountState, Rendered, inactivity_kinds
+from atlassian_operator.reconcile.accounts import (
+    AccountState,
+    Intent,
+    Rendered,
+    inactivity_kinds,
+)
 from atlassian_operator.reconcile.effects import InternalFailure
 from atlassian_operator.reconcile.messages import LifecycleDone
 from atlassian_operator.reconcile.state import (
@@ -104,6 +110,7 @@ class AccountSide(OwnerState):
                 # our own write. Nothing to decide; at 10,000 accounts this is most events.
                 return
             state.attempts, state.retry_at = 0, None  # an edit is worth trying at once
+            self._abandon(state)  # planned again from the edit
         self._reconcile([name])
 
     def _on_account_gone(self, name: str, uid: str) -> None:
@@ -114,6 +121,8 @@ class AccountSide(OwnerState):
 
     def _forget(self, name: str) -> set[str]:
         """Cancel what was queued for the account; returns its rivals."""
+        if (state := self.accounts.get(name)) is not None:
+            self._abandon(state)
         self.budget.withdraw(name)
         self._writes.drop(name)
         return self.accounts.forget(name)
@@ -244,6 +253,8 @@ class AccountSide(OwnerState):
             evaluation.hold = True  # a doubtful listing says nothing about who is missing
             return evaluation, set()
         touched = self.accounts.claim(state, observation.account_id)
+        if state.result is None:
+            state.result = self._settle_stale_intent(state, view, snapshot)
         rivals = self.accounts.rivals(name, observation.account_id)
         failed = state.failed
         directory = snapshot.directory
@@ -275,6 +286,10 @@ class AccountSide(OwnerState):
         ):
             self.budget.withdraw(name)
             evaluation.hold = state.result is None
+            return evaluation, touched
+        if self._draining:
+            self.budget.withdraw(name)
+            evaluation.hold = True  # stopping: the next process decides, from a new listing
             return evaluation, touched
         if self._client is None or self._config_failure is not None:
             self.budget.withdraw(name)
@@ -362,6 +377,9 @@ class AccountSide(OwnerState):
                     inactivity=evaluation.plan.inactivity,
                 )
                 state.rendered = Rendered(observation.user, view, resource.spec, inputs, desired)
+        pending = desired.get("pendingAction")
+        if pending is not None and (result is not None or pending == state.answered):
+            desired = {k: v for k, v in desired.items() if k != "pendingAction"}  # settled
         state.result = None
         self._writes.want(resource.ref.name, resource.ref, desired, resource.status)
         self._announce(state, desired, result)
@@ -406,43 +424,128 @@ class AccountSide(OwnerState):
 
     # ----- lifecycle calls ----------------------------------------------------------------------
 
-    def _call(self, evaluation: Evaluation, *, spent_at: float | None) -> None:
-        """Start the call; `spent_at`: when it took a slot of the suspension budget."""
+    def _call(self, evaluation: Evaluation, *, spent_at: float) -> None:
+        """Record the intent in the account's status; the call is sent once that is stored.
+
+        Nobody else acts on the person from now on (`_in_flight`), and the budget slot is
+        spent: a replacement process finds both in the account's `status.pendingAction`.
+        """
         assert evaluation.plan is not None and evaluation.wants is not None
-        assert self._client is not None
         state, action = evaluation.state, evaluation.wants
         account_id = evaluation.plan.observation.account_id
         assert account_id is not None
         resource = state.resource
         spec = resource.spec
         assert isinstance(spec, AccountSpec)
-        self._in_flight.add(account_id)
-        name, uid, requested_by = resource.ref.name, resource.ref.uid, resource.desired_by
-        listed_at, message, policy = self._listed_at, spec.suspension_message, None
+        requested_by, message, policy = resource.desired_by, spec.suspension_message, None
         inactivity = evaluation.plan.inactivity
         if evaluation.plan.by_policy and inactivity is not None:
             requested_by, policy = POLICY_REQUESTER, inactivity.explain()
             message = message or f"Suspended for inactivity: {inactivity.description}"
+        record = {"action": str(action), "accountId": account_id, "time": utcnow()}
+        if requested_by:
+            record["requestedBy"] = requested_by
+        self._in_flight.add(account_id)
+        state.intent = Intent(
+            action, account_id, record, spent_at, requested_by, policy, message,
+            evaluation.plan.decision.ask_first, self._listed_at,
+        )  # fmt: skip
+        view = self._view(state)
+        self._writes.want(
+            resource.ref.name, resource.ref, {**view, "pendingAction": record}, resource.status
+        )
+
+    def _on_recorded(self, name: str) -> None:
+        """A status write of `name` is stored: if it carries the account's intent, send it."""
+        state = self.accounts.get(name)
+        intent = state.intent if state is not None else None
+        if state is None or intent is None or intent.sent:
+            return
+        if state.resource.status.get("pendingAction") != intent.record:
+            return  # an older write; the one carrying the intent is still to come
+        if self._draining or self._client is None:
+            return  # stays recorded: the next listing (or the next process) settles it
+        intent.sent = True
+        resource = state.resource
+        name, uid = resource.ref.name, resource.ref.uid
 
         def done(
             error: AtlassianError | None, permission: LifecyclePermission | None
         ) -> LifecycleDone:
             return LifecycleDone(
-                name, uid, account_id, action, error, requested_by, permission, listed_at,
-                spent_at, policy,
+                name, uid, intent.account_id, intent.action, error, intent.requested_by,
+                permission, intent.listed_at, intent.spent_at, intent.policy,
             )  # fmt: skip
 
         self._spawn(
-            f"{action} of {account_id}",
+            f"{intent.action} of {intent.account_id}",
             effects.lifecycle(
-                self._client, action, account_id, message,
-                evaluation.plan.decision.ask_first, done, self.post,
+                self._client, intent.action, intent.account_id, intent.message,
+                intent.ask_first, done, self.post,
             ),
             call=True,
         )  # fmt: skip
 
+    def _abandon(self, state: AccountState) -> None:
+        """Drop an intent not sent yet: the person is free again, the slot given back.
+
+        An intent is sent only if nothing its plan depended on changed while it was being
+        recorded: an edit of the account or the org, or a new listing, abandons it and the
+        account is planned again (which may record the same call anew).
+        """
+        intent = state.intent
+        if intent is None or intent.sent:
+            return
+        state.intent, state.answered = None, intent.record
+        self._in_flight.discard(intent.account_id)
+        self.budget.refund(intent.spent_at)
+
+    def _replan_org(self) -> None:
+        """Something every plan depends on changed (the org's spec or object, a listing):
+        intents not sent yet are dropped, and every account is planned again."""
+        for state in self.accounts.states():
+            if state.intent is not None and not state.intent.sent:
+                self._abandon(state)
+        self._reconcile(list(self.accounts))
+
+    def _settle_stale_intent(
+        self, state: AccountState, view: Mapping[str, Any], snapshot: OrgSnapshot
+    ) -> ActionResult | None:
+        """A `pendingAction` no call of this process answers: the operator stopped between
+        recording a call and hearing its answer. A complete listing taken since says what
+        happened; the call is recorded as done, or as not known to be done (and planned anew).
+        """
+        pending = view.get("pendingAction")
+        if not pending or state.intent is not None or not snapshot.trusted:
+            return None
+        if pending == state.answered:
+            return None  # settled here already; the status saying so is on its way
+        try:
+            action = Action(str(pending.get("action")))
+        except ValueError:
+            action = Action.SUSPEND
+        account_id = str(pending.get("accountId") or "")
+        user = snapshot.users.get(account_id)
+        who = (user.email if user else None) or account_id
+        time, by = str(pending.get("time") or utcnow()), pending.get("requestedBy")
+        state.answered = pending
+        if user is not None and user.account_status == action.terms.leaves:
+            return ActionResult(
+                action, True, "Succeeded",
+                f"{action.terms.done} {who} in Atlassian (the operator stopped before the "
+                "answer; a complete listing since shows it took effect)", time, by,
+            )  # fmt: skip
+        return ActionResult(
+            action, False, "OutcomeUnknown",
+            f"the operator stopped before Atlassian answered this {action.noun} of {who}; a "
+            "complete listing since shows it did not take effect; it is planned again", time, by,
+        )  # fmt: skip
+
     def _on_lifecycle_done(self, message: LifecycleDone) -> None:
         account_id, action, error = message.account_id, message.action, message.error
+        state = self.accounts.get(message.name)
+        if state is not None and state.resource.ref.uid == message.uid and state.intent:
+            state.answered, state.intent = state.intent.record, None
         self._in_flight.discard(account_id)
         now = self._clock()
         permission = message.permission
@@ -471,7 +574,8 @@ class AccountSide(OwnerState):
             self._journal[account_id] = (now, new_status)
             if self.snapshot is not None:
                 self.snapshot.record_status(account_id, new_status)
-            self.metrics.action(self.ref, action, "Succeeded")
+            if self.exists:  # else its series are gone with it; this would bring them back
+                self.metrics.action(self.ref, action, "Succeeded")
             verb = action.terms.done
             logger.info("%s %s for %s/%s%s", verb.capitalize(), who, self.ref.namespace,
                         message.name, by)  # fmt: skip
@@ -482,7 +586,8 @@ class AccountSide(OwnerState):
             self._counts_changed()
         else:
             reason = reason_of(error)
-            self.metrics.action(self.ref, action, reason)
+            if self.exists:
+                self.metrics.action(self.ref, action, reason)
             logger.warning("%s of %s for %s/%s failed: %s", action, account_id,
                            self.ref.namespace, message.name, error)  # fmt: skip
             result = ActionResult(action, False, reason, str(error), utcnow(), message.requested_by)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from atlassian_operator.atlassian import User
-from atlassian_operator.core.decisions import Blocked
+from atlassian_operator.core.decisions import Action, Blocked
 from atlassian_operator.core.inactivity import POLICY_REQUESTER
 from atlassian_operator.core.plan import Rival
 from atlassian_operator.core.resources import AccountResource, AccountSpec, InvalidSpec
@@ -32,6 +32,24 @@ class Rendered:
 
 
 @dataclass(slots=True)
+class Intent:
+    """A lifecycle call decided for an account: recorded in its status (`pendingAction`)
+    before the request is sent, so that neither a drain nor a SIGKILL loses the call's record
+    or the budget slot it took."""
+
+    action: Action
+    account_id: str
+    record: dict[str, Any]  # the status.pendingAction written before the call
+    spent_at: float  # when it took its slot of the budget
+    requested_by: str | None
+    policy: str | None  # why the inactivity policy asked for it, when it did
+    message: str | None  # the suspension message Atlassian shows
+    ask_first: bool
+    listed_at: float
+    sent: bool = False
+
+
+@dataclass(slots=True)
 class AccountState:
     """What the owner keeps about one AtlassianAccount object (one UID)."""
 
@@ -46,6 +64,8 @@ class AccountState:
     readiness: tuple[str, str] | None = None  # (Ready status, reason) as last decided
     inactivity: frozenset[str] = frozenset()  # what it counts as under the inactivity policy
     rendered: Rendered | None = None  # to skip re-rendering what cannot have changed
+    intent: Intent | None = None  # a call being recorded, or sent and not yet answered
+    answered: dict[str, Any] | None = None  # the last pendingAction this process settled
 
     @property
     def name(self) -> str:

@@ -92,7 +92,7 @@ class OrgSide(OwnerState):
             except InvalidSpec as exc:
                 self.spec, self.spec_error = None, exc
             self._next_sync = self._clock()
-            self._reconcile(list(self.accounts))  # a changed spec can unblock accounts
+            self._replan_org()  # a changed spec can unblock accounts, or block a call
         if self._duplicate_of is not None:
             self._write_duplicate(self._duplicate_of)
 
@@ -111,7 +111,7 @@ class OrgSide(OwnerState):
             self.snapshot, self._journal, self._key_check_at = None, {}, None
             self._retire_client()
             self._write_duplicate(of)
-        self._reconcile(list(self.accounts))
+        self._replan_org()
 
     def _write_duplicate(self, of: ObjectRef) -> None:
         org_id = self.spec.org_id if self.spec is not None else "its orgId"
@@ -140,7 +140,7 @@ class OrgSide(OwnerState):
         self._sync_request = self._unanswered_request = None
         self._writes.drop(ORG_KEY)
         self.metrics.forget(self.ref)
-        self._reconcile(list(self.accounts))
+        self._replan_org()
 
     def _start_sync(self) -> None:
         self._next_sync = self._clock() + self._interval()  # replaced when the sync ends
@@ -330,7 +330,7 @@ class OrgSide(OwnerState):
                 ),
             )
             self._schedule_sync(now + self._sync_delay())
-        self._reconcile(list(self.accounts))
+        self._replan_org()
         if self.spec.discovery and message.claims is not None and snapshot.trusted:
             self._discover(snapshot, message.claims)
         if snapshot.trusted:
@@ -439,7 +439,7 @@ class OrgSide(OwnerState):
                 self._unanswered_request = None
         self._schedule_sync(now + self._sync_delay())
         self._write_org_problem(reason, message, config_error=config_error, fields=fields)
-        self._reconcile(list(self.accounts))
+        self._replan_org()
 
     def _schedule_sync(self, at: float) -> None:
         """The next sync; at once when a request came in while this one was running, and soon

@@ -69,17 +69,21 @@ class OrgOwner(OrgSide, AccountSide):
         self._task = asyncio.create_task(self.run(), name=f"owner {self.ref}")
 
     async def stop(self, drain: float = 0.0) -> None:
-        """Stop the loop, so that nothing new starts; give the lifecycle calls in flight up to
-        `drain` seconds to finish, so that a call sent to Atlassian has its answer before
-        another operator may look at the account (a cancelled call may still take effect)."""
+        """Stop: nothing new is sent; the lifecycle calls in flight get up to `drain` seconds
+        to finish while the loop goes on recording their results and writing statuses, so that
+        a call sent to Atlassian has its answer recorded before another operator may look at
+        the account (a cancelled call may still take effect: its pendingAction says so)."""
+        self._draining = True
+        if drain > 0 and self._task is not None and not self._task.done():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(drain):
+                    await self._drained.wait()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         if self._client is not None:
             self._client.stop_sending()  # a call still queued in the client is never sent
-        if self._calls and drain > 0:
-            await asyncio.wait(set(self._calls), timeout=drain)
         tasks = list(self._effects)
         for task in tasks:
             task.cancel()
@@ -123,6 +127,17 @@ class OrgOwner(OrgSide, AccountSide):
             while not self._queue.empty() and len(batch) < 1000:
                 batch.append(self._queue.get_nowait())
             self.step(batch)
+            if self._draining and self._settled():
+                self._drained.set()
+
+    def _settled(self) -> bool:
+        """No call unanswered, no message unhandled, no status unwritten: a drain may end."""
+        return (
+            not self._calls
+            and self._queue.empty()
+            and not len(self._writes)
+            and not self._writes.in_flight
+        )
 
     def step(self, batch: Iterable[Message]) -> None:
         """Handle messages, then whatever time made due, then start the writes: never raises."""
@@ -205,7 +220,7 @@ class OrgOwner(OrgSide, AccountSide):
 
     def on_time(self) -> None:
         now = self._clock()
-        if now < self._paused_until:
+        if now < self._paused_until or self._draining:
             return
         names: list[str] = []
         if not self._grace_over and now >= self._born + ORPHAN_GRACE_SECONDS:
@@ -257,12 +272,16 @@ class OrgOwner(OrgSide, AccountSide):
             self._write_failures = 0
             self._refused.discard(key)
             self._stored(key, message.body)
+            if key != ORG_KEY:
+                self._on_recorded(key)  # a call recorded as pending may now be sent
             return
         write = self._writes.take_in_flight(key)
         if message.status == 404 or write is None:
             return  # the object is gone; its watch event says so
         logger.warning("Writing the status of %s failed: %s", write.ref, message.message)
         if message.status in (400, 422):
+            if (state := self.accounts.get(key)) is not None:
+                self._abandon(state)  # its intent could not be recorded: it is never sent
             if key in self._refused:
                 return  # even the condition saying so was refused: the log is all that is left
             # The API server refused this status: say so in a condition it accepts.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,6 +113,8 @@ class OwnerState:
         self._task: asyncio.Task[None] | None = None
         self._effects: set[asyncio.Task[Any]] = set()
         self._calls: set[asyncio.Task[Any]] = set()  # lifecycle calls: stop() lets them finish
+        self._draining = False  # stopping: nothing new is sent, results are still recorded
+        self._drained = asyncio.Event()  # set once draining and nothing is left to record
         self.beat = clock()
         self._paused_until = 0.0
         self._born = clock()
@@ -185,13 +187,13 @@ class OwnerState:
 
     # Each side calls these of the other (defined in OrgSide and AccountSide).
 
-    def _reconcile(self, names: Iterable[str]) -> None:
-        raise NotImplementedError
-
     def _counts_changed(self) -> None:
         raise NotImplementedError
 
     def _inactivity_changed(self) -> None:
+        raise NotImplementedError
+
+    def _replan_org(self) -> None:
         raise NotImplementedError
 
     def _config_key(self) -> str:
