@@ -439,3 +439,10 @@ async def quiet(world: World) -> None:
         ),
         "the owner to go quiet",
     )
+
+
+async def synced(world: World, listings: int = 1) -> None:
+    """The org has listed at least `listings` times, completely, and the owner is quiet."""
+    await until(lambda: world.atlassian.listings >= listings, f"listing {listings}")
+    await until(lambda: world.org_reason() == "ListingComplete", "the org Synced")
+    await quiet(world)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from owner_world import DEADLINE, NS, ORG, FakeAtlassian, World, quiet, until, user
+from owner_world import DEADLINE, NS, ORG, FakeAtlassian, World, quiet, synced, until, user
 
 from atlassian_operator.atlassian import (
     AtlassianUnavailable,
@@ -42,12 +42,6 @@ async def world() -> AsyncIterator[World]:
     w.start()
     yield w
     await w.stop()
-
-
-async def synced(world: World, listings: int = 1) -> None:
-    await until(lambda: world.atlassian.listings >= listings, f"listing {listings}")
-    await until(lambda: world.org_reason() == "ListingComplete", "the org Synced")
-    await quiet(world)
 
 
 async def test_a_suspension_during_the_account_listing_is_not_repeated(world: World) -> None:

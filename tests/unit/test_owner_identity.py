@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from owner_world import World, quiet, until, user
+from owner_world import World, synced, until, user
 
 ALICE, BOB, NEWHIRE = "aa01", "bb02", "nn03"
 
@@ -30,12 +30,6 @@ async def world() -> AsyncIterator[World]:
     w.start()
     yield w
     await w.stop()
-
-
-async def synced(world: World, listings: int = 1) -> None:
-    await until(lambda: world.atlassian.listings >= listings, f"listing {listings}")
-    await until(lambda: world.org_reason() == "ListingComplete", "the org Synced")
-    await quiet(world)
 
 
 async def test_an_email_edited_to_nobody_never_suspends_the_person_it_was_pinned_to(

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from owner_world import FakeAtlassian, World, quiet, until, user
+from owner_world import FakeAtlassian, World, quiet, synced, until, user
 
 from atlassian_operator.atlassian import AtlassianUnavailable, User
 from atlassian_operator.core.conditions import find
@@ -39,12 +39,6 @@ async def world() -> AsyncIterator[World]:
 def observe_all(world: World, **labels: dict[str, str]) -> None:
     for ident in (OLD, OLDER, OLDEST, RECENT, NEVER):
         world.account(ident, accountId=ident, labels=labels.get(ident))
-
-
-async def synced(world: World, listings: int = 1) -> None:
-    await until(lambda: world.atlassian.listings >= listings, f"listing {listings}")
-    await until(lambda: world.org_reason() == "ListingComplete", "the org Synced")
-    await quiet(world)
 
 
 async def test_report_mode_counts_and_explains_but_changes_nothing(world: World) -> None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from owner_world import World, quiet, until, user
+from owner_world import World, quiet, synced, until, user
 
 ALICE, BOB = "aa01", "bb02"
 
@@ -25,12 +25,6 @@ async def world() -> AsyncIterator[World]:
     w.start()
     yield w
     await w.stop()
-
-
-async def synced(world: World, listings: int = 1) -> None:
-    await until(lambda: world.atlassian.listings >= listings, f"listing {listings}")
-    await until(lambda: world.org_reason() == "ListingComplete", "the org Synced")
-    await quiet(world)
 
 
 async def test_the_intent_is_stored_before_the_request_is_sent(world: World) -> None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from owner_world import World, quiet, until, user
+from owner_world import World, quiet, synced, until, user
 
 IDLE, X = "id01", "xx02"
 
@@ -24,12 +24,6 @@ async def world() -> AsyncIterator[World]:
     w.start()
     yield w
     await w.stop()
-
-
-async def synced(world: World, listings: int = 1) -> None:
-    await until(lambda: world.atlassian.listings >= listings, f"listing {listings}")
-    await until(lambda: world.org_reason() == "ListingComplete", "the org Synced")
-    await quiet(world)
 
 
 async def test_two_observe_only_accounts_for_one_idle_user_make_one_disable_call(
