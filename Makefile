@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 KUBECONFIG_DEV := .dev/kubeconfig
 
-.PHONY: install test unit lint demo demo-down bench controlplane promtool flux browser helm node e2e-gitops e2e-node e2e-outage cluster-up cluster-down e2e-kind image image-docker clean
+.PHONY: install test unit fuzz lint demo demo-down bench controlplane promtool flux browser helm node e2e-gitops e2e-node e2e-outage cluster-up cluster-down e2e-kind image image-docker clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -51,6 +51,11 @@ e2e-gitops: install controlplane flux  # only the GitOps tests: Flux applies com
 
 unit: install
 	$(VENV)/bin/pytest -q tests/unit
+
+FUZZ_MINUTES ?= 30
+fuzz: install  # the owner's model-based test with random seeds; prints a minimal failing history
+	ATLASSIAN_FUZZ_SECONDS=$$(( $(FUZZ_MINUTES) * 60 )) $(VENV)/bin/pytest -q -s --timeout=0 \
+		tests/unit/test_owner_model.py
 
 lint: install
 	$(VENV)/bin/ruff check operator tests hack

@@ -103,8 +103,15 @@ class FakeAtlassian:
     # The user management pre-check: allowed unless `permissions` says otherwise.
     permissions: dict[str, LifecyclePermission] = field(default_factory=dict)
     checks: list[str] = field(default_factory=list)
-    # Called as each lifecycle request reaches Atlassian, before it takes effect.
-    on_send: Callable[[str, str], None] | None = None
+    # What a history-keeping test hears, in order: a lifecycle call as it is sent (before the
+    # call gate) and as it ends ("ok", "failed", or "cancelled"), each listing and v2 search.
+    on_call: Callable[[str, str], None] = lambda action, account_id: None
+    on_answer: Callable[[str, str, str], None] = lambda action, account_id, outcome: None
+    on_listing: Callable[[list[User], int | None], None] = lambda users, total: None
+    on_search: Callable[[list[DirectoryUser]], None] = lambda users: None
+    # A call cancelled while held (a drain that ran out) still lands, as a request already
+    # sent may.
+    lands_when_cancelled: bool = False
 
     def add(self, *users: User) -> None:
         for u in users:
@@ -128,6 +135,13 @@ class FakeAtlassian:
         ]
         return listed + self.unmanaged
 
+    def land(self, action: str, account_id: str) -> None:
+        """What a disable or enable call does to the user, if the user is still there."""
+        current = self.users.get(account_id)
+        if current is not None:
+            status = "inactive" if action == "disable" else "active"
+            self.users[account_id] = current.model_copy(update={"account_status": status})
+
     def disables(self, account_id: str | None = None) -> int:
         return sum(1 for a, i in self.calls if a == "disable" and account_id in (None, i))
 
@@ -144,6 +158,7 @@ class FakeClient:
             raise self._atlassian.fail_list
         users = list(self._atlassian.users.values())
         total = self._atlassian.reported_total
+        self._atlassian.on_listing(users, total)
         return UserListing(users, len(users) if total is None else total)
 
     async def search_directory_pages(
@@ -154,6 +169,8 @@ class FakeClient:
         if self._atlassian.fail_search is not None:
             raise self._atlassian.fail_search
         users = self._atlassian.directory_users()
+        if not unmanaged_only:
+            self._atlassian.on_search(users)
         yield [u for u in users if u.claim_status == "unmanaged" or not unmanaged_only]
 
     async def search_directory_users(
@@ -169,17 +186,23 @@ class FakeClient:
         return self._atlassian.permissions.get(account_id, LifecyclePermission(True))
 
     async def _call(self, action: str, account_id: str) -> None:
-        if self._atlassian.on_send is not None:
-            self._atlassian.on_send(action, account_id)
-        self._atlassian.keys_used.append(self.key)
-        self._atlassian.calls.append((action, account_id))
-        await self._atlassian.call_gate.passage()
-        error = self._atlassian.fail_calls(action, account_id)
+        atlassian = self._atlassian
+        atlassian.keys_used.append(self.key)
+        atlassian.calls.append((action, account_id))
+        atlassian.on_call(action, account_id)
+        try:
+            await atlassian.call_gate.passage()
+        except asyncio.CancelledError:
+            if atlassian.lands_when_cancelled:
+                atlassian.land(action, account_id)
+            atlassian.on_answer(action, account_id, "cancelled")
+            raise
+        error = atlassian.fail_calls(action, account_id)
         if error is not None:
+            atlassian.on_answer(action, account_id, "failed")
             raise error
-        status = "inactive" if action == "disable" else "active"
-        current = self._atlassian.users[account_id]
-        self._atlassian.users[account_id] = current.model_copy(update={"account_status": status})
+        atlassian.land(action, account_id)
+        atlassian.on_answer(action, account_id, "ok")
 
     async def disable(self, account_id: str, message: str | None = None) -> None:
         await self._call("disable", account_id)
@@ -202,6 +225,7 @@ class FakeKube:
         self.secret: str | None = "key-1"
         self.secret_labelled = True
         self.events: list[tuple[str, str, str]] = []  # (object name, type, reason)
+        self.event_messages: list[str] = []  # the message of each of `events`
         self.claims_gate = Gate()
         self.status_gate = Gate()  # holds status writes (before they are stored)
         self.refuse_status: Callable[[ObjectRef, dict[str, Any]], int] = lambda ref, patch: 0
@@ -248,6 +272,7 @@ class FakeKube:
 
     async def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
         self.events.append((ref.name, type_, reason))
+        self.event_messages.append(message)
 
     def close(self) -> None:
         return None
@@ -280,15 +305,21 @@ class World:
         self.metrics = Metrics()
         self.now = 1000.0
         self.clients: list[FakeClient] = []
-        self.owner = OrgOwner(
-            namespace, name, self.kube, self.metrics, self._client,  # type: ignore[arg-type]
-            allowed_base_urls(()), clock=lambda: self.now,
-        )  # fmt: skip
         self.name, self.namespace, self.fleet = name, namespace, fleet
+        self._origin = 0.0  # where this process's monotonic clock starts, against `now`
+        self.owner = self._new_owner()
         if fleet is not None:
             fleet.owners[(namespace, name)] = self.owner
         self._uids = itertools.count(1)
         self.generations: dict[str, int] = {}
+
+    def _new_owner(self) -> OrgOwner:
+        origin = self._origin
+        return OrgOwner(
+            self.namespace, self.name, self.kube, self.metrics,
+            self._client,  # type: ignore[arg-type]
+            allowed_base_urls(()), clock=lambda: self.now + origin,
+        )  # fmt: skip
 
     def _client(self, key: str, base_url: str, observer: Any) -> FakeClient:
         client = FakeClient(self.atlassian, key)
@@ -298,8 +329,24 @@ class World:
     def start(self) -> None:
         self.owner.start()
 
-    async def stop(self) -> None:
-        await self.owner.stop()
+    async def stop(self, drain: float = 0.0) -> None:
+        await self.owner.stop(drain)
+
+    def restart(self) -> None:
+        """A new operator process after the old owner was stopped: a new owner over the same
+        Kubernetes objects and Atlassian org, told of every stored object (statuses as stored),
+        as the watches of a new process list them. Its monotonic clock starts elsewhere."""
+        from atlassian_operator.core.resources import AccountResource
+
+        self._origin += 100_000.0
+        self.owner = self._new_owner()
+        self.owner.start()
+        org = self.kube.objects.get(("AtlassianOrg", self.name))
+        if org is not None:
+            self.owner.post(OrgSeen(_copy(org)))
+        for (kind, _), body in sorted(self.kube.objects.items()):
+            if kind == "AtlassianAccount":
+                self.owner.post(AccountSeen(AccountResource.from_body(_copy(body))))
 
     # ---- objects as the watch delivers them ------------------------------------------------
 

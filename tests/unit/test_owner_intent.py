@@ -29,7 +29,7 @@ async def world() -> AsyncIterator[World]:
 
 async def test_the_intent_is_stored_before_the_request_is_sent(world: World) -> None:
     seen: list[dict[str, object]] = []
-    world.atlassian.on_send = lambda action, account_id: seen.append(world.status("alice"))
+    world.atlassian.on_call = lambda action, account_id: seen.append(world.status("alice"))
     world.org()
     world.account("alice", accountId=ALICE, desiredState="Suspended")
     await until(lambda: world.atlassian.disables(ALICE) == 1, "the disable")
