@@ -6,6 +6,7 @@ import contextlib
 import heapq
 from collections import deque
 from collections.abc import Iterable
+from datetime import datetime
 
 
 class SuspensionBudget:
@@ -38,6 +39,11 @@ class SuspensionBudget:
     def spent(self, now: float) -> int:
         self._expire(now)
         return len(self._spent)
+
+    def spent_at(self, now: float) -> list[float]:
+        """When the calls of the current window were made, oldest first."""
+        self._expire(now)
+        return list(self._spent)
 
     def ask(self, key: str, now: float, *, tier: int = 0, order: float | None = None) -> None:
         """`key` wants to make a disable call; it keeps its first place in line until it goes.
@@ -100,3 +106,21 @@ class SuspensionBudget:
             return now
         # After a resize below what the window already spent, several calls must expire first.
         return self._spent[len(self._spent) - self.limit] + self.window
+
+
+def recorded_calls(org: Iterable[datetime], accounts: Iterable[datetime]) -> list[datetime]:
+    """The calls two durable records show, each once: the org's `status.budget` (when each call
+    was granted) and the accounts' `lastAction` / `pendingAction` (when it was answered, or
+    granted). An account's time is the same call as the latest org time not after it that no
+    other account's time has taken; an account's time that matches none is a call the org's
+    record lacks (made by an AtlassianOrg object since re-created, or whose org write was lost).
+    """
+    unmatched = sorted(org)
+    extra = []
+    for t in sorted(accounts, reverse=True):
+        match = next((i for i in range(len(unmatched) - 1, -1, -1) if unmatched[i] <= t), None)
+        if match is None:
+            extra.append(t)
+        else:
+            del unmatched[match]
+    return sorted([*org, *extra])

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from atlassian_operator.atlassian import (
@@ -45,6 +46,7 @@ from atlassian_operator.reconcile.messages import LifecycleDone
 from atlassian_operator.reconcile.state import (
     FIRST_BACKOFF_SECONDS,
     KEY_RECHECK_SECONDS,
+    ORG_KEY,
     RETRY_BASE_SECONDS,
     OwnerState,
     backoff,
@@ -164,6 +166,7 @@ class AccountSide(OwnerState):
                     continue
                 self.budget.spend(head, now)
                 self._call(evaluation, spent_at=now)
+                self._record_budget()
         for evaluation in evaluations.values():
             with self._contained(evaluation.name):
                 if evaluation.wants is None or self.budget.waiting(evaluation.name):
@@ -334,6 +337,9 @@ class AccountSide(OwnerState):
                 now=now,
                 spec=resource.spec if isinstance(resource.spec, AccountSpec) else None,
             )
+            if result is not None:
+                # A call answered after its org went away (or its spec broke): still recorded.
+                desired["lastAction"] = result.render(resource.generation)
         else:
             assert evaluation.plan is not None and isinstance(resource.spec, AccountSpec)
             assert self.spec is not None
@@ -377,12 +383,27 @@ class AccountSide(OwnerState):
                     inactivity=evaluation.plan.inactivity,
                 )
                 state.rendered = Rendered(observation.user, view, resource.spec, inputs, desired)
-        pending = desired.get("pendingAction")
-        if pending is not None and (result is not None or pending == state.answered):
-            desired = {k: v for k, v in desired.items() if k != "pendingAction"}  # settled
+        desired = self._with_pending(state, view, desired, result)
         state.result = None
         self._writes.want(resource.ref.name, resource.ref, desired, resource.status)
         self._announce(state, desired, result)
+
+    @staticmethod
+    def _with_pending(
+        state: AccountState,
+        view: Mapping[str, Any],
+        desired: dict[str, Any],
+        result: ActionResult | None,
+    ) -> dict[str, Any]:
+        """`status.pendingAction` stays until the call is settled, whatever else is rendered:
+        a listing may show the person changed before the answer comes, and a record left by
+        a stopped process waits for a complete listing to settle it."""
+        stale = view.get("pendingAction")
+        if state.intent is not None:
+            return {**desired, "pendingAction": state.intent.record}
+        if stale is None or result is not None or stale == state.answered:
+            return {k: v for k, v in desired.items() if k != "pendingAction"}  # settled
+        return {**desired, "pendingAction": stale}
 
     def _over_budget(self, action: Action) -> Blocked:
         now = self._clock()
@@ -486,6 +507,21 @@ class AccountSide(OwnerState):
             call=True,
         )  # fmt: skip
 
+    def _record_budget(self) -> None:
+        """The window's calls in the org's status (`status.budget`): with the accounts'
+        lastAction and pendingAction, what a restarted operator rebuilds the window from, so
+        that deleting the account that asked does not give its slot back."""
+        if not self.exists or self.spec is None:
+            return
+        now, wall = self._clock(), datetime.now(UTC)
+        calls = [
+            (wall - timedelta(seconds=now - t)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for t in self.budget.spent_at(now)
+        ]
+        view = self._writes.latest(ORG_KEY) or self._status
+        desired = {**view, "budget": {"orgId": self.spec.org_id, "calls": calls}}
+        self._writes.want(ORG_KEY, self.ref, desired, self._status)
+
     def _abandon(self, state: AccountState) -> None:
         """Drop an intent not sent yet: the person is free again, the slot given back.
 
@@ -499,6 +535,7 @@ class AccountSide(OwnerState):
         state.intent, state.answered = None, intent.record
         self._in_flight.discard(intent.account_id)
         self.budget.refund(intent.spent_at)
+        self._record_budget()
 
     def _replan_org(self) -> None:
         """Something every plan depends on changed (the org's spec or object, a listing):

@@ -10,7 +10,7 @@ from typing import Any
 
 from atlassian_operator.atlassian import AtlassianError, UnreadableTime, User
 from atlassian_operator.core.authority import base_url_problem
-from atlassian_operator.core.budget import SuspensionBudget
+from atlassian_operator.core.budget import SuspensionBudget, recorded_calls
 from atlassian_operator.core.conditions import (
     ENRICHED,
     READY,
@@ -473,10 +473,15 @@ class OrgSide(OwnerState):
         prune-and-create, an Argo CD Replace), count, whichever object made them.
         """
         wall, mono = datetime.now(UTC), self._clock()
-        made = (parse_time(t) for c in claims for t in c.calls)
-        self.budget.restore(
-            (mono - (wall - t).total_seconds() for t in made if t is not None), mono
-        )
+        by_accounts = [t for c in claims for t in map(parse_time, c.calls) if t is not None]
+        recorded = self._status.get("budget") or {}
+        by_org: list[datetime] = []
+        if self.spec is not None and recorded.get("orgId") == self.spec.org_id:
+            # The org's own record: also the calls whose account has been deleted since.
+            times = (parse_time(str(t)) for t in recorded.get("calls") or ())
+            by_org = [t for t in times if t is not None]
+        made = recorded_calls(by_org, by_accounts)
+        self.budget.restore((mono - (wall - t).total_seconds() for t in made), mono)
 
     def _discover(self, snapshot: OrgSnapshot, claims: Iterable[AccountClaim]) -> None:
         known = [*claims]

@@ -74,6 +74,7 @@ class OrgOwner(OrgSide, AccountSide):
         a call sent to Atlassian has its answer recorded before another operator may look at
         the account (a cancelled call may still take effect: its pendingAction says so)."""
         self._draining = True
+        self.post(Tick())  # wake the loop: it sets _drained once nothing is left to record
         if drain > 0 and self._task is not None and not self._task.done():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(drain):
@@ -144,13 +145,15 @@ class OrgOwner(OrgSide, AccountSide):
         for message in batch:
             self._guarded(self.handle, message)
         self._guarded(self.on_time)
-        self._guarded(self._pump_writes)
         if self.accounts.readiness_changed:
             self.accounts.readiness_changed = False
             self.metrics.accounts_by_readiness(self.ref, self.accounts.readiness)
         if self.accounts.inactivity_changed:
             self.accounts.inactivity_changed = False
             self._guarded(self._inactivity_changed)
+        # Last: every write decided in this step starts now, not at the next message or
+        # heartbeat (the inactivity counts above write the org's status too).
+        self._guarded(self._pump_writes)
         self.beat = self._clock()
 
     def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
