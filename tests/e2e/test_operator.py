@@ -436,10 +436,11 @@ def test_deleting_resources_never_touches_atlassian(e2e: E2E) -> None:
         "aacct", "alice", lambda s: s.get("accountStatus") == "Suspended", "alice Suspended"
     )
     e2e.kube.kubectl("delete", "aacct/alice", "--timeout=20s")
-    # A second org on the same simulator: its sync, asked for after the deletion and answered,
-    # shows the operator has handled the deletion events (any late call would come before).
-    e2e.apply(e2e.org_manifest("witness"))
-    e2e.wait_synced("witness")
+    # A second org on the same simulator (an orgId of its own: one orgId has one acting
+    # AtlassianOrg, so its listing is answered 404): its sync, asked for after the deletion and
+    # answered, shows the operator has handled the deletion events (a late call comes before).
+    e2e.apply(e2e.org_manifest("witness", orgId="org-witness"))
+    e2e.later_sync("witness")
     e2e.kube.kubectl("delete", "aorg/acme", "--timeout=20s")
     e2e.later_sync("witness")
     e2e.later_sync("witness")

@@ -48,9 +48,15 @@ def test_invalid_specs_get_actionable_conditions_and_the_rest_keeps_working(e2e:
     e2e.apply(
         [
             e2e.org_manifest("acme"),
-            e2e.org_manifest("no-secret", apiKeySecretRef={"name": "missing-secret"}),
+            # Each broken org names an org of its own: two AtlassianOrgs for one orgId would
+            # make the later ones DuplicateOrg, which is not what these show.
+            e2e.org_manifest(
+                "no-secret", orgId="org-no-secret", apiKeySecretRef={"name": "missing-secret"}
+            ),
             e2e.org_manifest("wrong-org", orgId="no-such-org"),
-            e2e.org_manifest("wrong-url", apiBaseURL=f"{sim.url}/not-atlassian"),
+            e2e.org_manifest(
+                "wrong-url", orgId="org-wrong-url", apiBaseURL=f"{sim.url}/not-atlassian"
+            ),
         ]
     )
     e2e.account("alice", accountId=ALICE)

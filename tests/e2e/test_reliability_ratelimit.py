@@ -161,9 +161,10 @@ def test_429_storm_slows_the_sync_which_completes(
     window, _, min_left = LIMITS[signals[0]]
     with contextlib.ExitStack() as stack:
         sims = [
-            stack.enter_context(start_simulator(users=40, seed=3, page_size=10, org_id="org-e2e",
+            stack.enter_context(start_simulator(users=40, seed=3, page_size=10,
+                                                org_id=f"org-e2e-{signal}",  # one org each
                                                 api_key=API_KEY, scim_every=1000))
-            for _ in signals
+            for signal in signals
         ]  # fmt: skip
         op = stack.enter_context(operator_process(kube, allow=[s.url for s in sims]))
         orgs = [Org(E2E(kube, sim, op), signal) for sim, signal in zip(sims, signals, strict=True)]

@@ -112,12 +112,14 @@ def run_every_error_path(e2e: E2E, nobody: str) -> None:
     e2e.secret(name="empty-key", value=" ")
     e2e.apply(
         [
-            e2e.org_manifest("no-secret", apiKeySecretRef={"name": "missing"}),
-            e2e.org_manifest("empty-secret", apiKeySecretRef={"name": "empty-key"}),
-            e2e.org_manifest("wrong-key", apiKeySecretRef={"name": "wrong-key"}),
+            # Each names an org of its own (one orgId has one acting AtlassianOrg); the
+            # simulator checks the key before the org, so wrong-key still sees a 401.
+            e2e.org_manifest("no-secret", orgId="org-1", apiKeySecretRef={"name": "missing"}),
+            e2e.org_manifest("empty-secret", orgId="org-2", apiKeySecretRef={"name": "empty-key"}),
+            e2e.org_manifest("wrong-key", orgId="org-3", apiKeySecretRef={"name": "wrong-key"}),
             e2e.org_manifest("wrong-org", orgId="no-such-org"),
-            e2e.org_manifest("wrong-url", apiBaseURL=f"{sim.url}/not-atlassian"),
-            e2e.org_manifest("nobody-there", apiBaseURL=nobody),
+            e2e.org_manifest("wrong-url", orgId="org-5", apiBaseURL=f"{sim.url}/not-atlassian"),
+            e2e.org_manifest("nobody-there", orgId="org-6", apiBaseURL=nobody),
         ]
     )
     for name, expected in (

@@ -316,9 +316,15 @@ def test_a_remembered_failure_is_passed_to_the_decision() -> None:
         ),
         pytest.param(
             spec(email=EMAIL),
-            {"accountId": "5570:old", "email": EMAIL.upper()},
+            {"accountId": "5570:old", "email": EMAIL.upper(), "atlassianStatus": "active"},
             "5570:old",
             id="older-status-resolved-by-this-email",
+        ),
+        pytest.param(
+            spec(email=EMAIL),
+            {"accountId": "5570:old", "email": EMAIL},
+            None,
+            id="older-problem-status-copies-the-specs-email",
         ),
         pytest.param(
             spec(email=EMAIL), {"accountId": "5570:old"}, None, id="older-status-no-witness"

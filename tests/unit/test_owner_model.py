@@ -418,7 +418,7 @@ class OwnerModel(RuleBasedStateMachine):
         self.outcome = "ok"
         self.answering: str | None = None  # the outcome kind of the call being answered
         self.org_spec: dict[str, Any] = {
-            "suspension": {"maxPerSync": 1, "allowReactivation": True},
+            "suspension": {"maxPerSync": 2, "allowReactivation": True},
             "inactivity": None,
         }
         self.org_uid, self.org_generation, self.uids = "org-uid-1", 1, 1

@@ -75,7 +75,8 @@ def pin_holds(spec: AccountSpec, status: Mapping[str, Any]) -> bool:
         # Written before pinnedFrom existed: the email the pin was resolved by is the only
         # witness. Without it (Atlassian hides the email) the pin is not trusted: resolving
         # again from the spec acts on nobody rather than on a person the spec no longer names.
-        shown = status.get("email")
+        # Only an observed status counts: a problem status copies the spec's own email.
+        shown = status.get("email") if status.get("atlassianStatus") else None
         return bool(shown and spec.email and str(shown).lower() == spec.email.lower())
     return bool(source == spec_identity(spec))
 

@@ -365,7 +365,11 @@ def problem_status(
         Condition(READY, False, reason, message),
         Condition(SYNCED, False, reason, message),
     )
-    named = {"accountId": spec.account_id, "email": spec.email} if spec is not None else {}
+    named: dict[str, Any] = {}
+    if spec is not None:
+        named = {"accountId": spec.account_id, "email": spec.email}
+        if spec.account_id and "accountId" not in previous:
+            named["pinnedFrom"] = spec_identity(spec)  # the ID is the spec's own
     return {
         **{k: v for k, v in named.items() if v},
         **previous,
