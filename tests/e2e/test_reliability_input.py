@@ -97,8 +97,11 @@ def test_invalid_specs_get_actionable_conditions_and_the_rest_keeps_working(e2e:
     assert [c["status"] for c in calls(sim, "disable")] == [204]
     assert condition(e2e.status("aorg", "acme"), "Ready") == "True"
 
-    # Fixing the cause is enough: the org recovers and its account is observed.
+    # Fixing the cause is enough: the org recovers and its account is observed. (It takes
+    # over the simulator's org from acme: one orgId has one acting AtlassianOrg.)
+    e2e.kube.kubectl("delete", "aorg/acme", "--timeout=20s")
     e2e.secret(name="missing-secret")
+    e2e.apply(e2e.org_manifest("no-secret", apiKeySecretRef={"name": "missing-secret"}))
     e2e.wait_status(
         "aorg", "no-secret", lambda s: condition(s, "Ready") == "True", "no-secret fixed"
     )

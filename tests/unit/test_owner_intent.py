@@ -84,14 +84,17 @@ async def test_a_recorded_call_a_listing_shows_not_done_is_said_and_planned_agai
         "alice", accountId=ALICE, desiredState="Suspended",
         stored_status={"accountId": ALICE, "accountStatus": "Active", "pendingAction": pending},
     )  # fmt: skip
+    world.atlassian.call_gate.close()  # the call planned again waits, so its record shows
     world.org()
-    await synced(world)
-    last = world.status("alice")["lastAction"]
-    assert last["result"] == "Failed" and last["reason"] == "OutcomeUnknown"
-    world.tick(61)
-    await synced(world, listings=2)
-    await until(lambda: world.atlassian.disables(ALICE) == 1, "planned again")
+    await until(lambda: world.atlassian.call_gate.waiting == 1, "planned again at once")
     await quiet(world)
+    alice = world.status("alice")
+    assert alice["lastAction"]["result"] == "Failed"
+    assert alice["lastAction"]["reason"] == "OutcomeUnknown"
+    assert alice["pendingAction"]["time"] != pending["time"]  # the new call's own record
+    assert world.kube.warnings("alice") == []  # nothing failed at Atlassian: no Warning
+    world.atlassian.call_gate.open()
+    await until(lambda: world.status("alice").get("accountStatus") == "Suspended", "done")
     assert world.atlassian.disables(ALICE) == 1
 
 

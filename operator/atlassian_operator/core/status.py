@@ -37,6 +37,9 @@ class ActionResult:
     time: str
     #: The field manager that last set spec.desiredState (kubectl, a GitOps controller, ...).
     requested_by: str | None = None
+    #: Worth an Event: not for a call a stopped operator never finished, which is planned
+    #: again at once (its lastAction says what happened).
+    announce: bool = True
 
     def render(self, generation: int) -> dict[str, Any]:
         rendered = {

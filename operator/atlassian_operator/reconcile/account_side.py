@@ -258,6 +258,9 @@ class AccountSide(OwnerState):
         touched = self.accounts.claim(state, observation.account_id)
         if state.result is None:
             state.result = self._settle_stale_intent(state, view, snapshot)
+            if state.result is not None and not state.result.succeeded:
+                # Not done: planned again at once, once this pass has recorded that.
+                self.accounts.retry_at(state, now)
         rivals = self.accounts.rivals(name, observation.account_id)
         failed = state.failed
         directory = snapshot.directory
@@ -429,9 +432,9 @@ class AccountSide(OwnerState):
             self.accounts.set_readiness(state, readiness)
         self.accounts.set_inactivity(state, inactivity_kinds(status))
         if result is not None:
-            if result.succeeded:
+            if result.announce and result.succeeded:
                 self._event(ref, "Normal", result.action.terms.event, result.message)
-            else:
+            elif result.announce:
                 self._event(
                     ref, "Warning", f"{result.action}Failed", f"{result.reason}: {result.message}"
                 )
@@ -576,6 +579,7 @@ class AccountSide(OwnerState):
             action, False, "OutcomeUnknown",
             f"the operator stopped before Atlassian answered this {action.noun} of {who}; a "
             "complete listing since shows it did not take effect; it is planned again", time, by,
+            announce=False,
         )  # fmt: skip
 
     def _on_lifecycle_done(self, message: LifecycleDone) -> None:
