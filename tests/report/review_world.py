@@ -73,7 +73,9 @@ ORGS: list[dict[str, Any]] = [
 
 
 def _product(product: str, status: str, last: str | None) -> dict[str, Any]:
-    entry = {"product": product, "status": status}
+    name = product.rsplit(" (", 1)[0]  # the CRD requires product, key, name and status
+    entry = {"product": product, "key": name.lower().replace(" ", "-"), "name": name,
+             "status": status}  # fmt: skip
     return {**entry, "lastActive": last} if last else entry
 
 

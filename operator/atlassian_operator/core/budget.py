@@ -89,6 +89,15 @@ class SuspensionBudget:
         with contextlib.suppress(ValueError):  # it has left the window already
             self._spent.remove(at)
 
+    def restamp(self, at: float, now: float) -> None:
+        """The call that took the slot at `at` is sent now: the window counts it from now, so
+        that calls whose record took long to store never crowd into one window."""
+        with contextlib.suppress(ValueError):
+            self._spent.remove(at)
+        self._spent.append(now)
+        if len(self._spent) > 1 and self._spent[-2] > now:
+            self._spent = deque(sorted(self._spent))
+
     def restore(self, spent: Iterable[float], now: float) -> None:
         """Calls recorded elsewhere (before a restart, or by an object since re-created), so
         that neither refills the window. The durable record keeps one or two calls per account,

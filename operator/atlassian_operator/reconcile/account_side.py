@@ -490,6 +490,10 @@ class AccountSide(OwnerState):
         if self._draining or self._client is None:
             return  # stays recorded: the next listing (or the next process) settles it
         intent.sent = True
+        now = self._clock()
+        self.budget.restamp(intent.spent_at, now)  # the window counts calls as they are sent
+        intent.spent_at = now
+        self._record_budget()
         resource = state.resource
         name, uid = resource.ref.name, resource.ref.uid
 
