@@ -301,22 +301,24 @@ def over_budget(history: History, call: Sent) -> str | None:
 
 
 def unrecorded(call: Sent, stored: Mapping[str, Account]) -> str | None:
-    """Every call made shows in status: its account's lastAction, or a pending record."""
-    org = call.org
-    asking = [
+    """Every call is recorded before it is sent (an account's status.pendingAction names the
+    person), and after it in that same account's status (pendingAction, or a lastAction since),
+    whatever happened in between; unless that account was deleted."""
+    makers = [
         a for a in call.accounts
-        if org is not None and asks_for(a, call.action, org)
-        and any(names(a, call.person, v) for v in call.views)
+        if (a.status.get("pendingAction") or {}).get("accountId") == call.person
     ]  # fmt: skip
-    alive = [stored[a.name] for a in asking if a.name in stored and stored[a.name].uid == a.uid]
+    if not makers:
+        return "no account's status recorded it before it was sent"
+    alive = [stored[a.name] for a in makers if a.name in stored and stored[a.name].uid == a.uid]
     if not alive:
-        return None  # the account that asked was deleted
+        return None  # the account that made it was deleted, and its record with it
     since = stamp(call.wall)
     for account in alive:
         last = account.status.get("lastAction") or {}
         if str(last.get("time") or "") >= since:
             return None
-        if any(k.startswith("pending") for k in account.status):
+        if account.status.get("pendingAction"):
             return None
     return f"no status of {', '.join(a.name for a in alive)} records it"
 
