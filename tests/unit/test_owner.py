@@ -202,6 +202,31 @@ async def test_a_recreated_org_is_a_new_object_with_the_same_budget(world: World
     await until(lambda: world.atlassian.disables(BOB) == 1, "bob's turn")
 
 
+async def test_a_recreated_org_keeps_the_window_in_its_own_status_across_a_restart(
+    world: World,
+) -> None:
+    """Found by `make fuzz`: the only durable record of a call whose account was deleted was
+    the old object's `status.budget`; re-creating the org and then restarting refilled the
+    window. The new object records the window it inherits as soon as it is seen."""
+    world.org(suspension={"maxPerSync": 1})
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.atlassian.disables() == 1, "a suspension spends the budget")
+    await quiet(world)
+    alice = world.kube.objects.pop(("AtlassianAccount", "alice"))
+    world.owner.post(AccountGone("alice", alice["metadata"]["uid"]))
+    world.delete_org()
+    await quiet(world)
+    world.org(uid="org-uid-2", suspension={"maxPerSync": 1})
+    await until(lambda: world.owner.ref.uid == "org-uid-2", "the new object")
+    await quiet(world)
+    assert len(world.org_status().get("budget", {}).get("calls", [])) == 1
+    await world.stop()
+    world.restart()
+    world.account("bob", accountId=BOB, desiredState="Suspended")
+    await until(lambda: world.reason("bob") == "SuspensionBudgetExceeded", "bob waits")
+    assert world.atlassian.disables() == 1
+
+
 async def test_an_org_object_pointed_at_another_org_starts_a_new_window(world: World) -> None:
     world.org(suspension={"maxPerSync": 1})
     world.account("alice", accountId=ALICE, desiredState="Suspended")

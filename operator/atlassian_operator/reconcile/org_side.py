@@ -93,6 +93,10 @@ class OrgSide(OwnerState):
                 self.spec, self.spec_error = None, exc
             self._next_sync = self._clock()
             self._replan_org()  # a changed spec can unblock accounts, or block a call
+        if first and self.budget.spent(self._clock()):
+            # A re-created object inherits the orgId's window: its status is now the durable
+            # record of calls whose accounts (and the old object) may be gone.
+            self._record_budget()
         if self._duplicate_of is not None:
             self._write_duplicate(self._duplicate_of)
 
