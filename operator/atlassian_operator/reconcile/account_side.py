@@ -628,7 +628,7 @@ class AccountSide(OwnerState):
                 action, True, "Succeeded", f"{verb} {who} in Atlassian{by}", utcnow(),
                 message.requested_by,
             )  # fmt: skip
-            self._counts_changed()
+            self._counts_stale = True  # the owner's step writes the org's counts
         else:
             reason = reason_of(error)
             if self.exists:

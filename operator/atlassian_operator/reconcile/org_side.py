@@ -35,6 +35,7 @@ from atlassian_operator.core.resources import (
 from atlassian_operator.core.snapshot import OrgSnapshot
 from atlassian_operator.core.status import org_status
 from atlassian_operator.reconcile import effects
+from atlassian_operator.reconcile.account_side import AccountSide
 from atlassian_operator.reconcile.effects import Listing
 from atlassian_operator.reconcile.kube import ApiKey
 from atlassian_operator.reconcile.messages import (
@@ -46,7 +47,6 @@ from atlassian_operator.reconcile.state import (
     KEY_RECHECK_SECONDS,
     ORG_KEY,
     RETIRED_CLIENT_GRACE_SECONDS,
-    OwnerState,
     backoff,
     newer_or_equal,
     reason_of,
@@ -56,7 +56,7 @@ from atlassian_operator.reconcile.state import (
 logger = logging.getLogger(__name__)
 
 
-class OrgSide(OwnerState):
+class OrgSide(AccountSide):
     # ----- the AtlassianOrg ---------------------------------------------------------------------
 
     def _on_org_seen(self, body: Mapping[str, Any]) -> None:
@@ -224,10 +224,6 @@ class OrgSide(OwnerState):
             "closing a replaced client",
             effects.close_later(client, RETIRED_CLIENT_GRACE_SECONDS),
         )
-
-    def _config_key(self) -> str:
-        """Changes whenever what an Atlassian call depends on changes: the org's spec or key."""
-        return f"{self.ref.uid}/{self.generation}/{self._key_fingerprint}"
 
     def _start_listing(self) -> None:
         assert self._client is not None and self.spec is not None
@@ -603,6 +599,7 @@ class OrgSide(OwnerState):
 
     def _counts_changed(self) -> None:
         """An action's result shows in the org's counts at once, not at the next listing."""
+        self._counts_stale = False
         view = self._org_view()
         if self.snapshot is None or not self.exists or "users" not in view:
             return

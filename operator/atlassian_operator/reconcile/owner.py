@@ -24,7 +24,6 @@ from atlassian_operator.core.resources import (
 )
 from atlassian_operator.core.status import status_patch
 from atlassian_operator.reconcile import effects
-from atlassian_operator.reconcile.account_side import AccountSide
 from atlassian_operator.reconcile.messages import (
     AccountGone,
     AccountSeen,
@@ -60,7 +59,7 @@ __all__ = ["ClientFactory", "OrgOwner"]
 logger = logging.getLogger(__name__)
 
 
-class OrgOwner(OrgSide, AccountSide):
+class OrgOwner(OrgSide):
     """The owner of one org: its loop, its messages, and the writes of its statuses."""
 
     # ----- running ------------------------------------------------------------------------------
@@ -148,6 +147,8 @@ class OrgOwner(OrgSide, AccountSide):
         if self.accounts.readiness_changed:
             self.accounts.readiness_changed = False
             self.metrics.accounts_by_readiness(self.ref, self.accounts.readiness)
+        if self._counts_stale:
+            self._guarded(self._counts_changed)
         if self.accounts.inactivity_changed:
             self.accounts.inactivity_changed = False
             self._guarded(self._inactivity_changed)

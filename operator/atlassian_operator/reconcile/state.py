@@ -1,8 +1,10 @@
 """The state one org's owner holds, in one place: what the owner's two sides share.
 
-`OrgOwner` (owner.py) is one class made of this state, `OrgSide` (what it does about the
-AtlassianOrg: spec, key, listing, org status) and `AccountSide` (what it does about the
-AtlassianAccounts: plan, gate, call, render). They run only on the owner's single loop.
+`OrgOwner` (owner.py) is one class made of this state, `AccountSide` (what it does about the
+AtlassianAccounts: plan, gate, call, render) and, on top of it, `OrgSide` (what it does about
+the AtlassianOrg: spec, key, listing, org status; it re-plans the accounts when any of those
+change). The account side never calls the org side: what it changes for the org (the counts
+after a call) it marks, and the owner's step writes. They run only on the owner's single loop.
 """
 
 from __future__ import annotations
@@ -152,6 +154,7 @@ class OwnerState:
         self._listed_at = 0.0  # when the listing behind `snapshot` started (monotonic)
         self._permissions: dict[str, LifecyclePermission] = {}  # asked during this snapshot
         self._unconfirmed: dict[str, float] = {}  # account ID -> when a call's outcome got lost
+        self._counts_stale = False  # a call's result changed the org's counts since the listing
         self.budget = SuspensionBudget(10, 300.0)
         self._budget_org: str | None = None  # the Atlassian org whose calls `budget` counts
         self._in_flight: set[str] = set()
@@ -185,29 +188,9 @@ class OwnerState:
     def _interval(self) -> float:
         return self.spec.sync_interval_seconds if self.spec else 300.0
 
-    # Each side calls these of the other (defined in OrgSide and AccountSide).
-
-    def _counts_changed(self) -> None:
-        raise NotImplementedError
-
-    def _inactivity_changed(self) -> None:
-        raise NotImplementedError
-
-    def _replan_org(self) -> None:
-        raise NotImplementedError
-
     def _config_key(self) -> str:
-        raise NotImplementedError
-
-    def _write_org_problem(
-        self,
-        reason: str,
-        message: str,
-        *,
-        config_error: bool,
-        fields: Mapping[str, Any] | None = None,
-    ) -> None:
-        raise NotImplementedError
+        """Changes whenever what an Atlassian call depends on changes: the org's spec or key."""
+        return f"{self.ref.uid}/{self.generation}/{self._key_fingerprint}"
 
 
 def reason_of(error: AtlassianError) -> str:
