@@ -1043,11 +1043,21 @@ SEEDS: dict[str, list[tuple[str, dict[str, Any]]]] = {
         ("put_account", {"name": "offboard", "by_id": None, "email": ANN,
                          "desired": "Active", "exempt_label": False}),
     ],
+    # Issue 25, bug 2: a last-active time in a layout the parser cannot read, of someone
+    # watched for 200 days; unreadable is not "never active".
+    "an unreadable last activity is not inactivity": [
+        ("inactivity", {"days": 30, "enforce": True}),
+        ("restore_account", {"name": "watch", "person": "u2", "observed_days": 200,
+                             "broken": False}),
+        ("last_active", {"person": "u2", "activity": "unreadable"}),
+        ("tick", {"seconds": 61}),  # the next listing shows it
+    ],
     # Issue 25, bug 3: an observe-only account watched u1 for 200 days is pointed at u2, who
     # has never been active; u2's inactivity clock starts now, not 200 days ago.
     "a new hire does not inherit the previous person's clock": [
         ("inactivity", {"days": 30, "enforce": True}),
         ("last_active", {"person": "u2", "activity": "absent"}),
+        ("tick", {"seconds": 61}),  # the next listing shows it
         ("restore_account", {"name": "watch", "person": "u1", "observed_days": 200,
                              "broken": False}),
         ("put_account", {"name": "watch", "by_id": "u2", "email": ANN, "desired": None,
@@ -1057,6 +1067,7 @@ SEEDS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "re-enables share the budget": [
         ("budget", {"max_per_sync": 1}),
         ("admin_sets_status", {"person": "u4", "active": False}),
+        ("tick", {"seconds": 61}),  # the next listing shows it
         ("put_account", {"name": "keep", "by_id": "u3", "email": ANN, "desired": "Active",
                          "exempt_label": False}),
         ("put_account", {"name": "seat", "by_id": "u4", "email": ANN, "desired": "Active",
