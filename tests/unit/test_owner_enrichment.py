@@ -310,3 +310,22 @@ async def test_an_admin_a_later_search_does_not_return_stays_protected(world: Wo
     await synced(world, listings=3)
     await until(lambda: world.atlassian.disables(ADMIN) == 1, "the former admin disabled")
     assert world.atlassian.checks == []
+
+
+async def test_a_re_created_org_still_knows_an_admin_its_first_search_leaves_out(
+    world: World,
+) -> None:
+    """Found by the model-based test: re-creating the AtlassianOrg (a Flux prune-and-create)
+    dropped what earlier searches said, so an admin whom the new object's first search left
+    out was disabled. Like the budget, what is known of the org's people belongs to the orgId."""
+    world.org()
+    await synced(world)
+    world.delete_org()
+    await quiet(world)
+    world.atlassian.search_omits = {ADMIN}
+    world.org(uid="org-uid-2", created="2026-12-02T00:00:00Z")
+    await synced(world, listings=2)
+    world.account("admin", accountId=ADMIN, desiredState="Suspended")
+    await until(lambda: world.reason("admin") == "OrganizationAdmin", "still an admin")
+    await quiet(world)
+    assert world.atlassian.disables(ADMIN) == 0

@@ -87,6 +87,7 @@ class OrgSide(AccountSide):
                 self.spec, self.spec_error = OrgSpec.from_dict(body.get("spec") or {}), None
                 if self._budget_org not in (None, self.spec.org_id):
                     self.budget = SuspensionBudget(10, 300.0)  # another Atlassian org's window
+                    self._inherited_directory = None  # and another org's people
                 self._budget_org = self.spec.org_id
                 self.budget.resize(self.spec.suspension.max_per_sync, self._interval())
             except InvalidSpec as exc:
@@ -135,9 +136,11 @@ class OrgSide(AccountSide):
         self._retire_client()
         self._epoch += 1  # a listing in flight answers an object that is gone
         self._listing, self._reading_key = None, False
+        if self.snapshot is not None and self.snapshot.directory is not None:
+            self._inherited_directory = self.snapshot.directory
         self.snapshot, self._journal = None, {}
-        # The budget's window stays: it belongs to the Atlassian org, and a new object naming
-        # the same orgId goes on spending it (see _on_org_seen).
+        # The budget's window and the last search's facts stay: they belong to the Atlassian
+        # org, and a new object naming the same orgId goes on from them (see _on_org_seen).
         self._failure, self._config_failure, self._failures = None, None, 0
         self._status, self._resource_version, self.generation = {}, "", 0
         self.spec, self.spec_error = None, None
@@ -342,8 +345,9 @@ class OrgSide(AccountSide):
         """The v2 search joined to this listing, with what earlier searches said that still
         blocks a call for users it did not return; after a failed search, what the last one knew.
         """
-        known = self.snapshot.directory if self.snapshot is not None else None
+        known = self.snapshot.directory if self.snapshot is not None else self._inherited_directory
         if message.directory is not None:
+            self._inherited_directory = None  # carried into this one, where still protective
             return Directory.join(
                 message.directory,
                 (u.account_id for u in users),

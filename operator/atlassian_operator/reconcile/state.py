@@ -24,6 +24,7 @@ from atlassian_operator.atlassian import (
 )
 from atlassian_operator.core.budget import SuspensionBudget
 from atlassian_operator.core.conditions import READY, find
+from atlassian_operator.core.directory import Directory
 from atlassian_operator.core.reasons import failure_reason
 from atlassian_operator.core.resources import (
     ORG_KIND,
@@ -157,6 +158,9 @@ class OwnerState:
         self._counts_stale = False  # a call's result changed the org's counts since the listing
         self.budget = SuspensionBudget(10, 300.0)
         self._budget_org: str | None = None  # the Atlassian org whose calls `budget` counts
+        # What the last search of that Atlassian org said, kept when the object is re-created:
+        # an admin the new object's first search leaves out is still known to be one.
+        self._inherited_directory: Directory | None = None
         self._in_flight: set[str] = set()
         # ---- the AtlassianAccounts naming this org
         self.accounts = AccountBook()
