@@ -1052,6 +1052,25 @@ SEEDS: dict[str, list[tuple[str, dict[str, Any]]]] = {
         ("put_account", {"name": "offboard", "by_id": None, "email": ANN,
                          "desired": "Active", "exempt_label": False}),
     ],
+    # Issue 25, bug 1: an account that pinned u1 by email is edited to an address that
+    # matches nobody, and to Suspended: it acts on nobody, not on u1.
+    "a pin holds only for the spec it was resolved from": [
+        ("put_account", {"name": "offboard", "by_id": None, "email": ANN, "desired": None,
+                         "exempt_label": False}),
+        ("put_account", {"name": "offboard", "by_id": None, "email": "nobody@acme.example",
+                         "desired": "Suspended", "exempt_label": False}),
+    ],
+    # Issue 25, bug 4: two observe-only accounts for one idle person, both found eligible in
+    # the pass that switches Enforce on: one call, not two.
+    "two observe-only accounts for one idle person make one call": [
+        ("put_account", {"name": "watch", "by_id": "u2", "email": ANN, "desired": None,
+                         "exempt_label": False}),
+        ("put_account", {"name": "seat", "by_id": "u2", "email": ANN, "desired": None,
+                         "exempt_label": False}),
+        ("last_active", {"person": "u2", "activity": "old"}),
+        ("tick", {"seconds": 61}),  # the next listing shows it
+        ("inactivity", {"days": 30, "enforce": True}),
+    ],
     # Issue 25, bug 2: a last-active time in a layout the parser cannot read, of someone
     # watched for 200 days; unreadable is not "never active".
     "an unreadable last activity is not inactivity": [
@@ -1071,6 +1090,31 @@ SEEDS: dict[str, list[tuple[str, dict[str, Any]]]] = {
                              "broken": False}),
         ("put_account", {"name": "watch", "by_id": "u2", "email": ANN, "desired": None,
                          "exempt_label": False}),
+    ],
+    # Issue 25, bug 8: a call hangs and its org is deleted meanwhile: the account's status
+    # says OrgNotFound, and still records the call that is out.
+    "the intent stays recorded while the call is unanswered": [
+        ("calls_hang", {"held": True}),
+        ("put_account", {"name": "offboard", "by_id": "u1", "email": ANN,
+                         "desired": "Suspended", "exempt_label": False}),
+        ("delete_org", {}),
+    ],
+    # Issue 25, bug 9: an error body that echoes the key, in a status message.
+    "an echoed key never shows": [
+        ("next_calls", {"outcome": "unavailable"}),
+        ("put_account", {"name": "offboard", "by_id": "u1", "email": ANN,
+                         "desired": "Suspended", "exempt_label": False}),
+    ],
+    # Issue 25, bug 10, as the random search shrank it: a status broken by hand (a
+    # productAccess item without its product) and a restart; the first listing still renders
+    # the other account.
+    "one account's bad data stops no other": [
+        ("restore_account", {"name": "watch", "person": "u1", "observed_days": 10,
+                             "broken": True}),
+        ("recreate_org", {}),
+        ("restore_account", {"name": "offboard", "person": "u1", "observed_days": 10,
+                             "broken": False}),
+        ("restart", {"drain": False, "answered_in_drain": False, "lands": False}),
     ],
     # Issue 25, bug 11: an admin whom one successful v2 search leaves out stays an admin.
     "an admin left out of a search keeps admin protection": [
