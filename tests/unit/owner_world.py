@@ -117,7 +117,8 @@ class FakeAtlassian:
         for u in users:
             self.users[u.account_id] = u
 
-    def directory_users(self) -> list[DirectoryUser]:
+    def directory_users(self, *, everyone: bool = False) -> list[DirectoryUser]:
+        """What the v2 search returns; `everyone`: the users it omits too (the truth)."""
         listed = [
             DirectoryUser(
                 **{
@@ -131,7 +132,7 @@ class FakeAtlassian:
                 }
             )
             for u in self.users.values()
-            if u.account_id not in self.search_omits
+            if everyone or u.account_id not in self.search_omits
         ]
         return listed + self.unmanaged
 

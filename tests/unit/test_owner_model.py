@@ -514,13 +514,8 @@ class OwnerModel(RuleBasedStateMachine):
     def _view_now(self) -> View:
         """The world as it is: each person's role too, whether or not a search shows it."""
         fake = self.world.atlassian
-        omitted, fake.search_omits = fake.search_omits, set()
-        try:
-            directory = fake.directory_users()
-        finally:
-            fake.search_omits = omitted
         listed = {u.account_id: self._listed_person(u) for u in fake.users.values()}
-        for u in directory:
+        for u in fake.directory_users(everyone=True):
             if u.account_id in listed or u.claim_status == "unmanaged":
                 base = listed.get(u.account_id) or Listed(u.account_status, u.email, "absent", None)
                 listed[u.account_id] = self._with_facts(base, u)

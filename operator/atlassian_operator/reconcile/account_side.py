@@ -166,7 +166,6 @@ class AccountSide(OwnerState):
                     continue
                 self.budget.spend(head, now)
                 self._call(evaluation, spent_at=now)
-                self._record_budget()
         for evaluation in evaluations.values():
             with self._contained(evaluation.name):
                 if evaluation.wants is None or self.budget.waiting(evaluation.name):

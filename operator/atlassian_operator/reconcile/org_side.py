@@ -603,7 +603,6 @@ class OrgSide(AccountSide):
 
     def _counts_changed(self) -> None:
         """An action's result shows in the org's counts at once, not at the next listing."""
-        self._counts_stale = False
         view = self._org_view()
         if self.snapshot is None or not self.exists or "users" not in view:
             return

@@ -148,6 +148,7 @@ class OrgOwner(OrgSide):
             self.accounts.readiness_changed = False
             self.metrics.accounts_by_readiness(self.ref, self.accounts.readiness)
         if self._counts_stale:
+            self._counts_stale = False
             self._guarded(self._counts_changed)
         if self.accounts.inactivity_changed:
             self.accounts.inactivity_changed = False
