@@ -1120,6 +1120,16 @@ SEEDS: dict[str, list[tuple[str, dict[str, Any]]]] = {
         ("put_account", {"name": "offboard", "by_id": "u1", "email": ANN,
                          "desired": "Suspended", "exempt_label": False}),
     ],
+    # Found by the random search once the model's view was truthful: the org re-created
+    # between a search that shows an admin and one that leaves him out.
+    "a re-created org still knows an admin its first search leaves out": [
+        ("directory_says", {"person": "u1", "role": "admin", "omitted": False}),
+        ("recreate_org", {}),
+        ("directory_says", {"person": "u1", "role": "admin", "omitted": True}),
+        ("recreate_org", {}),
+        ("put_account", {"name": "offboard", "by_id": None, "email": ANN,
+                         "desired": "Suspended", "exempt_label": False}),
+    ],
     # Issue 25, bug 13: two leavers set Active at once, with maxPerSync 1.
     "re-enables share the budget": [
         ("budget", {"max_per_sync": 1}),
