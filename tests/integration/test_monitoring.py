@@ -38,6 +38,7 @@ ALERTS = {
     "AtlassianAuthFailures",
     "AtlassianOperatorDown",
     "AtlassianOperatorNoLeader",
+    "AtlassianMassSuspensionPaused",
 }
 
 
@@ -76,7 +77,7 @@ def load_yaml(path: Path) -> Any:
 def test_promtool_checks_the_rules() -> None:
     result = run(promtool(), "check", "rules", "--lint=all", "--lint-fatal", str(RULES))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 6 rules found" in result.stdout
+    assert "SUCCESS: 7 rules found" in result.stdout
 
 
 def test_rule_unit_tests_pass() -> None:
@@ -168,6 +169,7 @@ def exported_metric_names() -> tuple[set[str], set[str]]:
     metrics.enrichment_failed(ref, "AtlassianUnavailable")
     metrics.inactivity(ref, {"eligible": 2, "eligibleBillable": 1, "suspended": 0})
     metrics.unreadable_times(ref, 1)
+    metrics.paused(ref, 40)
     families = list(text_string_to_metric_families(generate_latest(metrics.registry).decode()))
     silent = [family.name for family in families if not family.samples]
     assert not silent, f"drive these metrics in exported_metric_names(): {silent}"

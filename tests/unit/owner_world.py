@@ -375,11 +375,34 @@ class World:
                      **spec},
             "status": dict(stored.get("status") or {}) if kept and stored else {},
         }  # fmt: skip
+        if kept and stored:  # metadata a spec change leaves as it was
+            for key in ("annotations", "managedFields"):
+                if key in stored["metadata"]:
+                    body["metadata"][key] = stored["metadata"][key]
         self.kube.objects[("AtlassianOrg", self.name)] = body
         if self.fleet is not None:
             self.fleet.org_event("MODIFIED" if kept else "ADDED", _copy(body))
         else:
             self.owner.post(OrgSeen(_copy(body)))
+
+    def annotate_org(
+        self, key: str, value: str | None, manager: str = "kubectl-annotate", at: str = ""
+    ) -> None:
+        """Set (None: remove) an annotation of the AtlassianOrg, as `manager` does at `at`:
+        metadata only, so the generation stays; managedFields says who set it."""
+        body = self.kube.objects[("AtlassianOrg", self.name)]
+        meta = body["metadata"]
+        annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != key}
+        if value is not None:
+            annotations[key] = value
+        meta["annotations"] = annotations
+        meta["managedFields"] = [
+            *(meta.get("managedFields") or ()),
+            {"manager": manager, "operation": "Update", "time": at or "2026-12-06T10:00:00Z",
+             "fieldsV1": {"f:metadata": {"f:annotations": {f"f:{key}": {}}}}},
+        ]  # fmt: skip
+        meta["resourceVersion"] = str(next(self.kube._versions))
+        self.owner.post(OrgSeen(_copy(body)))
 
     def delete_org(self) -> None:
         body = self.kube.objects.pop(("AtlassianOrg", self.name))

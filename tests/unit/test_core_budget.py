@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from atlassian_operator.core.brake import DAY_SECONDS
 from atlassian_operator.core.budget import SuspensionBudget
 
 WINDOW = 300.0
@@ -49,7 +50,50 @@ def test_the_window_rolls_one_call_at_a_time() -> None:
     budget = spent_budget(3, 0.0, 100.0, 200.0)
 
     assert [budget.available(t) for t in (250.0, 300.0, 400.0, 500.0)] == [0, 1, 2, 3]
-    assert budget.spent(250.0) == 0
+    # Out of the window, still in the brake's day; gone a day after the last one.
+    assert [t for t, _ in budget.kept(500.0)] == [0.0, 100.0, 200.0]
+    assert budget.kept(DAY_SECONDS + 200.0) == []
+
+
+def test_the_day_counts_only_calls_no_approval_covered() -> None:
+    budget = SuspensionBudget(100, 300.0)
+    for at, approved in ((0.0, False), (10.0, True), (20.0, True), (30.0, False)):
+        budget.spend(f"k{at}", at, approved=approved)
+
+    assert budget.unapproved_today(40.0) == {"k0.0", "k30.0"}
+    assert budget.approved_since(10.0, 40.0) == 2  # a call made the moment it was accepted counts
+    assert budget.approved_since(15.0, 40.0) == 1
+    assert budget.unapproved_today(DAY_SECONDS + 5.0) == {"k30.0"}  # the first is a day old
+
+
+def test_the_day_counts_a_retried_call_once() -> None:
+    budget = SuspensionBudget(100, 300.0)
+    for at in (0.0, 10.0, 20.0):
+        budget.spend("alice", at)
+    budget.ask("alice", 30.0)
+    budget.ask("bob", 30.0)
+
+    made = budget.unapproved_today(40.0)
+    assert (len(made), budget.waiting_besides(made)) == (1, 1)
+
+
+def test_a_refund_gives_back_the_call_it_names_approved_or_not() -> None:
+    budget = SuspensionBudget(100, 300.0)
+    budget.spend("a", 5.0, approved=True)
+    budget.spend("b", 5.0)
+
+    budget.refund("a", 5.0, approved=True)
+
+    assert (budget.unapproved_today(6.0), budget.approved_since(0.0, 6.0)) == ({"b"}, 0)
+
+
+def test_a_restored_record_counts_its_approved_calls_as_the_latest() -> None:
+    budget = SuspensionBudget(100, 300.0)
+
+    budget.restore([1.0, 2.0, 3.0, 4.0], 10.0, approved=1)
+
+    assert len(budget.unapproved_today(10.0)) == 3  # each restored call counts as one person
+    assert budget.approved_since(4.0, 10.0) == 1
 
 
 def test_spent_counts_the_calls_in_the_window() -> None:

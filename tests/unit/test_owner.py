@@ -510,7 +510,7 @@ async def test_one_orgs_blocked_calls_never_delay_another_org() -> None:
     for w in (one, two):
         w.start()
     try:
-        one.org(suspension={"maxPerSync": 100})
+        one.org(suspension={"maxPerSync": 100, "pauseAbove": 100})
         two.org()
         slow.call_gate.close()  # every call of org one hangs (429 with Retry-After of minutes)
         for i in range(80):

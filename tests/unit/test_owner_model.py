@@ -62,6 +62,7 @@ from atlassian_operator.atlassian import (
 )
 from atlassian_operator.atlassian._responses import describe_response
 from atlassian_operator.atlassian._scrub import scrub_key
+from atlassian_operator.core.brake import APPROVE_ANNOTATION, DAY_SECONDS
 from atlassian_operator.reconcile.messages import AccountGone
 
 # ---- the universe: small, so that accounts, people and addresses collide ---------------------
@@ -135,6 +136,9 @@ class Org:
     protected: frozenset[str]
     inactivity_days: int | None
     enforce: bool
+    pause_above: int | None = None
+    #: The approve-suspensions annotation as set then: (count, when set), or None.
+    approval: tuple[str, str] | None = None
 
 
 @dataclass
@@ -327,6 +331,56 @@ def unrecorded(call: Sent, stored: Mapping[str, Account]) -> str | None:
     return f"no status of {', '.join(a.name for a in alive)} records it"
 
 
+def approval_of_call(call: Sent) -> tuple[str, str] | None:
+    """The approval a call went out under, as its record before it was sent says."""
+    for account in call.accounts:
+        pending = account.status.get("pendingAction") or {}
+        if pending.get("accountId") == call.person and pending.get("approval"):
+            approval = pending["approval"]
+            return str(approval["count"]), str(approval["at"])
+    return None
+
+
+def makers(call: Sent) -> frozenset[str]:
+    """The AtlassianAccounts whose record of the call it is (the brake counts accounts)."""
+    return frozenset(
+        a.name for a in call.accounts
+        if (a.status.get("pendingAction") or {}).get("accountId") == call.person
+    )  # fmt: skip
+
+
+def past_the_brake(history: History, call: Sent) -> str | None:
+    """Calls for more than pauseAbove accounts a day never go without a person's approval;
+    an approval lets out calls for at most as many accounts as it says, and only while it is
+    set on the AtlassianOrg."""
+    if call.org is None:
+        return None
+    approval = approval_of_call(call)
+    if approval is not None:
+        if approval != call.org.approval:
+            return (
+                f"went under approval {approval} while the org's annotation was {call.org.approval}"
+            )
+        under = {
+            n for c in history.calls[: call.index + 1] if approval_of_call(c) == approval
+            for n in makers(c)
+        }  # fmt: skip
+        if len(under) > int(approval[0]):
+            return f"approval {approval} let out calls for {sorted(under)}"
+        return None
+    if call.org.pause_above is None:
+        return None  # the default threshold (at least 10) is more accounts than the model has
+    day = {
+        n for c in history.calls[: call.index + 1]
+        if call.at - DAY_SECONDS < c.at <= call.at and approval_of_call(c) is None
+        for n in makers(c)
+    }  # fmt: skip
+    if len(day) > call.org.pause_above:
+        limit = call.org.pause_above
+        return f"calls without approval for {sorted(day)} within a day, pauseAbove {limit}"
+    return None
+
+
 def key_pieces(key: str, size: int) -> set[str]:
     return {key[i : i + size] for i in range(len(key) - size + 1)}
 
@@ -428,6 +482,8 @@ class OwnerModel(RuleBasedStateMachine):
             "inactivity": None,
         }
         self.org_uid, self.org_generation, self.uids = "org-uid-1", 1, 1
+        self.approval: tuple[str, str] | None = None  # the org's approve-suspensions annotation
+        self.approvals = 0
         self.listings_before_step = 0
         self.logs_checked = 0
         self.world.kube.secret = KEY
@@ -579,6 +635,8 @@ class OwnerModel(RuleBasedStateMachine):
             protected=frozenset(str(p).lower() for p in suspension.get("protectedAccounts", ())),
             inactivity_days=inactivity.get("suspendAfterDays"),
             enforce=inactivity.get("mode") == "Enforce",
+            pause_above=suspension.get("pauseAbove"),
+            approval=self.approval,
         )
 
     def _sent(self, action: str, person: str) -> None:
@@ -790,10 +848,29 @@ class OwnerModel(RuleBasedStateMachine):
         self._org_changed()
         self.step()
 
+    @rule(pause_above=st.sampled_from((None, 0, 1, 2)))
+    def brake(self, pause_above: int | None) -> None:
+        self.org_spec["suspension"]["pauseAbove"] = pause_above
+        if pause_above is None:
+            del self.org_spec["suspension"]["pauseAbove"]
+        self._org_changed()
+        self.step()
+
+    @precondition(lambda self: ("AtlassianOrg", ORG) in self.world.kube.objects)
+    @rule(count=st.integers(1, 4) | st.none())
+    def approve(self, count: int | None) -> None:
+        """A person sets (or removes) the approve-suspensions annotation on the org."""
+        self.approvals += 1
+        at = stamp(self.wall() + timedelta(seconds=self.approvals))
+        self.approval = None if count is None else (str(count), at)
+        self.world.annotate_org(APPROVE_ANNOTATION, None if count is None else str(count), at=at)
+        self.step()
+
     @precondition(lambda self: ("AtlassianOrg", ORG) in self.world.kube.objects)
     @rule()
     def delete_org(self) -> None:
         self.world.delete_org()
+        self.approval = None
         self.step()
 
     @rule()
@@ -802,6 +879,7 @@ class OwnerModel(RuleBasedStateMachine):
         Flux prune-and-create or an Argo CD Replace does."""
         if ("AtlassianOrg", ORG) in self.world.kube.objects:
             self.world.delete_org()
+        self.approval = None  # an annotation goes with its object
         self.uids += 1
         self.org_uid, self.org_generation = f"org-uid-{self.uids}", 1
         self.world.org(uid=self.org_uid, created=stamp(self.wall()), **self._org_body())
@@ -954,6 +1032,13 @@ class OwnerModel(RuleBasedStateMachine):
         """At most maxPerSync lifecycle calls (disable and enable) in any syncInterval for the
         orgId, across restarts and re-creations of the AtlassianOrg."""
         problems = self._problems(lambda c: over_budget(self.history, c))
+        assert not problems, problems
+
+    @invariant()
+    def the_brake_holds(self) -> None:
+        """No more than pauseAbove accounts a day get calls without approval; an approval is
+        used for no more accounts than it names, and only while it is set."""
+        problems = self._problems(lambda c: past_the_brake(self.history, c))
         assert not problems, problems
 
     @invariant()
@@ -1139,6 +1224,28 @@ SEEDS: dict[str, list[tuple[str, dict[str, Any]]]] = {
                          "exempt_label": False}),
         ("put_account", {"name": "seat", "by_id": "u4", "email": ANN, "desired": "Active",
                          "exempt_label": False}),
+    ],
+    # Issue 26: with pauseAbove 1, a second offboarding the same day waits for an approval.
+    "the brake holds a day past pauseAbove": [
+        ("brake", {"pause_above": 1}),
+        ("put_account", {"name": "offboard", "by_id": "u1", "email": ANN,
+                         "desired": "Suspended", "exempt_label": False}),
+        ("put_account", {"name": "keep", "by_id": "u2", "email": ANN,
+                         "desired": "Suspended", "exempt_label": False}),
+        ("tick", {"seconds": 120}),
+    ],
+    # Issue 26: an approval of two lets out two; the third offboarding waits for another.
+    "an approval lets out no more than it names": [
+        ("brake", {"pause_above": 0}),
+        ("put_account", {"name": "offboard", "by_id": "u1", "email": ANN,
+                         "desired": "Suspended", "exempt_label": False}),
+        ("put_account", {"name": "keep", "by_id": "u2", "email": ANN,
+                         "desired": "Suspended", "exempt_label": False}),
+        ("approve", {"count": 2}),
+        ("tick", {"seconds": 61}),
+        ("put_account", {"name": "watch", "by_id": "u4", "email": ANN,
+                         "desired": "Suspended", "exempt_label": False}),
+        ("tick", {"seconds": 61}),
     ],
 }  # fmt: skip
 

@@ -1,27 +1,35 @@
-"""The per-org suspension budget: a rolling window one syncInterval long, oldest request first."""
+"""The per-org budget of lifecycle calls: a rolling window one syncInterval long, oldest
+request first; and the record of the day's calls that the brake on mass calls counts."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import heapq
-from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
 
+from atlassian_operator.core.brake import DAY_SECONDS
+
 
 class SuspensionBudget:
-    """At most `limit` disable calls in any `window` seconds; requests beyond wait in order.
+    """At most `limit` lifecycle calls in any `window` seconds; requests beyond wait in order.
 
-    Every disable call counts, whatever caused it. Times are plain seconds (monotonic clock),
-    passed in so that the decisions stay testable without waiting. Waiting requests sit in a
-    heap ordered by (time asked, key), withdrawn lazily, so that asking, withdrawing and taking
-    the oldest each cost O(log n) however many suspensions wait.
+    Every call counts, whatever caused it. Times are plain seconds (monotonic clock), passed
+    in so that the decisions stay testable without waiting. Waiting requests sit in a heap
+    ordered by (time asked, key), withdrawn lazily, so that asking, withdrawing and taking the
+    oldest each cost O(log n) however many calls wait.
+
+    The calls themselves are kept for a day (or the window, if longer), each with whom it was
+    for (the key) and whether a person approved it: the brake on mass calls (core/brake.py)
+    counts the day's unapproved calls from the same record, by key, so that a refund or a
+    restamp moves both counts at once and a call retried five times is one person, not five.
     """
 
     def __init__(self, limit: int, window: float) -> None:
         self.limit = limit
         self.window = window
-        self._spent: deque[float] = deque()
+        self._calls: list[tuple[float, bool, str]] = []  # (when, approved, key), oldest first
         self._since: dict[str, tuple[int, float]] = {}  # key -> its rank in line
         self._queue: list[tuple[int, float, str]] = []
 
@@ -29,24 +37,49 @@ class SuspensionBudget:
         self.limit, self.window = limit, window
 
     def _expire(self, now: float) -> None:
-        while self._spent and self._spent[0] <= now - self.window:
-            self._spent.popleft()
+        horizon = now - max(self.window, DAY_SECONDS)
+        if self._calls and self._calls[0][0] <= horizon:
+            del self._calls[: bisect.bisect_right(self._calls, (horizon, _AFTER))]
+
+    def _since_index(self, at: float, now: float) -> int:
+        """The first call made after `at`."""
+        self._expire(now)
+        return bisect.bisect_right(self._calls, (at, _AFTER))
 
     def available(self, now: float) -> int:
-        self._expire(now)
-        return max(0, self.limit - len(self._spent))
+        return max(0, self.limit - self.spent(now))
 
     def spent(self, now: float) -> int:
-        self._expire(now)
-        return len(self._spent)
+        return len(self._calls) - self._since_index(now - self.window, now)
 
     def spent_at(self, now: float) -> list[float]:
         """When the calls of the current window were made, oldest first."""
+        return [t for t, _, _ in self._calls[self._since_index(now - self.window, now) :]]
+
+    def kept(self, now: float) -> list[tuple[float, bool]]:
+        """Every call of the last day (or window): when, and whether a person approved it."""
         self._expire(now)
-        return list(self._spent)
+        return [(t, approved) for t, approved, _ in self._calls]
+
+    def unapproved_today(self, now: float) -> set[str]:
+        """Whom the calls of the last day that no approval covered were for: what the brake's
+        threshold counts."""
+        start = self._since_index(now - DAY_SECONDS, now)
+        return {key for _, approved, key in self._calls[start:] if not approved}
+
+    def approved_since(self, at: float, now: float) -> int:
+        """For how many calls were made under an approval since `at`: what an approval
+        accepted then has used."""
+        self._expire(now)
+        start = bisect.bisect_left(self._calls, (at,))  # a call made at `at` counts
+        return len({key for _, approved, key in self._calls[start:] if approved})
+
+    def waiting_besides(self, keys: set[str]) -> int:
+        """How many wait in line that are not among `keys`."""
+        return len(self._since) - sum(1 for k in keys if k in self._since)
 
     def ask(self, key: str, now: float, *, tier: int = 0, order: float | None = None) -> None:
-        """`key` wants to make a disable call; it keeps its first place in line until it goes.
+        """`key` wants to make a lifecycle call; it keeps its first place in line until it goes.
 
         The line is ordered by `tier` (0 goes before 1), then by `order` (the time asked, by
         default), then by key.
@@ -79,33 +112,35 @@ class SuspensionBudget:
             heapq.heappop(self._queue)
         return None
 
-    def spend(self, key: str, now: float) -> None:
-        """A disable call is made for `key` now: it leaves the line and uses a slot."""
-        self._spent.append(now)
+    def spend(self, key: str, now: float, *, approved: bool = False) -> None:
+        """A call is made for `key` now: it leaves the line and uses a slot."""
+        bisect.insort(self._calls, (now, approved, key))
         self.withdraw(key)
 
-    def refund(self, at: float) -> None:
-        """The slot taken at `at` was not used: Atlassian refused before any disable call."""
-        with contextlib.suppress(ValueError):  # it has left the window already
-            self._spent.remove(at)
+    def refund(self, key: str, at: float, *, approved: bool = False) -> None:
+        """The slot `key` took at `at` was not used: Atlassian refused before any call."""
+        with contextlib.suppress(ValueError):  # it has left the record already
+            self._calls.remove((at, approved, key))
 
-    def restamp(self, at: float, now: float) -> None:
+    def restamp(self, key: str, at: float, now: float, *, approved: bool = False) -> None:
         """The call that took the slot at `at` is sent now: the window counts it from now, so
         that calls whose record took long to store never crowd into one window."""
-        with contextlib.suppress(ValueError):
-            self._spent.remove(at)
-        self._spent.append(now)
-        if len(self._spent) > 1 and self._spent[-2] > now:
-            self._spent = deque(sorted(self._spent))
+        self.refund(key, at, approved=approved)
+        bisect.insort(self._calls, (now, approved, key))
 
-    def restore(self, spent: Iterable[float], now: float) -> None:
+    def restore(self, spent: Iterable[float], now: float, *, approved: int = 0) -> None:
         """Calls recorded elsewhere (before a restart, or by an object since re-created), so
-        that neither refills the window. The durable record keeps one or two calls per account,
-        the memory of this process every call: whichever counts more in the window stands."""
-        restored = deque(sorted(t for t in spent if t > now - self.window))
+        that neither refills the window nor the brake's day. The durable record keeps one or
+        two calls per account, the memory of this process every call: whichever counts more
+        stands. `approved`: how many of them a person approved, taken to be the latest (so
+        that an approval restored is used up no later than it was). Whom each was for is not
+        recorded: each counts as another person."""
         self._expire(now)
-        if len(restored) > len(self._spent):
-            self._spent = restored
+        horizon = now - max(self.window, DAY_SECONDS)
+        restored = sorted(t for t in spent if t > horizon)
+        if len(restored) > len(self._calls):
+            cut = len(restored) - min(approved, len(restored))
+            self._calls = [(t, i >= cut, f" restored {i}") for i, t in enumerate(restored)]
 
     def next_slot(self, now: float) -> float | None:
         """When a waiting request can next go, or None when nothing waits."""
@@ -114,7 +149,11 @@ class SuspensionBudget:
         if self.available(now) > 0:
             return now
         # After a resize below what the window already spent, several calls must expire first.
-        return self._spent[len(self._spent) - self.limit] + self.window
+        in_window = self.spent_at(now)
+        return in_window[len(in_window) - self.limit] + self.window
+
+
+_AFTER = 2  # sorts after both flags of calls made at the same time: (t, _AFTER) > (t, True, k)
 
 
 def recorded_calls(org: Iterable[datetime], accounts: Iterable[datetime]) -> list[datetime]:

@@ -9,6 +9,8 @@ from typing import Any
 READY = "Ready"
 SYNCED = "Synced"
 ENRICHED = "Enriched"  # an org's: the v2 search of its last sync, or why there is none
+#: An org's: True while the brake on mass calls holds lifecycle calls for an approval.
+ACTIONS_PAUSED = "ActionsPaused"
 
 
 @dataclass(frozen=True)

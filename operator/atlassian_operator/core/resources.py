@@ -72,10 +72,22 @@ class SuspensionPolicy:
     allow_reactivation: bool = False
     #: Org and site admins (from the v2 search) may be suspended too.
     allow_admins: bool = False
+    #: The brake on mass calls (core/brake.py): calls a day beyond it wait for an approval;
+    #: None: the default, from the org's active users.
+    pause_above: int | None = None
 
     @classmethod
     def from_dict(cls, suspension: Mapping[str, Any]) -> SuspensionPolicy:
         """`spec.suspension` of an AtlassianOrg; emails are matched case-insensitively."""
+        pause_above = suspension.get("pauseAbove")
+        if pause_above is not None and (
+            isinstance(pause_above, bool) or not isinstance(pause_above, int) or pause_above < 0
+        ):
+            raise InvalidSpec(
+                f"spec.suspension.pauseAbove {pause_above!r} must be a whole number >= 0 (the "
+                "lifecycle calls a day that go without an approval; 0: every call needs one), "
+                "or unset for the default"
+            )
         return cls(
             dry_run=bool(suspension.get("dryRun", False)),
             max_per_sync=int(suspension.get("maxPerSync", 10)),
@@ -85,6 +97,7 @@ class SuspensionPolicy:
             ),
             allow_reactivation=bool(suspension.get("allowReactivation", False)),
             allow_admins=bool(suspension.get("allowAdmins", False)),
+            pause_above=pause_above,
         )
 
     def protects(self, account_id: str | None, emails: Iterable[str | None] = ()) -> bool:
@@ -189,11 +202,17 @@ class AccountClaim:
     #: When its recorded calls were made: the last one (`status.lastAction`, either kind, sent
     #: whatever its result) and one recorded as about to be sent (`status.pendingAction`).
     calls: tuple[str, ...] = ()
+    #: Which of them a person approved past the brake on mass calls.
+    approved: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, spec: Mapping[str, Any], status: Mapping[str, Any]) -> AccountClaim:
         names = {spec.get("accountId"), (spec.get("email") or "").lower(), status.get("accountId")}
-        return cls(frozenset(n for n in names if n), recorded_calls(status))
+        return cls(
+            frozenset(n for n in names if n),
+            recorded_calls(status),
+            recorded_calls(status, approved=True),
+        )
 
     @classmethod
     def of_account(cls, spec: AccountSpec, status: Mapping[str, Any]) -> AccountClaim:
@@ -201,14 +220,17 @@ class AccountClaim:
         return cls.of({"accountId": spec.account_id, "email": spec.email}, status)
 
 
-def recorded_calls(status: Mapping[str, Any]) -> tuple[str, ...]:
-    """The times of the lifecycle calls an account's status records as made or about to be."""
+def recorded_calls(status: Mapping[str, Any], *, approved: bool = False) -> tuple[str, ...]:
+    """The times of the lifecycle calls an account's status records as made or about to be;
+    `approved`: only those made under an approval past the brake on mass calls."""
     times = []
     last = status.get("lastAction") or {}
-    if last.get("result") in ("Succeeded", "Failed") and last.get("time"):
+    made = last.get("result") in ("Succeeded", "Failed") and last.get("time")
+    if made and (not approved or last.get("approval")):
         times.append(str(last["time"]))
     pending = status.get("pendingAction") or {}
-    if pending.get("time") and pending.get("time") != last.get("time"):
+    recorded = pending.get("time") and pending.get("time") != last.get("time")
+    if recorded and (not approved or pending.get("approval")):
         times.append(str(pending["time"]))
     return tuple(times)
 

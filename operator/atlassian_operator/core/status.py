@@ -40,9 +40,11 @@ class ActionResult:
     #: Worth an Event: not for a call a stopped operator never finished, which is planned
     #: again at once (its lastAction says what happened).
     announce: bool = True
+    #: The approval past the brake on mass calls it was made under: count, by, at.
+    approval: Mapping[str, Any] | None = None
 
     def render(self, generation: int) -> dict[str, Any]:
-        rendered = {
+        rendered: dict[str, Any] = {
             "action": str(self.action),
             "result": "Succeeded" if self.succeeded else "Failed",
             "reason": self.reason,
@@ -52,6 +54,8 @@ class ActionResult:
         }
         if self.requested_by:
             rendered["requestedBy"] = self.requested_by
+        if self.approval:
+            rendered["approval"] = dict(self.approval)
         return rendered
 
 

@@ -15,6 +15,21 @@ from atlassian_operator.atlassian import (
     LifecyclePermission,
     OutcomeUnknown,
 )
+from atlassian_operator.core.brake import (
+    APPROVE_ANNOTATION,
+    DAY_SECONDS,
+    DEFAULT_FLOOR,
+    DEFAULT_PERCENT,
+    Approval,
+    ApprovalUnreadable,
+    BrakeState,
+    Considered,
+    Standing,
+    Verdict,
+    consider,
+    default_threshold,
+    verdict,
+)
 from atlassian_operator.core.conditions import READY, find
 from atlassian_operator.core.decisions import Action, Blocked, Decision
 from atlassian_operator.core.inactivity import POLICY_REQUESTER
@@ -154,6 +169,7 @@ class AccountSide(OwnerState):
                 else:
                     evaluations.pop(name, None)
                 todo += sorted(touched)  # their rivals changed: plan them again
+        self._consider_approval(now)
         while self.budget.available(now) > 0 and (head := self.budget.next_in_line()):
             with self._contained(head):
                 evaluation = self._evaluate(head, now)[0]  # as things stand now, not before
@@ -164,8 +180,12 @@ class AccountSide(OwnerState):
                 if evaluation.wants is None:
                     self.budget.withdraw(head)
                     continue
-                self.budget.spend(head, now)
-                self._call(evaluation, spent_at=now)
+                brake = self._brake(now)
+                if not brake.release:
+                    break  # paused: nothing waiting goes until a person approves
+                self.budget.spend(head, now, approved=brake.approved)
+                self._call(evaluation, spent_at=now, approved=brake.approved)
+        self._show_brake(now)
         for evaluation in evaluations.values():
             with self._contained(evaluation.name):
                 if evaluation.wants is None or self.budget.waiting(evaluation.name):
@@ -347,7 +367,7 @@ class AccountSide(OwnerState):
             assert self.spec is not None
             decision = evaluation.plan.decision
             if evaluation.wants is not None and result is None:
-                decision = Decision(blocked=self._over_budget(evaluation.wants))
+                decision = Decision(blocked=self._waits(evaluation.wants))
             observation = evaluation.plan.observation
             inputs = (
                 decision,
@@ -407,9 +427,21 @@ class AccountSide(OwnerState):
             return {k: v for k, v in desired.items() if k != "pendingAction"}  # settled
         return {**desired, "pendingAction": stale}
 
-    def _over_budget(self, action: Action) -> Blocked:
+    def _waits(self, action: Action) -> Blocked:
+        """Why a call that may be made waits: the brake on mass calls, or the budget."""
         now = self._clock()
         assert self.spec is not None
+        brake = self._brake_shown
+        if brake is not None and brake.paused:
+            return Blocked(
+                "MassSuspensionPaused",
+                f"lifecycle calls for org {self.spec.org_id} are paused: more would be made "
+                f"within a day than {brake.source} ({brake.threshold}) allows without "
+                f"approval; this {action.noun} waits until a person approves the number "
+                f"waiting with the annotation {APPROVE_ANNOTATION} on AtlassianOrg "
+                f"{self.ref.name} (its ActionsPaused condition says how many)",
+                action,
+            )
         return Blocked(
             "SuspensionBudgetExceeded",
             f"{self.budget.spent(now)} lifecycle calls (suspensions and re-enables) for org "
@@ -445,9 +477,86 @@ class AccountSide(OwnerState):
     def _event(self, ref: ObjectRef, kind: str, reason: str, message: str) -> None:
         self._spawn("posting an Event", effects.post_event(self.kube, ref, kind, reason, message))
 
+    # ----- the brake on mass calls --------------------------------------------------------------
+
+    def _threshold(self) -> tuple[int, str]:
+        """The brake's threshold, and where it comes from in words."""
+        assert self.spec is not None
+        set_ = self.spec.suspension.pause_above
+        if set_ is not None:
+            return set_, f"spec.suspension.pauseAbove of AtlassianOrg {self.ref.name}"
+        return default_threshold(self._active_users), (
+            f"the default threshold ({DEFAULT_PERCENT} % of the org's {self._active_users} "
+            f"active users, at least {DEFAULT_FLOOR}; set spec.suspension.pauseAbove to change it)"
+        )
+
+    def _approval_left(self, now: float) -> int:
+        """Calls the accepted approval still allows: none once its annotation is changed or
+        removed (that withdraws it), a day after it was accepted, or once all are used."""
+        taken = self._considered
+        if (
+            taken is None
+            or taken.standing is not Standing.ACCEPTED
+            or taken.approval != self._approval_set
+            or now - taken.at_mono >= DAY_SECONDS
+        ):
+            return 0
+        return max(0, taken.approval.count - self.budget.approved_since(taken.at_mono, now))
+
+    def _demand(self, now: float) -> tuple[int, int]:
+        """For how many accounts calls were made in the last day without approval, and how
+        many others wait now: what the brake weighs against its threshold."""
+        made = self.budget.unapproved_today(now)
+        return len(made), self.budget.waiting_besides(made)
+
+    def _brake(self, now: float, *, approval: bool = True) -> Verdict:
+        made, waiting = self._demand(now)
+        return verdict(
+            made_today=made,
+            waiting=waiting,
+            threshold=self._threshold()[0],
+            approval_left=self._approval_left(now) if approval else 0,
+        )
+
+    def _consider_approval(self, now: float) -> None:
+        """A new approval annotation is taken, or refused, once, as things stand now."""
+        seen = self._approval_set
+        if not isinstance(seen, Approval) or self.snapshot is None or self.spec is None:
+            return
+        if self._considered is not None and self._considered.approval == seen:
+            return
+        waiting = self._demand(now)[1]
+        paused = waiting > 0 and not self._brake(now, approval=False).release
+        standing = consider(seen, paused=paused, waiting=waiting)
+        self._considered = Considered(seen, standing, utcnow(), now)
+        logger.info("Approval of %d lifecycle calls for %s by %s: %s", seen.count, self.ref,
+                    seen.by, standing)  # fmt: skip
+
+    def _show_brake(self, now: float) -> None:
+        """What the org's status shows of the brake; the owner's step writes it on a change."""
+        if self.snapshot is None or self.spec is None:
+            return
+        threshold, source = self._threshold()
+        taken = self._considered
+        made, waiting = self._demand(now)
+        shown = BrakeState(
+            threshold=threshold,
+            source=source,
+            made_today=made,
+            waiting=waiting,
+            paused=waiting > 0 and not self._brake(now).release,
+            approval=taken if taken is not None and taken.approval == self._approval_set else None,
+            used=self.budget.approved_since(taken.at_mono, now) if taken is not None else 0,
+            unreadable=str(self._approval_set)
+            if isinstance(self._approval_set, ApprovalUnreadable)
+            else None,
+        )
+        if shown != self._brake_shown:
+            self._brake_shown, self._brake_stale = shown, True
+
     # ----- lifecycle calls ----------------------------------------------------------------------
 
-    def _call(self, evaluation: Evaluation, *, spent_at: float) -> None:
+    def _call(self, evaluation: Evaluation, *, spent_at: float, approved: bool) -> None:
         """Record the intent in the account's status; the call is sent once that is stored.
 
         Nobody else acts on the person from now on (`_in_flight`), and the budget slot is
@@ -465,13 +574,16 @@ class AccountSide(OwnerState):
         if evaluation.plan.by_policy and inactivity is not None:
             requested_by, policy = POLICY_REQUESTER, inactivity.explain()
             message = message or f"Suspended for inactivity: {inactivity.description}"
-        record = {"action": str(action), "accountId": account_id, "time": utcnow()}
+        record: dict[str, Any] = {"action": str(action), "accountId": account_id, "time": utcnow()}
         if requested_by:
             record["requestedBy"] = requested_by
+        approval = None
+        if approved and self._considered is not None:
+            approval = record["approval"] = self._considered.approval.render()
         self._in_flight.add(account_id)
         state.intent = Intent(
             action, account_id, record, spent_at, requested_by, policy, message,
-            evaluation.plan.decision.ask_first, self._listed_at,
+            evaluation.plan.decision.ask_first, self._listed_at, approval,
         )  # fmt: skip
         view = self._view(state)
         self._writes.want(
@@ -490,7 +602,8 @@ class AccountSide(OwnerState):
             return  # stays recorded: the next listing (or the next process) settles it
         intent.sent = True
         now = self._clock()
-        self.budget.restamp(intent.spent_at, now)  # the window counts calls as they are sent
+        # The window counts calls as they are sent.
+        self.budget.restamp(name, intent.spent_at, now, approved=intent.approval is not None)
         intent.spent_at = now
         self._record_budget()
         resource = state.resource
@@ -501,7 +614,7 @@ class AccountSide(OwnerState):
         ) -> LifecycleDone:
             return LifecycleDone(
                 name, uid, intent.account_id, intent.action, error, intent.requested_by,
-                permission, intent.listed_at, intent.spent_at, intent.policy,
+                permission, intent.listed_at, intent.spent_at, intent.policy, intent.approval,
             )  # fmt: skip
 
         self._spawn(
@@ -514,18 +627,22 @@ class AccountSide(OwnerState):
         )  # fmt: skip
 
     def _record_budget(self) -> None:
-        """The window's calls in the org's status (`status.budget`): with the accounts'
-        lastAction and pendingAction, what a restarted operator rebuilds the window from, so
-        that deleting the account that asked does not give its slot back."""
+        """The day's calls in the org's status (`status.budget`), those a person approved
+        marked: with the accounts' lastAction and pendingAction, what a restarted operator
+        rebuilds the window and the brake's day from, so that deleting the account that asked
+        gives back neither its slot nor its place under the brake's threshold."""
         if not self.exists or self.spec is None:
             return
         now, wall = self._clock(), datetime.now(UTC)
-        calls = [
-            (wall - timedelta(seconds=now - t)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            for t in self.budget.spent_at(now)
+        kept = [
+            ((wall - timedelta(seconds=now - t)).strftime("%Y-%m-%dT%H:%M:%SZ"), approved)
+            for t, approved in self.budget.kept(now)
         ]
+        record: dict[str, Any] = {"orgId": self.spec.org_id, "calls": [t for t, _ in kept]}
+        if any(approved for _, approved in kept):
+            record["approved"] = [t for t, approved in kept if approved]
         view = self._writes.latest(ORG_KEY) or self._status
-        desired = {**view, "budget": {"orgId": self.spec.org_id, "calls": calls}}
+        desired = {**view, "budget": record}
         self._writes.want(ORG_KEY, self.ref, desired, self._status)
 
     def _abandon(self, state: AccountState) -> None:
@@ -540,7 +657,7 @@ class AccountSide(OwnerState):
             return
         state.intent, state.answered = None, intent.record
         self._in_flight.discard(intent.account_id)
-        self.budget.refund(intent.spent_at)
+        self.budget.refund(state.name, intent.spent_at, approved=intent.approval is not None)
         self._record_budget()
 
     def _replan_org(self) -> None:
@@ -571,18 +688,20 @@ class AccountSide(OwnerState):
         user = snapshot.users.get(account_id)
         who = (user.email if user else None) or account_id
         time, by = str(pending.get("time") or utcnow()), pending.get("requestedBy")
+        approval = pending.get("approval")
         state.answered = pending
         if user is not None and user.account_status == action.terms.leaves:
             return ActionResult(
                 action, True, "Succeeded",
                 f"{action.terms.done} {who} in Atlassian (the operator stopped before the "
                 "answer; a complete listing since shows it took effect)", time, by,
+                approval=approval,
             )  # fmt: skip
         return ActionResult(
             action, False, "OutcomeUnknown",
             f"the operator stopped before Atlassian answered this {action.noun} of {who}; a "
             "complete listing since shows it did not take effect; it is planned again", time, by,
-            announce=False,
+            announce=False, approval=approval,
         )  # fmt: skip
 
     def _on_lifecycle_done(self, message: LifecycleDone) -> None:
@@ -601,7 +720,9 @@ class AccountSide(OwnerState):
             logger.info("Atlassian does not allow %s of %s (%s); no call made", action,
                         account_id, permission.reason)  # fmt: skip
             if message.spent_at is not None:
-                self.budget.refund(message.spent_at)
+                self.budget.refund(
+                    message.name, message.spent_at, approved=message.approval is not None
+                )
             self._reconcile([message.name, *self.accounts.about(account_id)])
             return
         user = self.snapshot.users.get(account_id) if self.snapshot else None
@@ -625,7 +746,7 @@ class AccountSide(OwnerState):
                         message.name, by)  # fmt: skip
             result = ActionResult(
                 action, True, "Succeeded", f"{verb} {who} in Atlassian{by}", utcnow(),
-                message.requested_by,
+                message.requested_by, approval=message.approval,
             )  # fmt: skip
             self._counts_stale = True  # the owner's step writes the org's counts
         else:
@@ -634,7 +755,10 @@ class AccountSide(OwnerState):
                 self.metrics.action(self.ref, action, reason)
             logger.warning("%s of %s for %s/%s failed: %s", action, account_id,
                            self.ref.namespace, message.name, error)  # fmt: skip
-            result = ActionResult(action, False, reason, str(error), utcnow(), message.requested_by)
+            result = ActionResult(
+                action, False, reason, str(error), utcnow(), message.requested_by,
+                approval=message.approval,
+            )  # fmt: skip
         if isinstance(error, OutcomeUnknown):
             # Maybe done, maybe not: calling again could act twice. The next listing (asked
             # for soon) shows what happened, and the account is planned again from that.

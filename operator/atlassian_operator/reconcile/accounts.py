@@ -46,6 +46,7 @@ class Intent:
     message: str | None  # the suspension message Atlassian shows
     ask_first: bool
     listed_at: float
+    approval: dict[str, Any] | None = None  # the approval past the brake it goes under
     sent: bool = False
 
 

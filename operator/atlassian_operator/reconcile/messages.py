@@ -98,6 +98,8 @@ class LifecycleDone:
     spent_at: float | None = None
     #: Why the inactivity policy asked for it, when it did.
     policy: str | None = None
+    #: The approval past the brake on mass calls it was sent under, if any.
+    approval: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,13 @@ class Metrics:
             "--leader-election), 0 while it waits for the Lease as a standby",
             registry=self.registry,
         )
+        self.paused_calls = Gauge(
+            "atlassian_operator_paused_lifecycle_calls",
+            "Lifecycle calls (suspensions and re-enables) the brake on mass calls holds until a "
+            "person approves them (0: not paused); alert on it",
+            labels,
+            registry=self.registry,
+        )
         self.accounts = Gauge(
             "atlassian_operator_org_users",
             "Users of the org by mapped state, from the last complete listing",
@@ -190,6 +197,9 @@ class Metrics:
         }
         for ready, reason in known | set(counts):
             self._labels(self.account_states, ref, ready, reason).set(counts[(ready, reason)])
+
+    def paused(self, ref: ObjectRef, calls: int) -> None:
+        self._labels(self.paused_calls, ref).set(calls)
 
     def snapshot(self, ref: ObjectRef, counts: dict[str, int]) -> None:
         for state in ("active", "suspended", "deprovisioned"):

@@ -5,13 +5,22 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from atlassian_operator.atlassian import AtlassianError, UnreadableTime, User
 from atlassian_operator.core.authority import base_url_problem
+from atlassian_operator.core.brake import (
+    DAY_SECONDS,
+    Approval,
+    ApprovalUnreadable,
+    Standing,
+    approval_of,
+    restored_approval,
+)
 from atlassian_operator.core.budget import SuspensionBudget, recorded_calls
 from atlassian_operator.core.conditions import (
+    ACTIONS_PAUSED,
     ENRICHED,
     READY,
     SYNCED,
@@ -80,6 +89,7 @@ class OrgSide(AccountSide):
         if requested and requested != self._sync_request:
             self._sync_request = self._unanswered_request = requested
             self._next_sync = self._clock()
+        approval_changed = self._read_approval(meta, first=first)
         generation = int(meta.get("generation") or 0)
         if generation != self.generation or first:
             self.generation = generation
@@ -88,18 +98,38 @@ class OrgSide(AccountSide):
                 if self._budget_org not in (None, self.spec.org_id):
                     self.budget = SuspensionBudget(10, 300.0)  # another Atlassian org's window
                     self._inherited_directory = None  # and another org's people
+                    self._considered = None  # an approval of another org's calls
                 self._budget_org = self.spec.org_id
                 self.budget.resize(self.spec.suspension.max_per_sync, self._interval())
             except InvalidSpec as exc:
                 self.spec, self.spec_error = None, exc
             self._next_sync = self._clock()
             self._replan_org()  # a changed spec can unblock accounts, or block a call
+        elif approval_changed:
+            self._reconcile([])  # taken or refused as things stand now; it may release calls
         if first and self.budget.spent(self._clock()):
             # A re-created object inherits the orgId's window: its status is now the durable
             # record of calls whose accounts (and the old object) may be gone.
             self._record_budget()
         if self._duplicate_of is not None:
             self._write_duplicate(self._duplicate_of)
+
+    def _read_approval(self, meta: Mapping[str, Any], *, first: bool) -> bool:
+        """The approval annotation as the object has it now; whether it changed. A restarted
+        operator takes back what its status says it made of the same approval."""
+        try:
+            approval: Approval | ApprovalUnreadable | None = approval_of(meta)
+        except ApprovalUnreadable as exc:
+            approval = exc
+        if first and isinstance(approval, Approval) and self._considered is None:
+            self._considered = restored_approval(
+                approval, self._status.get("suspensionBrake"), self._clock(), datetime.now(UTC)
+            )
+        changed = str(approval) != str(self._approval_set) or type(approval) is not type(
+            self._approval_set
+        )
+        self._approval_set = approval
+        return changed
 
     def _on_duplicate(self, of: ObjectRef | None) -> None:
         """Another AtlassianOrg acts for this one's orgId (`of`), or none does any more."""
@@ -145,6 +175,10 @@ class OrgSide(AccountSide):
         self._status, self._resource_version, self.generation = {}, "", 0
         self.spec, self.spec_error = None, None
         self._sync_request = self._unanswered_request = None
+        # An approval is the object's annotation: it goes with the object. The calls made
+        # under it stay in the budget's record of the orgId.
+        self._approval_set, self._considered = None, None
+        self._brake_shown = self._brake_written = None
         self._writes.drop(ORG_KEY)
         self.metrics.forget(self.ref)
         self._replan_org()
@@ -297,7 +331,9 @@ class OrgSide(AccountSide):
             fields["observedSyncRequest"] = listing.answers
             if self._unanswered_request == listing.answers:
                 self._unanswered_request = None
-        self.metrics.snapshot(self.ref, snapshot.user_counts())
+        counts = snapshot.user_counts()
+        self.metrics.snapshot(self.ref, counts)
+        self._active_users = counts["active"]  # the brake's default threshold counts from it
         unreadable = snapshot.unreadable_times()
         self.metrics.unreadable_times(self.ref, len(unreadable))
         if contradiction:
@@ -477,6 +513,7 @@ class OrgSide(AccountSide):
         prune-and-create, an Argo CD Replace), count, whichever object made them.
         """
         wall, mono = datetime.now(UTC), self._clock()
+        claims = list(claims)
         by_accounts = [t for c in claims for t in map(parse_time, c.calls) if t is not None]
         recorded = self._status.get("budget") or {}
         by_org: list[datetime] = []
@@ -485,7 +522,17 @@ class OrgSide(AccountSide):
             times = (parse_time(str(t)) for t in recorded.get("calls") or ())
             by_org = [t for t in times if t is not None]
         made = recorded_calls(by_org, by_accounts)
-        self.budget.restore((mono - (wall - t).total_seconds() for t in made), mono)
+        # How many of the day's calls a person approved: the org's record, or as many as the
+        # accounts show, whichever is more (each misses some; neither shows one not made).
+        day = wall - timedelta(seconds=DAY_SECONDS)
+        org_approved = recorded.get("approved") or () if by_org else ()
+        approved = max(
+            sum(1 for t in map(parse_time, map(str, org_approved)) if t and t > day),
+            sum(1 for c in claims for t in map(parse_time, c.approved) if t and t > day),
+        )
+        self.budget.restore(
+            (mono - (wall - t).total_seconds() for t in made), mono, approved=approved
+        )
 
     def _discover(self, snapshot: OrgSnapshot, claims: Iterable[AccountClaim]) -> None:
         known = [*claims]
@@ -600,6 +647,37 @@ class OrgSide(AccountSide):
             return None
         counts = self.accounts.inactivity
         return {k: counts[k] for k in ("eligible", "eligibleBillable", "suspended")}
+
+    def _brake_changed(self) -> None:
+        """The brake as the account side last saw it: the org's status, condition, metric, and
+        an Event when it pauses or an approval is taken or refused."""
+        shown, before = self._brake_shown, self._brake_written
+        if shown is None or not self.exists or self.spec is None:
+            return
+        self._brake_written = shown
+        self.metrics.paused(self.ref, shown.waiting if shown.paused else 0)
+        status, reason, message = shown.condition(self.ref.name)
+        condition = Condition(ACTIONS_PAUSED, status, reason, message)
+        self._write_org({"suspensionBrake": shown.render()}, (condition,))
+        if shown.paused and (before is None or not before.paused):
+            self._org_event("Warning", "MassSuspensionPaused", message)
+        taken = shown.approval
+        if taken is not None and (before is None or before.approval != taken):
+            if taken.standing is Standing.ACCEPTED:
+                self._org_event(
+                    "Normal", "SuspensionsApproved",
+                    f"{taken.approval.by} approved {taken.approval.count} lifecycle calls at "
+                    f"{taken.approval.at}; they go out within spec.suspension.maxPerSync",
+                )  # fmt: skip
+            else:
+                self._org_event("Warning", "ApprovalNotUsed", message)
+        if shown.unreadable and (before is None or before.unreadable != shown.unreadable):
+            self._org_event("Warning", "ApprovalNotUsed", shown.unreadable)
+
+    def _org_event(self, kind: str, reason: str, message: str) -> None:
+        self._spawn(
+            "posting an Event", effects.post_event(self.kube, self.ref, kind, reason, message)
+        )
 
     def _counts_changed(self) -> None:
         """An action's result shows in the org's counts at once, not at the next listing."""

@@ -150,6 +150,9 @@ class OrgOwner(OrgSide):
         if self._counts_stale:
             self._counts_stale = False
             self._guarded(self._counts_changed)
+        if self._brake_stale:
+            self._brake_stale = False
+            self._guarded(self._brake_changed)
         if self.accounts.inactivity_changed:
             self.accounts.inactivity_changed = False
             self._guarded(self._inactivity_changed)

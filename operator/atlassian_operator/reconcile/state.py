@@ -22,6 +22,7 @@ from atlassian_operator.atlassian import (
     ClientObserver,
     LifecyclePermission,
 )
+from atlassian_operator.core.brake import Approval, ApprovalUnreadable, BrakeState, Considered
 from atlassian_operator.core.budget import SuspensionBudget
 from atlassian_operator.core.conditions import READY, find
 from atlassian_operator.core.directory import Directory
@@ -162,6 +163,15 @@ class OwnerState:
         # an admin the new object's first search leaves out is still known to be one.
         self._inherited_directory: Directory | None = None
         self._in_flight: set[str] = set()
+        # The brake on mass calls (core/brake.py): the approval annotation as the object has it
+        # now, what was made of the last one considered, the org's active users at the last
+        # listing (the default threshold's base), and what the org's status shows.
+        self._approval_set: Approval | ApprovalUnreadable | None = None
+        self._considered: Considered | None = None
+        self._active_users = 0
+        self._brake_shown: BrakeState | None = None
+        self._brake_written: BrakeState | None = None
+        self._brake_stale = False
         # ---- the AtlassianAccounts naming this org
         self.accounts = AccountBook()
         self._writes = StatusWrites()

@@ -1,0 +1,204 @@
+"""The brake on mass lifecycle calls (issue 26): beyond a day's threshold, nothing goes until a
+person approves the number waiting; the approval is taken once, used exactly, and recorded."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from owner_world import FakeAtlassian, World, quiet, synced, until, user
+
+from atlassian_operator.core.brake import APPROVE_ANNOTATION
+from atlassian_operator.core.conditions import find
+
+PEOPLE = [f"p{i:02}" for i in range(44)]
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    atlassian = FakeAtlassian()
+    atlassian.add(*(user(p) for p in PEOPLE))
+    w = World(atlassian)
+    w.start()
+    yield w
+    await w.stop()
+
+
+def offboard(world: World, people: list[str], state: str = "Suspended") -> None:
+    for p in people:
+        world.account(p, accountId=p, desiredState=state)
+
+
+def paused(world: World) -> dict[str, object]:
+    return find(world.org_status().get("conditions"), "ActionsPaused") or {}
+
+
+def gauge(world: World) -> float | None:
+    return world.metrics.registry.get_sample_value(
+        "atlassian_operator_paused_lifecycle_calls", {"namespace": "team", "org": "acme"}
+    )
+
+
+async def test_forty_offboardings_at_once_pause_the_org_and_send_nothing(world: World) -> None:
+    offboard(world, PEOPLE[:40])
+    world.org(suspension={"maxPerSync": 100})  # the default threshold: 10 (floor) for 44 users
+    await synced(world)
+    await until(lambda: paused(world).get("status") == "True", "the org paused")
+    await quiet(world)
+
+    assert world.atlassian.disables() == 0
+    condition = paused(world)
+    assert condition["reason"] == "MassSuspensionPaused"
+    assert "40 lifecycle calls" in condition["message"]
+    assert f"{APPROVE_ANNOTATION}=40" in condition["message"]
+    assert (
+        "the default threshold (1 % of the org's 44 active users, at least 10;"
+        in (condition["message"])
+    )
+    assert world.org_status()["suspensionBrake"] == {
+        "threshold": 10, "madeToday": 0, "waiting": 40, "paused": True,
+    }  # fmt: skip
+    assert world.kube.warnings("acme") == ["MassSuspensionPaused"]
+    assert gauge(world) == 40
+    assert world.reason(PEOPLE[0]) == "MassSuspensionPaused"
+
+
+async def test_an_approval_smaller_than_the_line_changes_nothing(world: World) -> None:
+    offboard(world, PEOPLE[:40])
+    world.org(suspension={"maxPerSync": 100})
+    await synced(world)
+    await until(lambda: paused(world).get("status") == "True", "the org paused")
+
+    world.annotate_org(APPROVE_ANNOTATION, "39", manager="kubectl-annotate")
+    await until(
+        lambda: world.org_status()["suspensionBrake"].get("approval"), "the approval considered"
+    )
+    await quiet(world)
+
+    assert world.atlassian.disables() == 0
+    approval = world.org_status()["suspensionBrake"]["approval"]
+    assert approval["standing"] == "TooSmall" and approval["count"] == 39
+    assert "was fewer than the number that waited" in paused(world)["message"]
+    assert world.kube.warnings("acme") == ["MassSuspensionPaused", "ApprovalNotUsed"]
+
+
+async def test_the_right_approval_lets_exactly_that_many_out_within_max_per_sync(
+    world: World,
+) -> None:
+    offboard(world, PEOPLE[:40])
+    world.org(suspension={"maxPerSync": 15})
+    await synced(world)
+    await until(lambda: paused(world).get("status") == "True", "the org paused")
+
+    world.annotate_org(APPROVE_ANNOTATION, "40", manager="alice-kubectl", at="2026-12-06T11:00:00Z")
+    await until(lambda: world.atlassian.disables() == 15, "the first window's calls")
+    await quiet(world)
+    assert world.atlassian.disables() == 15  # maxPerSync still holds
+    last = world.status(world.atlassian.calls[0][1])["lastAction"]
+    assert last["approval"] == {"count": 40, "by": "alice-kubectl", "at": "2026-12-06T11:00:00Z"}
+    assert paused(world)["reason"] == "Approved"
+    assert world.org_status()["suspensionBrake"]["approval"]["used"] == 15
+    assert "SuspensionsApproved" in [r for _, _, r in world.kube.events]
+
+    for window in (2, 3):
+        world.tick(61)
+        await until(lambda w=window: world.atlassian.disables() == min(40, 15 * w), "a window")
+    await quiet(world)
+    assert world.atlassian.disables() == 40
+    # Used up: the next offboarding the same day is weighed against the threshold again.
+    assert world.org_status()["suspensionBrake"]["approval"]["used"] == 40
+    assert gauge(world) == 0
+
+
+async def test_an_approval_set_before_anything_paused_is_no_blank_cheque(world: World) -> None:
+    world.org(suspension={"maxPerSync": 100})
+    await synced(world)
+    world.annotate_org(APPROVE_ANNOTATION, "50")
+    await until(
+        lambda: world.org_status()["suspensionBrake"].get("approval"), "the approval considered"
+    )
+
+    # One at a time (as kubectl apply sends them): each goes while the day stays within the
+    # threshold, then the rest pause; the approval set before is not used for them.
+    offboard(world, PEOPLE[:40])
+    await until(lambda: paused(world).get("status") == "True", "the org paused")
+    await quiet(world)
+
+    assert world.atlassian.disables() == 10
+    assert world.org_status()["suspensionBrake"]["approval"]["standing"] == "NothingPaused"
+    assert world.org_status()["suspensionBrake"]["waiting"] == 30
+
+
+async def test_re_enables_count_too(world: World) -> None:
+    world.atlassian.add(*(user(f"gone{i}", status="inactive") for i in range(12)))
+    world.org(suspension={"maxPerSync": 100, "allowReactivation": True})
+    for i in range(12):
+        world.account(f"gone{i}", accountId=f"gone{i}", desiredState="Active")
+    await synced(world)
+    await until(lambda: paused(world).get("status") == "True", "the org paused")
+    await quiet(world)
+
+    assert world.atlassian.calls == []
+    assert "12 lifecycle calls" in paused(world)["message"]
+
+
+async def test_a_day_below_the_threshold_goes_and_the_next_call_pauses(world: World) -> None:
+    world.org(suspension={"maxPerSync": 100, "pauseAbove": 3})
+    await synced(world)
+    offboard(world, PEOPLE[:3])
+    await until(lambda: world.atlassian.disables() == 3, "three offboardings")
+
+    offboard(world, PEOPLE[3:4])
+    await until(lambda: paused(world).get("status") == "True", "the fourth pauses")
+    await quiet(world)
+    assert world.atlassian.disables() == 3
+    assert world.org_status()["suspensionBrake"]["madeToday"] == 3
+
+    world.tick(86_401)  # a day later the three no longer count
+    await until(lambda: world.atlassian.disables() == 4, "the fourth, a day later")
+
+
+async def test_a_call_retried_all_day_is_one_person_not_many(world: World) -> None:
+    from atlassian_operator.atlassian import RateLimited
+
+    world.atlassian.fail_calls = lambda action, account_id: RateLimited("429", retry_after=1)
+    world.org(suspension={"pauseAbove": 1})
+    await synced(world)
+    offboard(world, PEOPLE[:1])
+    for attempt in range(1, 6):
+        await until(lambda a=attempt: world.atlassian.disables() == a, f"attempt {attempt}")
+        world.tick(120)
+    assert paused(world).get("status") != "True"
+
+
+async def test_a_restart_neither_forgets_the_day_nor_grants_an_approval_twice(
+    world: World,
+) -> None:
+    offboard(world, PEOPLE[:40])
+    world.org(suspension={"maxPerSync": 15})
+    await synced(world)
+    await until(lambda: paused(world).get("status") == "True", "the org paused")
+    world.annotate_org(APPROVE_ANNOTATION, "40")
+    await until(lambda: world.atlassian.disables() == 15, "the first window's calls")
+    await quiet(world)
+    await world.stop()
+
+    world.restart()
+    await synced(world, listings=2)
+    assert world.org_status()["suspensionBrake"]["approval"]["used"] == 15
+    world.tick(61)
+    await until(lambda: world.atlassian.disables() == 30, "the second window, after a restart")
+    world.tick(61)
+    await until(lambda: world.atlassian.disables() == 40, "the third window")
+    await quiet(world)
+    assert world.atlassian.disables() == 40
+    # Eleven more, one at a time: the approval is used up, so only the threshold's ten go and
+    # the eleventh pauses (the approval granted twice would let all eleven out).
+    world.atlassian.add(*(user(f"x{i}") for i in range(11)))
+    world.tick(61)
+    await synced(world, listings=world.atlassian.listings + 1)
+    for i in range(11):
+        world.account(f"x{i}", accountId=f"x{i}", desiredState="Suspended")
+    await until(lambda: paused(world).get("status") == "True", "paused again")
+    await quiet(world)
+    assert world.atlassian.disables() == 50
