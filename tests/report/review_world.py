@@ -140,10 +140,15 @@ ACCOUNTS: list[tuple[str, dict[str, Any], dict[str, str], dict[str, Any] | None]
              productAccess=[_product(CONFLUENCE, "Active", "2026-02-15T12:00:00Z"),
                             _product("Confluence (beta)", "Deprovisioned",
                                      "2025-12-01T12:00:00Z")])),
-    # never active, no email, no product: suspended by the review; sorts first (by ID)
+    # never active, no email, no product, first observed 62 days ago: suspended by a review
+    # of 30 days, skipped by one of 90 (she counts from then); sorts first (by ID)
     ("nora-never", {"accountId": "5b10-nora"}, {},
      _active(None, "Nora Never", None, accountId="5b10-nora",
              firstObserved="2026-10-01T00:00:00Z")),
+    # a new hire, never active yet, first observed 5 days ago: skipped by every review
+    ("nina-new", {"email": "nina.new@acme.example"}, {},
+     _active("nina.new@acme.example", "Nina New", None, accountId="5b10-nina",
+             firstObserved="2026-11-27T09:00:00Z")),
     # identity provider: skipped
     ("ivan-idp", {"email": "ivan@acme.example"}, {},
      _active("ivan@acme.example", "Ivan Idp", "2026-01-10T00:00:00Z", accountId="5b10-ivan",
@@ -152,7 +157,7 @@ ACCOUNTS: list[tuple[str, dict[str, Any], dict[str, str], dict[str, Any] | None]
     # unmanaged, not billable, never active: skipped
     ("una-unmanaged", {"email": "una@gmail.example"}, {},
      _active("una@gmail.example", "Una Unmanaged", None, accountId="5b10-una",
-             billable=False, claimStatus="unmanaged")),
+             billable=False, claimStatus="unmanaged", firstObserved="2026-01-01T00:00:00Z")),
     # site admin: skipped
     ("sam-siteadmin", {"email": "sam@acme.example"}, {},
      _active("sam@acme.example", "Sam Siteadmin", "2026-04-01T00:00:00Z", accountId="5b10-sam",
@@ -193,7 +198,8 @@ ACCOUNTS: list[tuple[str, dict[str, Any], dict[str, str], dict[str, Any] | None]
      {"review": "exempt"},
      _active("erin@globex.example", "Erin Exempt", "2026-07-01T00:00:00Z", accountId="5b10-erin",
              inactiveDays=154, firstObserved="2026-01-01T00:00:00Z")),
-    # its org is not in the cluster, never observed: skipped
+    # its org is not in the cluster, never observed (so never idle by the operator's count):
+    # skipped
     ("oscar-orphan", {"orgRef": {"name": "initech"}, "email": "oscar@initech.example"}, {},
      None),
 ]  # fmt: skip

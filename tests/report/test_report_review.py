@@ -156,7 +156,7 @@ def test_the_newest_of_account_and_product_activity_counts() -> None:
                     },
                 ],
             ),
-            account("garbled", lastActive="last tuesday"),
+            account("garbled", lastActive="last tuesday", firstObserved="2026-01-01T00:00:00Z"),
         ],
         as_of=AS_OF,
         inactive_days=30,
@@ -165,7 +165,8 @@ def test_the_newest_of_account_and_product_activity_counts() -> None:
         ("a", 2),
         ("garbled", None),
     ]
-    assert [a.name for a in review.selected] == ["garbled"]  # no usable time: never active
+    # No usable time: never active, counted from its first observation.
+    assert [a.name for a in review.selected] == ["garbled"]
 
 
 def test_an_account_whose_last_activity_is_unreadable_is_not_taken_for_never_active() -> None:
@@ -174,9 +175,13 @@ def test_an_account_whose_last_activity_is_unreadable_is_not_taken_for_never_act
         "type": "Ready", "status": "True", "reason": "LastActiveUnreadable",
         "message": "observe only; account is Active; last activity unreadable ('yesterday')",
     }  # fmt: skip
+    observed = "2026-01-01T00:00:00Z"
     review = build_review(
         [org()],
-        [account("daily", conditions=[ready]), account("never")],
+        [
+            account("daily", conditions=[ready], firstObserved=observed),
+            account("never", firstObserved=observed),
+        ],
         as_of=AS_OF,
         inactive_days=30,
     )
@@ -185,8 +190,54 @@ def test_an_account_whose_last_activity_is_unreadable_is_not_taken_for_never_act
     text = explain(review, daily)
     assert "last activity unreadable (see the Ready condition)" in text
     assert "never active" not in text
+    # The manifests say why it is left alone, as the operator's policy leaves it alone.
+    manifests = suspension_manifests(review, "namespace ns")
+    assert (
+        "# skipped ns/daily id-daily: last activity unreadable (see its Ready condition): its "
+        "idle days are unknown\n"
+    ) in manifests
     everyone = build_review([org()], [account("daily", conditions=[ready])], as_of=AS_OF)
     assert ">unreadable</td>" in review_html(everyone, 'namespace "ns"')
+
+
+def _observed(days: int) -> str:
+    return (AS_OF - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_never_active_account_is_idle_from_its_first_observation_only() -> None:
+    # A new hire who has not signed in yet is no leaver: the operator's inactivity policy
+    # counts a never-active account from status.firstObserved, and so does the review.
+    review = build_review(
+        [org()],
+        [
+            account("new-hire", firstObserved=_observed(5)),
+            account("long-gone", firstObserved=_observed(40)),
+            account("unseen"),  # no firstObserved: when it was first observed is unknown
+        ],
+        as_of=AS_OF,
+        inactive_days=30,
+    )
+    assert [a.name for a in review.selected] == ["long-gone"]
+    text = suspension_manifests(review, "namespace ns")
+    assert [d["metadata"]["name"] for d in yaml.safe_load_all(text) if d] == ["long-gone"]
+    assert "# 1 to suspend, 2 skipped.\n" in text
+    assert (
+        f"# skipped ns/new-hire id-new-hire: never active, first observed 5 days ago "
+        f"({_observed(5)}): not 30+ days yet (a never-active account counts from its first "
+        "observation, as the inactivity policy counts it)\n"
+    ) in text
+    assert (
+        "# skipped ns/unseen id-unseen: never active and no status.firstObserved: when the "
+        "operator first observed it is unknown, so its idle days cannot be counted\n"
+    ) in text
+    # The table, the rows (CSV, JSON) and the page show the same selection and count.
+    assert [r.account.name for r in review.rows()] == ["long-gone"]
+    assert [s.reclaimable for s in review.summaries()] == [1]
+    assert "new-hire" not in review_table(review, all_namespaces=False)
+    assert "new-hire" not in review_html(review, 'namespace "ns"').split('id="accounts"')[1]
+    hire = next(a for a in review.accounts if a.name == "new-hire")
+    said = explain(review, hire)
+    assert "never active (idle 5 days, counted from its first observation)" in said
 
 
 def test_every_record_has_the_csv_columns_in_order() -> None:
@@ -210,12 +261,16 @@ def test_a_line_break_inside_a_csv_cell_stays_in_its_cell() -> None:
 def test_a_newline_in_a_name_stays_inside_the_comment_and_the_cell() -> None:
     sneaky = "Eve\nspec:\n  desiredState: Active"
     review = build_review(
-        [org()], [account("eve", displayName=sneaky)], as_of=AS_OF, inactive_days=0
+        [org()],
+        [account("eve", displayName=sneaky, firstObserved="2026-12-01T00:00:00Z")],
+        as_of=AS_OF,
+        inactive_days=0,
     )
     text = suspension_manifests(review, "namespace ns")
     docs = [d for d in yaml.safe_load_all(text) if d]
     assert [d["spec"]["desiredState"] for d in docs] == ["Suspended"]
-    assert "# ns/eve id-eve (Eve spec: desiredState: Active): never active, billable" in text
+    comment = "# ns/eve id-eve (Eve spec: desiredState: Active): never active, first observed"
+    assert f"{comment} 2026-12-01, billable" in text
     table = review_table(review, all_namespaces=False)
     assert len(table.splitlines()) == 2
 

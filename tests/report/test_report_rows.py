@@ -45,6 +45,8 @@ TABLE = [
      "-", "-", "-", "-"),
     ("acme", "mallory", "mallory@acme.example", "<script>window.__pwned=1</scr...", "Active",
      "yes", "2026-11-30", "1d", C, "Active", "2026-11-30", "-"),
+    ("acme", "nina-new", "nina.new@acme.example", "Nina New", "Active", "yes", "-", "-", "-",
+     "-", "-", "-"),
     ("acme", "olga-old", "olga.old@acme.example", "Olga Old", "Active", "yes", "2026-03-01",
      "275d", C, "Active", "2026-02-15", "-"),
     ("acme", "olga-old", "olga.old@acme.example", "Olga Old", "Active", "yes", "2026-03-01",
@@ -99,14 +101,21 @@ def test_the_table_is_the_default_of_every_entry_point(world: Any) -> None:
     assert str(Path(sys.executable).parent / "kubectl-atlassian") in plugins.splitlines()
 
 
-def test_inactive_days_keeps_accounts_idle_longer_or_never_active(world: Any) -> None:
+def test_inactive_days_keeps_accounts_idle_longer_or_never_active_since_observed(
+    world: Any,
+) -> None:
     out = world.atlassian("report", "--inactive-days", "90").stdout
     names = [row[1] for row in cells(out)[1:]]
+    # Never active counts from status.firstObserved, as the operator's policy counts: nora
+    # (62 days) and nina (5 days) not yet, oscar (never observed) not at all.
     assert names == [
-        "nora-never", "ada-admin", "dan-gone", "ivan-idp", "kim-keep", "olga-old", "olga-old",
+        "ada-admin", "dan-gone", "ivan-idp", "kim-keep", "olga-old", "olga-old",
         "pete-protected", "sam-siteadmin", "sue-suspended", "una-unmanaged", "erin-exempt",
-        "gary-globex", "oscar-orphan",
+        "gary-globex",
     ]  # fmt: skip
+    at_30 = [row[1] for row in cells(world.atlassian("report", "--inactive-days", "30").stdout)]
+    assert "nora-never" in at_30
+    assert "nina-new" not in at_30
     # The boundary: gary's newest activity is 123 days and 9 hours old.
     at_123 = [row[1] for row in cells(world.atlassian("report", "--inactive-days", "123").stdout)]
     at_124 = [row[1] for row in cells(world.atlassian("report", "--inactive-days", "124").stdout)]
@@ -177,17 +186,22 @@ def test_json_rows_and_org_summaries(world: Any) -> None:
         "ivan-idp": ["identityProvider"], "una-unmanaged": ["unmanaged"],
         "sam-siteadmin": ["admin"], "erin-exempt": ["exempt"],
     }  # fmt: skip
-    nora = next(r for r in doc["rows"] if r["name"] == "nora-never")
+    # Never active, first observed 62 days ago: idle 30+ days, not 90+.
+    assert "nora-never" not in {r["name"] for r in doc["rows"]}
+    at_30 = json.loads(world.atlassian("report", "-f", "json", "--inactive-days", "30").stdout)
+    nora = next(r for r in at_30["rows"] if r["name"] == "nora-never")
     assert (nora["product"], nora["daysSinceActive"], nora["email"]) == (None, None, "")
+    assert "nina-new" not in {r["name"] for r in at_30["rows"]}  # observed 5 days ago
 
     orgs = {o["name"]: o for o in doc["orgs"]}
     assert list(orgs) == ["acme", "globex", "initech"]
     acme = orgs["acme"]
-    assert acme["accounts"] == 15
-    assert acme["accountsByState"] == {"Active": 13, "Suspended": 1, "Deprovisioned": 1}
-    assert acme["billable"] == 12
-    # Billable, Active and idle 90+ days: ada, ivan, kim, nora, olga, pete, sam.
-    assert acme["reclaimableSeats"] == 7
+    assert acme["accounts"] == 16
+    assert acme["accountsByState"] == {"Active": 14, "Suspended": 1, "Deprovisioned": 1}
+    assert acme["billable"] == 13
+    # Billable, Active and idle 90+ days: ada, ivan, kim, olga, pete, sam; not nora, never
+    # active and first observed 62 days ago, nor nina, the new hire.
+    assert acme["reclaimableSeats"] == 6
     assert acme["flags"] == {"protected": 2, "exempt": 0, "IdP": 1, "unmanaged": 1, "admin": 1}
     assert acme["atlassianUsers"]["total"] == 40
     # globex has a policy: its eligible accounts, not --inactive-days, make the seats.

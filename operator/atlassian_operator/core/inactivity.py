@@ -133,6 +133,19 @@ def newest_activity(user: User) -> datetime | UnreadableTime | None:
     return newest_time((user.last_active, *(p.last_active for p in user.product_access)))
 
 
+def idle_since(
+    newest: datetime | UnreadableTime | None, first_observed: datetime | None
+) -> datetime | None:
+    """From when an account counts as idle: its newest activity; for an account never active,
+    when the operator first observed it (never at once: a new hire may not have signed in yet).
+    None when that is unknown: a time nobody can read, or no first observation. The review
+    (`kubectl atlassian report --inactive-days`) counts with this too, so the two agree.
+    """
+    if isinstance(newest, UnreadableTime):
+        return None
+    return newest or first_observed
+
+
 def assess(
     policy: InactivityPolicy,
     user: User,
@@ -158,7 +171,7 @@ def assess(
         described = f"last activity unreadable ({newest})"
         return Inactivity(None, False, described, 0.0, reset_at, threshold)
     days = None if newest is None else max(0, int((as_of - newest).total_seconds() // _DAY))
-    starts = [t for t in (newest or first_observed, reset_at) if t is not None]
+    starts = [t for t in (idle_since(newest, first_observed), reset_at) if t is not None]
     if not starts or user.account_status != "active" or exempt:
         return Inactivity(days, False, _describe(days, None), 0.0, reset_at, threshold)
     clock = max(0.0, (as_of - max(starts)).total_seconds() / _DAY)

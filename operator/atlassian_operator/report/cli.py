@@ -47,7 +47,8 @@ def add_commands(commands: Any) -> None:
         type=_days,
         metavar="N",
         help="keep only accounts whose newest activity (the account's or any product's) is "
-        "more than N days old, or absent; with --format manifests, the accounts to suspend",
+        "more than N days old; a never-active one counts from when the operator first "
+        "observed it (status.firstObserved); with --format manifests, the accounts to suspend",
     )
     _output_argument(report)
     report.set_defaults(main=_guarded(_report))

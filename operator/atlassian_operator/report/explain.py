@@ -140,8 +140,11 @@ def _observed(review: AccessReview, account: AccountLine) -> str:
         parts.append(f"last active {last} ({days_between(when, review.as_of)} days ago)")
     elif account.activity_unreadable:
         parts.append("last activity unreadable (see the Ready condition)")
+    elif (first := account.idle_from) is not None:
+        days = days_between(first, review.as_of)
+        parts.append(f"never active (idle {days} days, counted from its first observation)")
     else:
-        parts.append("never active")
+        parts.append("never active (no firstObserved: its idle days cannot be counted)")
     return ", ".join(parts)
 
 

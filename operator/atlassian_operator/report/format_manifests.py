@@ -9,7 +9,7 @@ with the reason in a comment, so that the file says what the review decided abou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -30,11 +30,15 @@ class Selection:
     accounts: list[AccountLine]
     #: "inactive 90+ days", or "eligible under the inactivity policy".
     reason: str
+    #: Accounts with no activity within --inactive-days that are not idle that long all the
+    #: same (a new hire who has not signed in yet), with why: skipped, and the file says so.
+    held_back: list[tuple[AccountLine, str]] = field(default_factory=list)
 
 
 def select(review: AccessReview) -> Selection:
     if review.inactive_days is not None:
-        return Selection(review.selected, f"inactive {review.inactive_days}+ days")
+        reason = f"inactive {review.inactive_days}+ days"
+        return Selection(review.selected, reason, review.held_back())
     eligible = [a for a in review.accounts if a.inactivity_eligible]
     return Selection(eligible, "eligible under the inactivity policy")
 
@@ -79,6 +83,10 @@ def suspension_manifests(review: AccessReview, scope: str) -> str:
             chosen.append(account)
         else:
             skipped.append((account, reason))
+    # A reason that rules the account out for good comes first (an admin stays one after a
+    # month); the one that only needs time comes next.
+    skipped += [(a, skip_reason(a) or reason) for a, reason in selection.held_back]
+    skipped.sort(key=lambda skip: skip[0].sort_key)
     header = [
         f"# {message}, in {scope} (as of {timestamp(review.as_of)}).",
         "# Commit this file to the Git repository that Argo CD or Flux applies: the operator",
@@ -96,12 +104,13 @@ def _who(account: AccountLine) -> str:
 
 
 def _document(account: AccountLine, message: str) -> str:
-    newest = account.newest_activity
-    idle = (
-        f"last active {newest.date().isoformat()} ({account.days_since_active} days ago)"
-        if newest is not None
-        else "never active"
-    )
+    newest, since = account.newest_activity, account.idle_from
+    if newest is not None:
+        idle = f"last active {newest.date().isoformat()} ({account.days_since_active} days ago)"
+    elif since is not None:
+        idle = f"never active, first observed {since.date().isoformat()}"
+    else:  # chosen by the inactivity policy, which the operator decided
+        idle = "never active"
     billable = ", billable" if account.billable else ""
     first = ("orgRef", "accountId", "email")
     spec: dict[str, Any] = {k: account.spec[k] for k in first if k in account.spec}

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from atlassian_operator.atlassian import UnreadableTime
 from atlassian_operator.atlassian.v2_choices import ADMIN_ROLES
-from atlassian_operator.core.inactivity import LabelSelector, SelectorError
+from atlassian_operator.core.inactivity import LabelSelector, SelectorError, idle_since
 from atlassian_operator.core.resources import SuspensionPolicy, desired_state_manager
 from atlassian_operator.core.status import LAST_ACTIVE_UNREADABLE
 
@@ -264,13 +265,41 @@ class AccountLine:
     def sort_key(self) -> tuple[str, str, str, str]:
         return (self.namespace, self.org.name, self.who.lower(), self.name)
 
+    @property
+    def idle_from(self) -> datetime | None:
+        """From when the account counts as idle, as the operator's inactivity policy counts it
+        (`idle_since`): its newest activity, else (never active) status.firstObserved; None
+        when unknown: an unreadable last activity, or never active and no firstObserved."""
+        newest: datetime | UnreadableTime | None = self.newest_activity
+        if self.activity_unreadable:
+            newest = UnreadableTime("see the Ready condition")
+        return idle_since(newest, parse_time(self.first_observed))
+
     def idle_for(self, days: int, as_of: datetime) -> bool:
-        """Nothing (account or any product) active within `days` days before as_of; never for
-        an account whose last activity cannot be read."""
-        newest = self.newest_activity
-        if newest is None:
-            return not self.activity_unreadable
-        return as_of - newest > timedelta(days=days)
+        """Nothing (account or any product) active within `days` days before as_of, and, for
+        an account never active, first observed more than `days` days before as_of; never for
+        an account whose last activity cannot be read or that was never observed."""
+        start = self.idle_from
+        return start is not None and as_of - start > timedelta(days=days)
+
+    def not_idle_yet(self, days: int, as_of: datetime) -> str | None:
+        """Why an account with no readable activity within `days` days is not idle for `days`
+        days all the same (see `idle_for`); None when it is, or when it was active since."""
+        if self.idle_for(days, as_of) or self.newest_activity is not None:
+            return None
+        if self.activity_unreadable:
+            return "last activity unreadable (see its Ready condition): its idle days are unknown"
+        first = parse_time(self.first_observed)
+        if first is None:
+            return (
+                "never active and no status.firstObserved: when the operator first observed "
+                "it is unknown, so its idle days cannot be counted"
+            )
+        return (
+            f"never active, first observed {days_between(first, as_of)} days ago "
+            f"({self.first_observed}): not {days}+ days yet (a never-active account counts "
+            "from its first observation, as the inactivity policy counts it)"
+        )
 
 
 @dataclass(frozen=True)
@@ -392,6 +421,14 @@ class AccessReview:
         if self.inactive_days is None:
             return list(self.accounts)
         return [a for a in self.accounts if a.idle_for(self.inactive_days, self.as_of)]
+
+    def held_back(self) -> list[tuple[AccountLine, str]]:
+        """The accounts with no readable activity within --inactive-days that `selected` leaves
+        out all the same, each with why: a new hire observed fewer days ago, say."""
+        if self.inactive_days is None:
+            return []
+        found = ((a, a.not_idle_yet(self.inactive_days, self.as_of)) for a in self.accounts)
+        return [(a, reason) for a, reason in found if reason is not None]
 
     def rows(self) -> list[AccessRow]:
         return rows_of(self.selected)
