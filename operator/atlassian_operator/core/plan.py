@@ -147,15 +147,18 @@ def plan_account(
 
     Under an inactivity policy (`inactivity_policy`, measured `as_of` the listing), an
     observe-only account that is eligible is suspended in Enforce mode; explicit intent (its
-    own desiredState, or another account's), protection and `labels` matching the exempt
-    selector keep it out.
+    own desiredState, or another account's), protection, `labels` matching the exempt
+    selector and the user being in the policy's exempt list keep it out.
     """
     status = about(status, observation.account_id)
     rivals = sorted(rivals, key=lambda r: r.name)
     intent = [r.name for r in rivals if r.states_desire]
+    labels = labels or {}
+    by_label, listed = exemptions(inactivity_policy, spec, status, observation, labels)
     inactivity = _inactivity(
-        spec, status, observation, policy, inactivity_policy, as_of, labels or {}, bool(intent)
-    )
+        spec, status, observation, policy, inactivity_policy, as_of, by_label or listed,
+        bool(intent),
+    )  # fmt: skip
     by_policy = (
         inactivity is not None
         and inactivity.eligible
@@ -210,6 +213,29 @@ def plan_account(
     return AccountPlan(observation, decision, None, inactivity, by_policy)
 
 
+def exemptions(
+    inactivity_policy: InactivityPolicy | None,
+    spec: AccountSpec,
+    status: Mapping[str, Any],
+    observation: Observation,
+    labels: Mapping[str, str],
+) -> tuple[bool, bool]:
+    """Whether the account is exempt from the inactivity policy by its labels (the policy's
+    exemptSelector), and whether by the policy's own list (spec.inactivity.exempt).
+
+    The list names the person, by account ID or any address they are known by, as
+    protectedAccounts does: so it holds for whichever AtlassianAccount is about them.
+    """
+    if inactivity_policy is None:
+        return False, False
+    selector = inactivity_policy.exempt_selector
+    by_label = selector is not None and selector.matches(labels)
+    user = observation.user
+    account_id = observation.account_id or spec.account_id
+    emails = [user.email if user is not None else None, *known_emails(spec, status)]
+    return by_label, inactivity_policy.lists(account_id, emails)
+
+
 def _inactivity(
     spec: AccountSpec,
     status: Mapping[str, Any],
@@ -217,13 +243,12 @@ def _inactivity(
     policy: SuspensionPolicy,
     inactivity_policy: InactivityPolicy | None,
     as_of: datetime | None,
-    labels: Mapping[str, str],
+    exempt: bool,
     rival_intent: bool,
 ) -> Inactivity | None:
     user = observation.user
     if inactivity_policy is None or user is None or as_of is None:
         return None
-    exempt = inactivity_policy.exempt is not None and inactivity_policy.exempt.matches(labels)
     found = assess(
         inactivity_policy,
         user,
