@@ -372,6 +372,9 @@ def test_observe_uses_the_pin_from_status() -> None:
 
 # ----- exemptions from the inactivity policy ---------------------------------------------------
 
+DISCOVERED = {"atlassian.operators.dev/discovered": "true"}
+KEEP = {"licence": "keep"}
+
 
 def idle_plan(
     inactivity: Mapping[str, Any],
@@ -434,3 +437,23 @@ def test_an_account_in_the_exempt_list_shows_its_inactivity_but_is_never_eligibl
     assert result.inactivity is not None
     assert (result.inactivity.days, result.inactivity.eligible) == (200, False)
     assert (result.action, result.by_policy) == (None, False)
+
+
+@pytest.mark.parametrize(
+    ("labels", "listed", "warned"),
+    [
+        pytest.param({**DISCOVERED, **KEEP}, [], True, id="discovered-exempt-by-label"),
+        pytest.param({**DISCOVERED, **KEEP}, [EMAIL], False, id="also-in-the-exempt-list"),
+        pytest.param(KEEP, [], False, id="created-by-someone"),
+        pytest.param(DISCOVERED, [], False, id="discovered-not-exempt"),
+        pytest.param(DISCOVERED, [ACCOUNT_ID], False, id="discovered-exempt-by-the-list"),
+    ],
+)
+def test_only_a_label_exemption_on_a_discovered_account_is_not_durable(
+    labels: dict[str, str], listed: list[str], warned: bool
+) -> None:
+    result = idle_plan({"exempt": listed, "exemptSelector": {"matchLabels": KEEP}}, labels=labels)
+
+    assert result.exemption_not_durable is warned
+    exempt = KEEP.items() <= labels.items() or bool(listed)
+    assert result.action is (None if exempt else Action.SUSPEND)

@@ -27,9 +27,17 @@ from atlassian_operator.core.inactivity import (
     reset_time,
 )
 from atlassian_operator.core.mapping import parse_time
-from atlassian_operator.core.resources import AccountSpec, DesiredState, SuspensionPolicy
+from atlassian_operator.core.resources import (
+    DISCOVERED_LABEL,
+    AccountSpec,
+    DesiredState,
+    SuspensionPolicy,
+)
 from atlassian_operator.core.safety import lifecycle_gate
 from atlassian_operator.core.snapshot import Observation, OrgSnapshot
+
+#: The Warning on a discovered account that only a label exempts from the inactivity policy.
+EXEMPTION_NOT_DURABLE = "ExemptionNotDurable"
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,9 @@ class AccountPlan:
     inactivity: Inactivity | None = None
     #: The suspension is the inactivity policy's (Enforce), not the spec's.
     by_policy: bool = False
+    #: Only a label keeps this discovered account out of the inactivity policy: re-created
+    #: (deleted, then discovered again) it has no label, and is no longer exempt.
+    exemption_not_durable: bool = False
 
     @property
     def action(self) -> Action | None:
@@ -159,6 +170,7 @@ def plan_account(
         spec, status, observation, policy, inactivity_policy, as_of, by_label or listed,
         bool(intent),
     )  # fmt: skip
+    not_durable = by_label and not listed and DISCOVERED_LABEL in labels
     by_policy = (
         inactivity is not None
         and inactivity.eligible
@@ -166,7 +178,13 @@ def plan_account(
         and inactivity_policy.enforce
     )
     if spec.desired_state is None and not by_policy:
-        return AccountPlan(observation, Decision(), intent[0] if intent else None, inactivity)
+        return AccountPlan(
+            observation,
+            Decision(),
+            intent[0] if intent else None,
+            inactivity,
+            exemption_not_durable=not_durable,
+        )
     if intent:
         return AccountPlan(
             observation,
@@ -178,6 +196,7 @@ def plan_account(
                     "them is deleted or made observe-only",
                 )
             ),
+            exemption_not_durable=not_durable,
         )
     user = observation.user
     desired = DesiredState.SUSPENDED if by_policy else spec.desired_state
@@ -210,7 +229,7 @@ def plan_account(
                 decision.action,
             )
         )
-    return AccountPlan(observation, decision, None, inactivity, by_policy)
+    return AccountPlan(observation, decision, None, inactivity, by_policy, not_durable)
 
 
 def exemptions(
