@@ -1,11 +1,13 @@
 """Issue 13, part 1: the inactivity policy (license management) on the real API server, with
 the real kubectl and the simulator: Report counts and changes nothing, Enforce suspends exactly
 the eligible, budgeted, non-exempt accounts, longest inactive first; a re-enabled account is
-left alone; a listing that fails makes nobody eligible.
+left alone; a listing that fails makes nobody eligible. Issue 26: the org's exempt list
+outlives a discovered account deleted and discovered again without its labels.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -178,3 +180,65 @@ def test_a_re_enabled_account_is_left_alone_and_a_failed_listing_makes_nobody_el
         "aacct", "delta", lambda s: s.get("accountStatus") == "Suspended", "delta, once listed"
     )
     assert disabled(e2e.sim).count("delta") == 1
+
+
+def discovered(name: str) -> str:
+    """The object account discovery makes for one of PEOPLE (see core.discovery)."""
+    return f"acme-{PEOPLE[name][0]}"
+
+
+def test_the_orgs_exempt_list_outlives_a_discovered_account(
+    e2e: E2E, operator: OperatorProcess
+) -> None:
+    e2e.org(
+        accountDiscovery={"enabled": True},
+        inactivity={**policy("Enforce"), "exempt": ["Exempt@ACME.example"]},
+        suspension={"protectedAccounts": ["protected@acme.example"], "maxPerSync": 10},
+    )
+    # Everyone idle past 90 days, neither listed nor protected, is suspended.
+    for name in ("alpha", "beta", "gamma", "explicit"):
+        e2e.wait_status(
+            "aacct", discovered(name), lambda s: s.get("accountStatus") == "Suspended", name
+        )
+    exempt = e2e.wait_status(
+        "aacct", discovered("exempt"), lambda s: s.get("inactiveDays") == 400, "exempt observed"
+    )
+    assert "inactivityEligible" not in exempt
+    assert condition(exempt, "Ready", "reason") == "Observed"
+
+    # A label exemption on a discovered account works, and is warned of once: delta's. The
+    # exempt person has the label too, but is listed as well: no warning.
+    e2e.kube.kubectl("label", "aacct", discovered("exempt"), "licence=keep")
+    e2e.kube.kubectl("label", "aacct", discovered("delta"), "licence=keep")
+    e2e.kube.wait_for(
+        lambda: [ev["reason"] for ev in e2e.events(discovered("delta"))] == ["ExemptionNotDurable"],
+        30,
+        "one ExemptionNotDurable Warning on delta's discovered account",
+    )
+    warning = e2e.events(discovered("delta"))[0]
+    assert warning["type"] == "Warning"
+    assert "spec.inactivity.exempt of AtlassianOrg acme" in warning["message"]
+
+    # The exempt person's discovered account is deleted: it is discovered again, as a new
+    # object with none of the old one's labels, and is still not suspended.
+    old_uid = e2e.get("aacct", discovered("exempt"))["metadata"]["uid"]
+    e2e.kube.kubectl("delete", "aacct", discovered("exempt"), "--timeout=20s")
+    e2e.request_sync()
+
+    def rediscovered() -> dict[str, Any] | None:
+        found = e2e.kube.kubectl("get", "aacct", discovered("exempt"), "-o", "json", check=False)
+        if found.returncode != 0:
+            return None
+        body: dict[str, Any] = json.loads(found.stdout)
+        again = body["metadata"]["uid"] != old_uid and body.get("status", {}).get("inactiveDays")
+        return body if again else None
+
+    body = e2e.kube.wait_for(rediscovered, 60, "the exempt person's account discovered again")
+    assert "licence" not in body["metadata"].get("labels", {})
+    e2e.later_sync()
+    e2e.later_sync()
+    again = e2e.status("aacct", discovered("exempt"))
+    assert again["accountStatus"] == "Active" and "inactivityEligible" not in again
+    assert sorted(disabled(e2e.sim)) == ["alpha", "beta", "explicit", "gamma"]
+    assert [ev["reason"] for ev in e2e.events(discovered("delta"))] == ["ExemptionNotDurable"]
+    assert e2e.events(discovered("exempt")) == []

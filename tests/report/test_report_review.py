@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import yaml
 
+from atlassian_operator.core.plan import exemptions
+from atlassian_operator.core.resources import (
+    DISCOVERED_LABEL,
+    AccountResource,
+    AccountSpec,
+    OrgSpec,
+)
+from atlassian_operator.core.snapshot import Observation
 from atlassian_operator.report.explain import explain
 from atlassian_operator.report.format_csv import rows_csv
 from atlassian_operator.report.format_html import review_html
@@ -103,6 +112,74 @@ def test_protection_matches_the_id_and_every_email_in_any_case() -> None:
         "by-status-email": ["protected"],
         "other": [],
     }
+
+
+IDLE = {"lastActive": "2026-01-01T00:00:00Z"}
+EXEMPT_LIST_ACCOUNTS = [
+    account("by-spec-email", {"email": "boss@acme.EXAMPLE"}, **IDLE),
+    account("by-status-email", {"accountId": "x"}, email="BOSS@acme.example", **IDLE),
+    account("by-pinned-id", {"email": "new@acme.example"}, accountId="id-pinned", **IDLE),
+    account("by-spec-id", {"accountId": "id-pinned"}, **IDLE),
+    account("by-label", labels={"licence": "keep"}, **IDLE),
+    account("both", {"accountId": "id-pinned"}, labels={"licence": "keep"}, **IDLE),
+    account("discovered", labels={DISCOVERED_LABEL: "true", "licence": "keep"}, **IDLE),
+    account("other", {"email": "boss2@acme.example"}, **IDLE),
+]
+EXEMPT_POLICY = {
+    "suspendAfterDays": 30, "mode": "Enforce", "exempt": ["Boss@Acme.example", "id-pinned"],
+    "exemptSelector": {"matchLabels": {"licence": "keep"}},
+}  # fmt: skip
+LISTED = "listed in spec.inactivity.exempt"
+LABELLED = "matches spec.inactivity.exemptSelector"
+
+
+def test_the_exempt_list_exempts_by_id_and_every_email_and_the_report_says_which() -> None:
+    review = build_review(
+        [org(inactivity=EXEMPT_POLICY)], EXEMPT_LIST_ACCOUNTS, as_of=AS_OF, inactive_days=90
+    )
+    assert {a.name: a.flags.exempt_by for a in review.accounts} == {
+        "by-spec-email": (LISTED,), "by-status-email": (LISTED,), "by-pinned-id": (LISTED,),
+        "by-spec-id": (LISTED,), "by-label": (LABELLED,), "both": (LABELLED, LISTED),
+        "discovered": (LABELLED,), "other": (),
+    }  # fmt: skip
+    skipped = dict(
+        re.findall(r"# skipped ns/(\S+) \S+: (.*)", suspension_manifests(review, "namespace ns"))
+    )
+    assert skipped["by-spec-id"] == f"exempt: {LISTED} of AtlassianOrg acme"
+    assert skipped["by-label"] == f"exempt: {LABELLED} of AtlassianOrg acme"
+    assert skipped["both"] == f"exempt: {LABELLED} and {LISTED} of AtlassianOrg acme"
+    assert "other" not in skipped and len(skipped) == 7
+    text = {a.name: explain(review, a) for a in review.accounts}
+    assert f"exempt: {LISTED}" in text["by-status-email"]
+    assert "2 exempt account(s) in spec.inactivity.exempt" in text["other"]
+    assert "lost if it is re-created: list it in spec.inactivity.exempt" in text["discovered"]
+    assert "lost if it is re-created" not in text["by-label"]
+
+
+def test_the_report_and_the_operator_exempt_the_same_accounts() -> None:
+    policy = OrgSpec.from_dict(org(inactivity=EXEMPT_POLICY)["spec"]).inactivity
+    review = build_review([org(inactivity=EXEMPT_POLICY)], EXEMPT_LIST_ACCOUNTS, as_of=AS_OF)
+    report = {a.name: a.flags.exempt for a in review.accounts}
+    for body in EXEMPT_LIST_ACCOUNTS:
+        resource = AccountResource.from_body(body)
+        assert isinstance(resource.spec, AccountSpec)
+        pinned = resource.status.get("accountId") or resource.spec.account_id
+        by_label, listed = exemptions(
+            policy, resource.spec, resource.status, Observation(None, pinned), resource.labels
+        )
+        assert report[resource.ref.name] == (by_label or listed), resource.ref.name
+
+
+def test_an_unusable_exempt_list_exempts_nobody_and_explain_says_why() -> None:
+    review = build_review(
+        [org(inactivity={"suspendAfterDays": 30, "exempt": ["id-a", 7]})],
+        [account("a")],
+        as_of=AS_OF,
+    )
+    assert flags(review) == {"a": []}
+    assert "exempt list cannot be used: spec.inactivity.exempt[1] 7 is not" in explain(
+        review, review.accounts[0]
+    )
 
 
 def test_admins_idp_and_unmanaged_come_from_the_v2_fields() -> None:

@@ -16,7 +16,7 @@ from atlassian_operator.core.inactivity import (
     assess,
     reset_time,
 )
-from atlassian_operator.core.resources import InvalidSpec, OrgSpec
+from atlassian_operator.core.resources import InvalidSpec, OrgSpec, SuspensionPolicy
 
 AS_OF = datetime(2026, 12, 1, tzinfo=UTC)
 POLICY = InactivityPolicy(90, PolicyMode.ENFORCE)
@@ -180,3 +180,52 @@ def test_the_org_spec_reads_the_policy_and_names_what_is_wrong() -> None:
             {**base, "inactivity": {"suspendAfterDays": 30,
                                     "exemptSelector": {"matchExpressions": [{"key": "k"}]}}}
         )  # fmt: skip
+
+
+def test_the_exempt_list_is_read_with_emails_in_any_case() -> None:
+    policy = InactivityPolicy.from_dict(
+        {"suspendAfterDays": 30, "exempt": ["5b10:ada", "Grace@Acme.Example"]}
+    )
+    assert policy is not None
+    assert policy.exempt_accounts == frozenset({"5b10:ada", "grace@acme.example"})
+    assert policy.lists("5b10:ada")
+    assert policy.lists("other", [None, "GRACE@acme.example"])
+    assert not policy.lists("5B10:ADA")  # account IDs are not emails: matched as given
+    assert not policy.lists(None, ["ada@acme.example"])
+
+
+@pytest.mark.parametrize(
+    ("exempt", "message"),
+    [
+        pytest.param(
+            [7], r"spec.inactivity.exempt\[0\] 7 is not an Atlassian account ID", id="int"
+        ),
+        pytest.param(["a", ""], r"spec.inactivity.exempt\[1\] '' is not", id="empty"),
+        pytest.param(["a", {"email": "x"}], r"spec.inactivity.exempt\[1\] \{", id="object"),
+        pytest.param("ada@acme.example", "spec.inactivity.exempt must be a list", id="string"),
+    ],
+)
+def test_an_unusable_exempt_list_is_refused_naming_the_entry(exempt: object, message: str) -> None:
+    base = {"orgId": "o", "apiKeySecretRef": {"name": "k"}}
+    with pytest.raises(InvalidSpec, match=message):
+        OrgSpec.from_dict({**base, "inactivity": {"suspendAfterDays": 30, "exempt": exempt}})
+
+
+@pytest.mark.parametrize(
+    ("account_id", "emails"),
+    [
+        ("5b10:ada", []),
+        ("5B10:ADA", []),
+        (None, ["ADA@acme.example"]),
+        ("other", [None, "ada@ACME.example"]),
+        ("other", ["ada@acme"]),
+    ],
+)
+def test_the_exempt_list_names_whom_protected_accounts_would(
+    account_id: str | None, emails: list[str | None]
+) -> None:
+    entries = ["5b10:ada", "Ada@Acme.Example"]
+    policy = InactivityPolicy.from_dict({"suspendAfterDays": 30, "exempt": entries})
+    protection = SuspensionPolicy.from_dict({"protectedAccounts": entries})
+    assert policy is not None
+    assert policy.lists(account_id, emails) == protection.protects(account_id, emails)

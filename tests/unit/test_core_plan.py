@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from atlassian_operator.atlassian import User
 from atlassian_operator.core.decisions import Action, Blocked, Decision
+from atlassian_operator.core.inactivity import InactivityPolicy
 from atlassian_operator.core.plan import (
     AccountPlan,
     Rival,
@@ -367,3 +368,92 @@ def test_observe_uses_the_pin_from_status() -> None:
 
     assert (pinned.user, pinned.account_id, pinned.reason) == (None, ACCOUNT_ID, "IdentityChanged")
     assert (unpinned.user, unpinned.account_id) == (newcomer, "5570:eve")
+
+
+# ----- exemptions from the inactivity policy ---------------------------------------------------
+
+DISCOVERED = {"atlassian.operators.dev/discovered": "true"}
+KEEP = {"licence": "keep"}
+
+
+def idle_plan(
+    inactivity: Mapping[str, Any],
+    *,
+    labels: Mapping[str, str] | None = None,
+    status: Mapping[str, Any] | None = None,
+    observed: User | None = None,
+    account_spec: AccountSpec | None = None,
+) -> AccountPlan:
+    """An observe-only account 200 days idle, under an org policy of 90 days in Enforce."""
+    policy = InactivityPolicy.from_dict({"suspendAfterDays": 90, "mode": "Enforce", **inactivity})
+    found = observed if observed is not None else user()
+    idle = found.model_copy(update={"last_active": TAKEN_AT - timedelta(days=200)})
+    return plan_account(
+        spec=account_spec or spec(),
+        status=status or {},
+        observation=Observation(idle, idle.account_id),
+        policy=SuspensionPolicy(),
+        rivals=(),
+        trusted=True,
+        failed=None,
+        inactivity_policy=policy,
+        as_of=TAKEN_AT,
+        labels=labels,
+    )
+
+
+def test_an_idle_account_nothing_exempts_is_suspended_by_the_policy() -> None:
+    result = idle_plan({"exempt": ["someone.else@acme.example"]})
+
+    assert result.inactivity is not None and result.inactivity.eligible
+    assert (result.action, result.by_policy) == (Action.SUSPEND, True)
+
+
+@pytest.mark.parametrize(
+    ("listed", "status", "observed", "account_spec"),
+    [
+        pytest.param([ACCOUNT_ID], None, None, None, id="account-id"),
+        pytest.param(["JANE@Acme.Example"], None, None, None, id="atlassian-email-any-case"),
+        pytest.param(
+            ["jane@acme.example"], {"accountId": ACCOUNT_ID, "email": EMAIL}, user(email=None),
+            None, id="email-known-only-from-status",
+        ),
+        pytest.param(
+            ["jane@acme.example"], None, user(email=None),
+            AccountSpec("acme", email="Jane@acme.example"), id="email-in-spec",
+        ),
+    ],
+)  # fmt: skip
+def test_an_account_in_the_exempt_list_shows_its_inactivity_but_is_never_eligible(
+    listed: list[str],
+    status: Mapping[str, Any] | None,
+    observed: User | None,
+    account_spec: AccountSpec | None,
+) -> None:
+    result = idle_plan(
+        {"exempt": listed}, status=status, observed=observed, account_spec=account_spec
+    )
+
+    assert result.inactivity is not None
+    assert (result.inactivity.days, result.inactivity.eligible) == (200, False)
+    assert (result.action, result.by_policy) == (None, False)
+
+
+@pytest.mark.parametrize(
+    ("labels", "listed", "warned"),
+    [
+        pytest.param({**DISCOVERED, **KEEP}, [], True, id="discovered-exempt-by-label"),
+        pytest.param({**DISCOVERED, **KEEP}, [EMAIL], False, id="also-in-the-exempt-list"),
+        pytest.param(KEEP, [], False, id="created-by-someone"),
+        pytest.param(DISCOVERED, [], False, id="discovered-not-exempt"),
+        pytest.param(DISCOVERED, [ACCOUNT_ID], False, id="discovered-exempt-by-the-list"),
+    ],
+)
+def test_only_a_label_exemption_on_a_discovered_account_is_not_durable(
+    labels: dict[str, str], listed: list[str], warned: bool
+) -> None:
+    result = idle_plan({"exempt": listed, "exemptSelector": {"matchLabels": KEEP}}, labels=labels)
+
+    assert result.exemption_not_durable is warned
+    exempt = KEEP.items() <= labels.items() or bool(listed)
+    assert result.action is (None if exempt else Action.SUSPEND)

@@ -217,3 +217,65 @@ async def test_an_unreadable_last_active_time_is_not_never_active(world: World) 
         "atlassian_operator_unreadable_last_active_users", {"namespace": "team", "org": "acme"}
     )
     assert gauge == 1
+
+
+DISCOVERED = {"atlassian.operators.dev/discovered": "true"}
+
+
+async def test_the_orgs_exempt_list_keeps_a_person_whatever_their_account_object(
+    world: World,
+) -> None:
+    world.org(
+        inactivity={
+            "suspendAfterDays": 90, "mode": "Enforce",
+            "exempt": [f"{OLD.upper()}@ACME.example", OLDER],
+        },
+    )  # fmt: skip
+    world.account(OLD, accountId=OLD, labels=DISCOVERED)
+    world.account(OLDER, accountId=OLDER)
+    world.account(OLDEST, accountId=OLDEST, labels=DISCOVERED)
+    await synced(world)
+    await until(lambda: world.atlassian.disables(OLDEST) == 1, "the one not listed suspended")
+    await quiet(world)
+    for ident, days in ((OLD, 150), (OLDER, 200)):
+        status = world.status(ident)
+        assert status["inactiveDays"] == days and "inactivityEligible" not in status, ident
+        assert world.reason(ident) == "Observed", ident
+    # The discovered account is deleted and discovered again: a new object, same person.
+    world.account(OLD, uid="rediscovered", accountId=OLD, labels=DISCOVERED)
+    world.tick(61)
+    await synced(world, listings=2)
+    assert world.status(OLD)["inactiveDays"] == 150
+    assert [i for _, i in world.atlassian.calls] == [OLDEST]
+    assert world.org_status()["inactivity"]["eligible"] == 0
+    assert world.kube.warnings(OLD) == []
+
+
+async def test_a_label_exemption_on_a_discovered_account_is_warned_of_once(
+    world: World,
+) -> None:
+    world.org(
+        inactivity={
+            "suspendAfterDays": 90, "mode": "Enforce",
+            "exemptSelector": {"matchLabels": {"licence": "keep"}}, "exempt": [OLDER],
+        },
+    )  # fmt: skip
+    keep = {**DISCOVERED, "licence": "keep"}
+    world.account(OLD, accountId=OLD, labels=keep)
+    world.account(OLDER, accountId=OLDER, labels=keep)  # listed as well: durable
+    world.account(OLDEST, accountId=OLDEST, labels={"licence": "keep"})  # not discovered
+    await synced(world)
+    # More passes over the same object: more listings, and an edit of its labels.
+    world.tick(61)
+    await synced(world, listings=2)
+    world.account(OLD, accountId=OLD, labels={**keep, "team": "ops"})
+    world.tick(61)
+    await synced(world, listings=3)
+
+    assert world.atlassian.calls == []
+    assert world.kube.warnings(OLD) == ["ExemptionNotDurable"]
+    assert world.kube.warnings(OLDER) == [] and world.kube.warnings(OLDEST) == []
+    message = world.kube.event_messages[
+        world.kube.events.index((OLD, "Warning", "ExemptionNotDurable"))
+    ]
+    assert "spec.inactivity.exempt of AtlassianOrg acme" in message

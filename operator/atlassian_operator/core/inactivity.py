@@ -8,7 +8,7 @@ Atlassian sent in a layout nobody can read makes no one eligible: it is not "nev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -73,11 +73,49 @@ class LabelSelector:
         return True
 
 
+def listed_name(entry: str) -> str:
+    """How a listed account ID or email is kept: emails lower-cased, IDs as given."""
+    return entry.lower() if "@" in entry else entry
+
+
+def is_listed(
+    names: frozenset[str], account_id: str | None, emails: Iterable[str | None] = ()
+) -> bool:
+    """Listed by account ID or by any address the account is known by (emails in any case).
+
+    The one matching for every list of accounts in an AtlassianOrg's spec (protectedAccounts,
+    inactivity.exempt), so that an entry means the same person in each.
+    """
+    if account_id and account_id in names:
+        return True
+    return any(e and e.lower() in names for e in emails)
+
+
+def account_list(field: str, entries: object) -> frozenset[str]:
+    """The names of a spec's list of accounts (`field`), kept as `is_listed` matches them."""
+    if entries is None:
+        return frozenset()
+    if not isinstance(entries, list | tuple):
+        raise ValueError(f"{field} must be a list of Atlassian account IDs or emails")
+    names = set()
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, str) or not entry.strip():
+            raise ValueError(
+                f"{field}[{i}] {entry!r} is not an Atlassian account ID or an email address"
+            )
+        names.add(listed_name(entry))
+    return frozenset(names)
+
+
 @dataclass(frozen=True)
 class InactivityPolicy:
     suspend_after_days: int
     mode: PolicyMode = PolicyMode.REPORT
-    exempt: LabelSelector | None = None
+    exempt_selector: LabelSelector | None = None
+    #: spec.inactivity.exempt: account IDs and emails (lower-cased) the policy never touches.
+    #: Unlike a label, it outlives the AtlassianAccount: a discovered account that is deleted
+    #: comes back without the labels someone gave it, but is still listed here.
+    exempt_accounts: frozenset[str] = frozenset()
 
     @property
     def enforce(self) -> bool:
@@ -103,7 +141,12 @@ class InactivityPolicy:
             exempt = LabelSelector.from_dict(selector) if selector else None
         except SelectorError as exc:
             raise ValueError(f"spec.inactivity.exemptSelector: {exc}") from None
-        return cls(days, parsed_mode, exempt)
+        listed = account_list("spec.inactivity.exempt", spec.get("exempt"))
+        return cls(days, parsed_mode, exempt, listed)
+
+    def lists(self, account_id: str | None, emails: Iterable[str | None] = ()) -> bool:
+        """Whether spec.inactivity.exempt names the account (as protectedAccounts would)."""
+        return is_listed(self.exempt_accounts, account_id, emails)
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,17 @@ from atlassian_operator.core.inactivity import (
     reset_time,
 )
 from atlassian_operator.core.mapping import parse_time
-from atlassian_operator.core.resources import AccountSpec, DesiredState, SuspensionPolicy
+from atlassian_operator.core.resources import (
+    DISCOVERED_LABEL,
+    AccountSpec,
+    DesiredState,
+    SuspensionPolicy,
+)
 from atlassian_operator.core.safety import lifecycle_gate
 from atlassian_operator.core.snapshot import Observation, OrgSnapshot
+
+#: The Warning on a discovered account that only a label exempts from the inactivity policy.
+EXEMPTION_NOT_DURABLE = "ExemptionNotDurable"
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,9 @@ class AccountPlan:
     inactivity: Inactivity | None = None
     #: The suspension is the inactivity policy's (Enforce), not the spec's.
     by_policy: bool = False
+    #: Only a label keeps this discovered account out of the inactivity policy: re-created
+    #: (deleted, then discovered again) it has no label, and is no longer exempt.
+    exemption_not_durable: bool = False
 
     @property
     def action(self) -> Action | None:
@@ -147,15 +158,19 @@ def plan_account(
 
     Under an inactivity policy (`inactivity_policy`, measured `as_of` the listing), an
     observe-only account that is eligible is suspended in Enforce mode; explicit intent (its
-    own desiredState, or another account's), protection and `labels` matching the exempt
-    selector keep it out.
+    own desiredState, or another account's), protection, `labels` matching the exempt
+    selector and the user being in the policy's exempt list keep it out.
     """
     status = about(status, observation.account_id)
     rivals = sorted(rivals, key=lambda r: r.name)
     intent = [r.name for r in rivals if r.states_desire]
+    labels = labels or {}
+    by_label, listed = exemptions(inactivity_policy, spec, status, observation, labels)
     inactivity = _inactivity(
-        spec, status, observation, policy, inactivity_policy, as_of, labels or {}, bool(intent)
-    )
+        spec, status, observation, policy, inactivity_policy, as_of, by_label or listed,
+        bool(intent),
+    )  # fmt: skip
+    not_durable = by_label and not listed and DISCOVERED_LABEL in labels
     by_policy = (
         inactivity is not None
         and inactivity.eligible
@@ -163,7 +178,13 @@ def plan_account(
         and inactivity_policy.enforce
     )
     if spec.desired_state is None and not by_policy:
-        return AccountPlan(observation, Decision(), intent[0] if intent else None, inactivity)
+        return AccountPlan(
+            observation,
+            Decision(),
+            intent[0] if intent else None,
+            inactivity,
+            exemption_not_durable=not_durable,
+        )
     if intent:
         return AccountPlan(
             observation,
@@ -175,6 +196,7 @@ def plan_account(
                     "them is deleted or made observe-only",
                 )
             ),
+            exemption_not_durable=not_durable,
         )
     user = observation.user
     desired = DesiredState.SUSPENDED if by_policy else spec.desired_state
@@ -207,7 +229,30 @@ def plan_account(
                 decision.action,
             )
         )
-    return AccountPlan(observation, decision, None, inactivity, by_policy)
+    return AccountPlan(observation, decision, None, inactivity, by_policy, not_durable)
+
+
+def exemptions(
+    inactivity_policy: InactivityPolicy | None,
+    spec: AccountSpec,
+    status: Mapping[str, Any],
+    observation: Observation,
+    labels: Mapping[str, str],
+) -> tuple[bool, bool]:
+    """Whether the account is exempt from the inactivity policy by its labels (the policy's
+    exemptSelector), and whether by the policy's own list (spec.inactivity.exempt).
+
+    The list names the person, by account ID or any address they are known by, as
+    protectedAccounts does: so it holds for whichever AtlassianAccount is about them.
+    """
+    if inactivity_policy is None:
+        return False, False
+    selector = inactivity_policy.exempt_selector
+    by_label = selector is not None and selector.matches(labels)
+    user = observation.user
+    account_id = observation.account_id or spec.account_id
+    emails = [user.email if user is not None else None, *known_emails(spec, status)]
+    return by_label, inactivity_policy.lists(account_id, emails)
 
 
 def _inactivity(
@@ -217,13 +262,12 @@ def _inactivity(
     policy: SuspensionPolicy,
     inactivity_policy: InactivityPolicy | None,
     as_of: datetime | None,
-    labels: Mapping[str, str],
+    exempt: bool,
     rival_intent: bool,
 ) -> Inactivity | None:
     user = observation.user
     if inactivity_policy is None or user is None or as_of is None:
         return None
-    exempt = inactivity_policy.exempt is not None and inactivity_policy.exempt.matches(labels)
     found = assess(
         inactivity_policy,
         user,

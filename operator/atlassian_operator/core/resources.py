@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from atlassian_operator.core.inactivity import InactivityPolicy
+from atlassian_operator.core.inactivity import InactivityPolicy, is_listed, listed_name
 
 GROUP = "atlassian.operators.dev"
 VERSION = "v1alpha1"
@@ -92,8 +92,7 @@ class SuspensionPolicy:
             dry_run=bool(suspension.get("dryRun", False)),
             max_per_sync=int(suspension.get("maxPerSync", 10)),
             protected_accounts=frozenset(
-                str(p).lower() if "@" in str(p) else str(p)
-                for p in suspension.get("protectedAccounts") or ()
+                listed_name(str(p)) for p in suspension.get("protectedAccounts") or ()
             ),
             allow_reactivation=bool(suspension.get("allowReactivation", False)),
             allow_admins=bool(suspension.get("allowAdmins", False)),
@@ -102,9 +101,7 @@ class SuspensionPolicy:
 
     def protects(self, account_id: str | None, emails: Iterable[str | None] = ()) -> bool:
         """Protected by account ID or by any address the account is known by."""
-        if account_id and account_id in self.protected_accounts:
-            return True
-        return any(e and e.lower() in self.protected_accounts for e in emails)
+        return is_listed(self.protected_accounts, account_id, emails)
 
 
 @dataclass(frozen=True)

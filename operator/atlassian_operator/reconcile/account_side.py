@@ -33,7 +33,12 @@ from atlassian_operator.core.brake import (
 from atlassian_operator.core.conditions import READY, find
 from atlassian_operator.core.decisions import Action, Blocked, Decision
 from atlassian_operator.core.inactivity import POLICY_REQUESTER
-from atlassian_operator.core.plan import AccountPlan, observe, plan_account
+from atlassian_operator.core.plan import (
+    EXEMPTION_NOT_DURABLE,
+    AccountPlan,
+    observe,
+    plan_account,
+)
 from atlassian_operator.core.reasons import DUPLICATE_ORG, is_transient
 from atlassian_operator.core.resources import (
     AccountResource,
@@ -409,6 +414,8 @@ class AccountSide(OwnerState):
         state.result = None
         self._writes.want(resource.ref.name, resource.ref, desired, resource.status)
         self._announce(state, desired, result)
+        if evaluation.plan is not None and evaluation.plan.exemption_not_durable:
+            self._warn_not_durable(state)
 
     @staticmethod
     def _with_pending(
@@ -473,6 +480,22 @@ class AccountSide(OwnerState):
             kind = "Normal" if reason == "DryRun" else "Warning"
             self._event(ref, kind, reason, str((ready or {}).get("message", "")))
         state.announced = reason
+
+    def _warn_not_durable(self, state: AccountState) -> None:
+        """Once per account object: its exemption is a label the operator will not recreate."""
+        if state.warned_not_durable:
+            return
+        state.warned_not_durable = True
+        self._event(
+            state.resource.ref,
+            "Warning",
+            EXEMPTION_NOT_DURABLE,
+            "exempt from the inactivity policy only by a label matching spec.inactivity."
+            f"exemptSelector of AtlassianOrg {self.ref.name}, on an account the operator "
+            "discovered: if this AtlassianAccount is deleted, the one discovered in its place "
+            "has no such label and is not exempt. List the person in spec.inactivity.exempt "
+            f"of AtlassianOrg {self.ref.name} to keep the exemption",
+        )
 
     def _event(self, ref: ObjectRef, kind: str, reason: str, message: str) -> None:
         self._spawn("posting an Event", effects.post_event(self.kube, ref, kind, reason, message))

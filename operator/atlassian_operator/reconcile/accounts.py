@@ -62,6 +62,7 @@ class AccountState:
     failed: tuple[int, str, Blocked] | None = None  # (generation, org config, why) of a failure
     result: ActionResult | None = None  # a call's outcome not yet rendered into status
     announced: str | None = None  # the Ready=False reason last posted as an Event
+    warned_not_durable: bool = False  # the ExemptionNotDurable Event was posted for this UID
     readiness: tuple[str, str] | None = None  # (Ready status, reason) as last decided
     inactivity: frozenset[str] = frozenset()  # what it counts as under the inactivity policy
     rendered: Rendered | None = None  # to skip re-rendering what cannot have changed

@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from atlassian_operator.core.resources import DISCOVERED_LABEL
 from atlassian_operator.report.cluster import ReportError
-from atlassian_operator.report.review import AccessReview, AccountLine, days_between, parse_time
+from atlassian_operator.report.review import (
+    BY_SELECTOR,
+    AccessReview,
+    AccountLine,
+    days_between,
+    parse_time,
+)
 
 BUDGET_REASON = "SuspensionBudgetExceeded"
 _HINTS = {
@@ -111,6 +118,8 @@ def explain(review: AccessReview, account: AccountLine) -> str:
     field("Inactivity", f"policy of {org.name}: {org.inactivity_text()}")
     if org.selector_error:
         field("", f"exemptSelector cannot be used: {org.selector_error}")
+    if org.exempt_error:
+        field("", f"exempt list cannot be used: {org.exempt_error}")
     field("", _inactivity_of(account))
     return "\n".join(out) + "\n"
 
@@ -247,5 +256,11 @@ def _inactivity_of(account: AccountLine) -> str:
     if account.first_observed:
         parts.append(f"first observed {account.first_observed}")
     if account.flags.exempt:
-        parts.append("exempt by the org's exemptSelector")
+        parts.append(f"exempt: {' and '.join(account.flags.exempt_by)}")
+    if account.flags.exempt_by == (BY_SELECTOR,) and DISCOVERED_LABEL in account.labels:
+        # What the operator warns of (ExemptionNotDurable): the label dies with the object.
+        parts.append(
+            "a label on a discovered account, lost if it is re-created: list it in "
+            "spec.inactivity.exempt to keep the exemption"
+        )
     return ", ".join(parts)

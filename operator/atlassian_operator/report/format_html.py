@@ -135,7 +135,7 @@ _FLAG_LABELS = {
 }
 _FLAG_TITLES = {
     "protected": "listed in the org's spec.suspension.protectedAccounts: never suspended",
-    "exempt": "matches the org's spec.inactivity.exemptSelector",
+    "exempt": "listed in the org's spec.inactivity.exempt or matches its exemptSelector",
     "IdP": "managed by an identity provider: deprovision it there",
     "unmanaged": "outside the org's verified domains: no lifecycle call applies",
     "admin": "org or site admin",

@@ -60,7 +60,7 @@ def skip_reason(account: AccountLine) -> str | None:
             "an unmanaged account (outside the org's verified domains): no lifecycle call applies"
         )
     if flags.exempt:
-        return f"exempt: matches spec.inactivity.exemptSelector of AtlassianOrg {org.name}"
+        return f"exempt: {' and '.join(flags.exempt_by)} of AtlassianOrg {org.name}"
     if account.desired_state == "Active":
         return "spec.desiredState is Active: someone decided to keep it; change that by hand"
     if account.desired_state == "Suspended":

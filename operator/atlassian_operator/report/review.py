@@ -2,8 +2,9 @@
 
 Pure: built from the dicts the API server returns, as of one instant (`as_of`), so that the
 same cluster state always gives the same rows. Protection and exemption are decided the way
-the operator decides them (its `SuspensionPolicy` and the org's `exemptSelector`), so the
-report never calls an account protected that the operator would suspend, or the reverse.
+the operator decides them (its `SuspensionPolicy`, the org's `exemptSelector` and its
+`spec.inactivity.exempt` list), so the report never calls an account protected or exempt that
+the operator would suspend, or the reverse.
 """
 
 from __future__ import annotations
@@ -16,11 +17,20 @@ from typing import Any
 
 from atlassian_operator.atlassian import UnreadableTime
 from atlassian_operator.atlassian.v2_choices import ADMIN_ROLES
-from atlassian_operator.core.inactivity import LabelSelector, SelectorError, idle_since
+from atlassian_operator.core.inactivity import (
+    LabelSelector,
+    SelectorError,
+    account_list,
+    idle_since,
+    is_listed,
+)
 from atlassian_operator.core.resources import SuspensionPolicy, desired_state_manager
 from atlassian_operator.core.status import LAST_ACTIVE_UNREADABLE
 
 STATES = ("Active", "Suspended", "Deprovisioned")
+#: What can exempt an account from the org's inactivity policy, in `Flags.exempt_by`.
+BY_SELECTOR = "matches spec.inactivity.exemptSelector"
+BY_LIST = "listed in spec.inactivity.exempt"
 _DAY = 86_400
 
 
@@ -57,18 +67,28 @@ class OrgView:
     exempt_selector: LabelSelector | None = None
     #: Why spec.inactivity.exemptSelector could not be used (the operator refuses it too).
     selector_error: str | None = None
+    #: spec.inactivity.exempt, as the operator keeps it (matched by `is_listed`).
+    exempt_accounts: frozenset[str] = frozenset()
+    #: Why spec.inactivity.exempt could not be used (the operator refuses it too).
+    exempt_error: str | None = None
 
     @classmethod
     def of(cls, body: Mapping[str, Any]) -> OrgView:
         meta = body.get("metadata") or {}
         spec = body.get("spec") or {}
         selector, error = None, None
-        raw_selector = (spec.get("inactivity") or {}).get("exemptSelector")
+        inactivity = spec.get("inactivity") or {}
+        raw_selector = inactivity.get("exemptSelector")
         if raw_selector:
             try:
                 selector = LabelSelector.from_dict(raw_selector)
             except SelectorError as exc:
                 error = str(exc)
+        listed, list_error = frozenset[str](), None
+        try:
+            listed = account_list("spec.inactivity.exempt", inactivity.get("exempt"))
+        except ValueError as exc:
+            list_error = str(exc)
         return cls(
             namespace=str(meta.get("namespace") or ""),
             name=str(meta.get("name") or ""),
@@ -77,6 +97,8 @@ class OrgView:
             suspension=SuspensionPolicy.from_dict(spec.get("suspension") or {}),
             exempt_selector=selector,
             selector_error=error,
+            exempt_accounts=listed,
+            exempt_error=list_error,
         )
 
     @property
@@ -114,6 +136,8 @@ class OrgView:
         )
         if policy.get("exemptSelector"):
             text += f", exempt: {_selector_text(policy['exemptSelector'])}"
+        if self.exempt_accounts:
+            text += f", {len(self.exempt_accounts)} exempt account(s) in spec.inactivity.exempt"
         counts = self.status.get("inactivity")
         if isinstance(counts, Mapping):
             text += "; the operator counts " + ", ".join(f"{v} {k}" for k, v in counts.items())
@@ -163,6 +187,9 @@ class Flags:
     identity_provider: bool = False
     unmanaged: bool = False
     admin: bool = False
+    #: Why it is exempt, in the org's own words: "matches spec.inactivity.exemptSelector",
+    #: "listed in spec.inactivity.exempt", or both.
+    exempt_by: tuple[str, ...] = ()
 
     def words(self) -> list[str]:
         named = (
@@ -506,12 +533,15 @@ def account_line(body: Mapping[str, Any], org: OrgView, as_of: datetime) -> Acco
     newest = max((t for t in times if t is not None), default=None)
     roles = status.get("platformRoles") or ()
     account_id = status.get("accountId") or spec.get("accountId")
+    emails = [spec.get("email"), status.get("email")]
+    exempt_by = exemptions(org, labels, account_id, emails)
     flags = Flags(
-        protected=org.suspension.protects(account_id, [spec.get("email"), status.get("email")]),
-        exempt=org.exempt_selector is not None and org.exempt_selector.matches(labels),
+        protected=org.suspension.protects(account_id, emails),
+        exempt=bool(exempt_by),
         identity_provider=status.get("managedBy") == "IdentityProvider",
         unmanaged=status.get("claimStatus") == "unmanaged",
         admin=any(role in ADMIN_ROLES for role in roles),
+        exempt_by=exempt_by,
     )
     return AccountLine(
         namespace=str(meta.get("namespace") or ""),
@@ -527,6 +557,19 @@ def account_line(body: Mapping[str, Any], org: OrgView, as_of: datetime) -> Acco
         days_since_active=None if newest is None else days_between(newest, as_of),
         desired_by=desired_state_manager(meta) if spec.get("desiredState") else None,
     )
+
+
+def exemptions(
+    org: OrgView, labels: Mapping[str, str], account_id: str | None, emails: list[str | None]
+) -> tuple[str, ...]:
+    """What exempts the account from the org's inactivity policy, as the operator's plan
+    decides it: the exemptSelector on its labels, the exempt list on whom it is about."""
+    found = []
+    if org.exempt_selector is not None and org.exempt_selector.matches(labels):
+        found.append(BY_SELECTOR)
+    if is_listed(org.exempt_accounts, account_id, emails):
+        found.append(BY_LIST)
+    return tuple(found)
 
 
 def build_review(
