@@ -8,11 +8,14 @@ an offboarding. Pass --keep to leave everything running and poke at it yourself.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +24,7 @@ sys.path[:0] = [str(ROOT / "hack" / "controlplane"), str(ROOT / "tests")]
 from controlplane import ControlPlane  # noqa: E402
 
 from support.operator import OperatorProcess  # noqa: E402
-from support.simulator import start_simulator  # noqa: E402
+from support.simulator import Simulator, start_simulator  # noqa: E402
 
 NAMESPACE = "atlassian-demo"
 API_KEY = "demo-org-api-key"
@@ -207,6 +210,7 @@ def main() -> int:
             f"\nmetrics: {op.metrics_url}   health: {op.health_url}\n"
             f"logs: {logs}"
         )
+        licence_reclaim(sim)
         access_review(state)
         if args.keep:
             pids = [p.process.pid for p in (op, sim) if p.process is not None]
@@ -260,6 +264,57 @@ def refused(manifest: str, name: str, reason: str) -> None:
         f"aacct/{name}",
     )  # fmt: skip
     show(f"kubectl get aacct {name} -o wide", "get", "aacct", name, "-o", "wide")
+
+
+def licence_reclaim(sim: Simulator) -> None:
+    """Account discovery on, then the inactivity policy in Enforce: most of the demo's users
+    have been idle for months, far more than a day's threshold, so the brake on mass calls
+    pauses the org until a person approves the number waiting."""
+    step("licence reclaim: account discovery on, every org user gets an observe-only account")
+    patch("aorg/acme", {"spec": {"accountDiscovery": {"enabled": True}}})
+    total = int(kubectl("-n", NAMESPACE, "get", "aorg", "acme", "-o",
+                        "jsonpath={.status.users.total}"))  # fmt: skip
+    wait_until(lambda: len(kubectl("-n", NAMESPACE, "get", "aacct", "-o", "name").split()) >= total,
+               f"an AtlassianAccount for each of the org's {total} users")  # fmt: skip
+    show("kubectl get aorg acme", "get", "aorg", "acme")
+
+    step("mode: Enforce on the demo org: the brake pauses it, and nothing is sent")
+    patch("aorg/acme", {"spec": {"inactivity": {"mode": "Enforce"}}})
+    paused = '{.status.conditions[?(@.type=="ActionsPaused")].reason}'
+    kubectl("-n", NAMESPACE, "wait", f"--for=jsonpath={paused}=MassSuspensionPaused",
+            "--timeout=60s", "aorg/acme")  # fmt: skip
+    message = 'jsonpath={.status.conditions[?(@.type=="ActionsPaused")].message}'
+    show(f"kubectl get aorg acme -o '{message}'", "get", "aorg", "acme", "-o", message)
+    waiting = int(kubectl("-n", NAMESPACE, "get", "aorg", "acme", "-o",
+                          "jsonpath={.status.suspensionBrake.waiting}"))  # fmt: skip
+    before = len(sim.requests("disable"))
+    print(f"\n\n{waiting} suspensions wait; still {before} disable call(s)")
+
+    step(f"a person approves exactly {waiting}: kubectl annotate aorg acme "
+         f"atlassian.operators.dev/approve-suspensions={waiting}")  # fmt: skip
+    kubectl("-n", NAMESPACE, "annotate", "--overwrite", "aorg/acme",
+            f"atlassian.operators.dev/approve-suspensions={waiting}")  # fmt: skip
+    room = 10 - before  # maxPerSync: 10 calls in any 5m window, John Smith's among them
+    wait_until(lambda: len(sim.requests("disable")) >= before + room,
+               f"the window's {room} calls (maxPerSync)")  # fmt: skip
+    show(
+        "kubectl get aorg acme -o jsonpath='{.status.suspensionBrake}'",
+        "get", "aorg", "acme", "-o", "jsonpath={.status.suspensionBrake}",
+    )  # fmt: skip
+    print(f"\n\n{len(sim.requests('disable')) - before} sent now, the longest idle first; the "
+          "rest follow at maxPerSync (10 calls in any 5m window)")  # fmt: skip
+
+
+def patch(target: str, body: dict[str, object]) -> None:
+    kubectl("-n", NAMESPACE, "patch", target, "--type", "merge", "-p", json.dumps(body))
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.5)
 
 
 def step(text: str) -> None:

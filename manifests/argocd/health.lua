@@ -6,6 +6,8 @@ if obj.status ~= nil and obj.status.conditions ~= nil then
       hs.message = (c.reason or "") .. ": " .. (c.message or "")
       if c.status == "True" then
         hs.status = "Healthy"
+      elseif c.reason == "MassSuspensionPaused" then
+        hs.status = "Suspended"
       elseif c.reason == "SuspensionBudgetExceeded" or c.reason == "RateLimited"
           or c.reason == "AtlassianUnavailable" or c.reason == "OrgNotSynced"
           or c.reason == "OutcomeUnknown" then

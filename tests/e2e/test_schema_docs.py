@@ -102,7 +102,8 @@ def test_explain_describes_the_org_suspension_policy(kube: Kube, crds: None) -> 
     out = explain(kube, "atlassianorg.spec.suspension")
     assert not [u for u in UNDESCRIBED if u in out], out
     text = words(out)
-    for field in ("dryRun", "maxPerSync", "protectedAccounts", "allowReactivation", "allowAdmins"):
+    fields = ("dryRun", "maxPerSync", "protectedAccounts", "allowReactivation", "allowAdmins")
+    for field in (*fields, "pauseAbove"):
         assert re.search(rf"\b{field}\b <[^>]+> {field} \w", text), f"{field}:\n{out}"
     assert "Defaults to 10" in text
     recursive = explain(kube, "atlassianorg.spec.suspension", "--recursive")
@@ -110,7 +111,14 @@ def test_explain_describes_the_org_suspension_policy(kube: Kube, crds: None) -> 
         line.split("\t")[0].strip()
         for line in recursive.split("FIELDS:\n")[1].splitlines()
         if line.strip()
-    ] == ["allowAdmins", "allowReactivation", "dryRun", "maxPerSync", "protectedAccounts"]
+    ] == [
+        "allowAdmins",
+        "allowReactivation",
+        "dryRun",
+        "maxPerSync",
+        "pauseAbove",
+        "protectedAccounts",
+    ]
     assert not [u for u in UNDESCRIBED if u in recursive], recursive
 
 

@@ -255,6 +255,46 @@ def test_a_blocked_offboarding_keeps_the_kustomization_not_ready(gitops: GitOps)
     )
 
 
+def test_an_offboarding_past_the_brake_waits_for_an_approval_flux_leaves_alone(
+    gitops: GitOps,
+) -> None:
+    start(gitops, timeout="30s", suspension={"pauseAbove": 0})  # every call needs an approval
+    revision = gitops.fetch(gitops.repo.am(OFFBOARDING))
+    gitops.wait_kustomization(
+        lambda k: (
+            (k.get("status") or {}).get("lastAttemptedRevision") == revision
+            and condition_of(k, "Ready").get("reason") == "HealthCheckFailed"
+        ),
+        "the health check to fail on the paused offboarding",
+    )
+    john = account(gitops, "john-smith")
+    assert condition_of(john, "Ready")["reason"] == "MassSuspensionPaused"
+    assert health(john) == [("Suspended", "MassSuspensionPaused")]
+    assert disables(gitops.sim) == []
+
+    # Approved under a field manager of one's own: Flux takes over fields written by `kubectl`
+    # managers, and would remove a plain `kubectl annotate` at its next reconciliation.
+    gitops.kube.kubectl(
+        "annotate", "--overwrite", "--field-manager=oncall", "aorg/acme",
+        "atlassian.operators.dev/approve-suspensions=1",
+    )  # fmt: skip
+    token = gitops.request_reconcile(
+        "kustomization.kustomize.toolkit.fluxcd.io", "atlassian-accounts"
+    )
+    gitops.wait_kustomization(
+        lambda k: (
+            (k.get("status") or {}).get("lastHandledReconcileAt") == token
+            and condition_of(k, "Ready").get("status") == "True"
+        ),
+        "the Kustomization Ready once the approval let the call out",
+    )
+    assert len(disables(gitops.sim, JOHN)) == 1
+    last = account(gitops, "john-smith")["status"]["lastAction"]
+    assert last["approval"]["by"] == "oncall" and last["approval"]["count"] == 1
+    org = gitops.kube.get_json("aorg", "acme")
+    assert org["metadata"]["annotations"]["atlassian.operators.dev/approve-suspensions"] == "1"
+
+
 def applied_changes(flux: FluxControllers) -> list[dict[str, str]]:
     """What each kustomize-controller apply did to each object (its changeset log lines)."""
     out = []

@@ -396,10 +396,20 @@ class World:
         if value is not None:
             annotations[key] = value
         meta["annotations"] = annotations
+        # As the API server keeps them: one entry per manager, whose time moves with every
+        # field that manager writes.
+        entries = [e for e in meta.get("managedFields") or () if e["manager"] != manager]
+        mine = next((e for e in meta.get("managedFields") or () if e["manager"] == manager), None)
+        owned = dict(((mine or {}).get("fieldsV1") or {}).get("f:metadata", {}).get(
+            "f:annotations", {}))  # fmt: skip
+        if value is None:
+            owned.pop(f"f:{key}", None)
+        else:
+            owned[f"f:{key}"] = {}
         meta["managedFields"] = [
-            *(meta.get("managedFields") or ()),
+            *entries,
             {"manager": manager, "operation": "Update", "time": at or "2026-12-06T10:00:00Z",
-             "fieldsV1": {"f:metadata": {"f:annotations": {f"f:{key}": {}}}}},
+             "fieldsV1": {"f:metadata": {"f:annotations": owned}}},
         ]  # fmt: skip
         meta["resourceVersion"] = str(next(self.kube._versions))
         self.owner.post(OrgSeen(_copy(body)))

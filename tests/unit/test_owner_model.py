@@ -137,8 +137,9 @@ class Org:
     inactivity_days: int | None
     enforce: bool
     pause_above: int | None = None
-    #: The approve-suspensions annotation as set then: (count, when set), or None.
-    approval: tuple[str, str] | None = None
+    #: The approve-suspensions annotation as set then: (its number, which setting of it: a
+    #: new number, or the same after a removal, is a new approval), or None.
+    approval: tuple[str, int] | None = None
 
 
 @dataclass
@@ -331,13 +332,13 @@ def unrecorded(call: Sent, stored: Mapping[str, Account]) -> str | None:
     return f"no status of {', '.join(a.name for a in alive)} records it"
 
 
-def approval_of_call(call: Sent) -> tuple[str, str] | None:
-    """The approval a call went out under, as its record before it was sent says."""
+def approval_of_call(call: Sent) -> str | None:
+    """The number of the approval a call went out under, as its record before it was sent
+    says."""
     for account in call.accounts:
         pending = account.status.get("pendingAction") or {}
         if pending.get("accountId") == call.person and pending.get("approval"):
-            approval = pending["approval"]
-            return str(approval["count"]), str(approval["at"])
+            return str(pending["approval"]["count"])
     return None
 
 
@@ -355,18 +356,17 @@ def past_the_brake(history: History, call: Sent) -> str | None:
     set on the AtlassianOrg."""
     if call.org is None:
         return None
-    approval = approval_of_call(call)
+    approval, set_ = approval_of_call(call), call.org.approval
     if approval is not None:
-        if approval != call.org.approval:
-            return (
-                f"went under approval {approval} while the org's annotation was {call.org.approval}"
-            )
+        if set_ is None or approval != set_[0]:
+            return f"went under approval {approval} while the org's annotation was {set_}"
         under = {
-            n for c in history.calls[: call.index + 1] if approval_of_call(c) == approval
+            n for c in history.calls[: call.index + 1]
+            if approval_of_call(c) is not None and c.org is not None and c.org.approval == set_
             for n in makers(c)
         }  # fmt: skip
-        if len(under) > int(approval[0]):
-            return f"approval {approval} let out calls for {sorted(under)}"
+        if len(under) > int(approval):
+            return f"approval {set_} let out calls for {sorted(under)}"
         return None
     if call.org.pause_above is None:
         return None  # the default threshold (at least 10) is more accounts than the model has
@@ -482,7 +482,7 @@ class OwnerModel(RuleBasedStateMachine):
             "inactivity": None,
         }
         self.org_uid, self.org_generation, self.uids = "org-uid-1", 1, 1
-        self.approval: tuple[str, str] | None = None  # the org's approve-suspensions annotation
+        self.approval: tuple[str, int] | None = None  # the org's approve-suspensions annotation
         self.approvals = 0
         self.listings_before_step = 0
         self.logs_checked = 0
@@ -862,8 +862,12 @@ class OwnerModel(RuleBasedStateMachine):
         """A person sets (or removes) the approve-suspensions annotation on the org."""
         self.approvals += 1
         at = stamp(self.wall() + timedelta(seconds=self.approvals))
-        self.approval = None if count is None else (str(count), at)
-        self.world.annotate_org(APPROVE_ANNOTATION, None if count is None else str(count), at=at)
+        value = None if count is None else str(count)
+        if value is None:
+            self.approval = None
+        elif self.approval is None or self.approval[0] != value:
+            self.approval = (value, self.approvals)  # a new approval
+        self.world.annotate_org(APPROVE_ANNOTATION, value, at=at)
         self.step()
 
     @precondition(lambda self: ("AtlassianOrg", ORG) in self.world.kube.objects)

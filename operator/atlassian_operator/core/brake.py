@@ -126,6 +126,13 @@ class Considered:
     at: str
     at_mono: float
 
+    def holds_for(self, seen: Approval | ApprovalUnreadable | None) -> bool:
+        """Whether the annotation as it is now is this approval. An approval is its number:
+        managedFields' time moves whenever the same field manager writes any other field (a
+        `kubectl annotate` of sync-requested), so it cannot tell one approval from the next.
+        A new approval is a new number, or the same number after the annotation was removed."""
+        return isinstance(seen, Approval) and seen.count == self.approval.count
+
     def render(self, used: int) -> dict[str, Any]:
         rendered = {
             **self.approval.render(),
@@ -143,7 +150,7 @@ class BrakeState:
     condition), and what the owner compares to know it must write it again."""
 
     threshold: int
-    #: Where the threshold comes from, in words.
+    #: The threshold in words, with where it comes from: "the 10 a day of ...".
     source: str
     made_today: int
     waiting: int
@@ -187,9 +194,9 @@ class BrakeState:
             return (
                 True,
                 "MassSuspensionPaused",
-                f"{self.waiting} lifecycle calls (suspensions and re-enables) wait and "
-                f"{self.made_today} were made in the last day without approval: more than "
-                f"{self.source} ({self.threshold} a day), so none of them is sent. Check who "
+                f"{self.waiting} lifecycle calls (suspensions and re-enables) wait, and "
+                f"{accounts(self.made_today)} had calls in the last day without approval: "
+                f"together more than {self.source} allows, so none of them is sent. Check who "
                 "waits (kubectl get atlassianaccounts, kubectl atlassian report), then approve "
                 f"exactly that many: {approve}{note}",
             )
@@ -208,9 +215,13 @@ class BrakeState:
         return (
             False,
             "BelowThreshold",
-            f"{self.made_today} lifecycle calls in the last day without approval and "
-            f"{self.waiting} waiting: within {self.source} ({self.threshold} a day){note}",
+            f"{accounts(self.made_today)} had lifecycle calls in the last day without approval "
+            f"and {self.waiting} more wait: within {self.source}{note}",
         )
+
+
+def accounts(n: int) -> str:
+    return "1 account" if n == 1 else f"{n} accounts"
 
 
 def restored_approval(
@@ -219,11 +230,7 @@ def restored_approval(
     """What an operator before a restart made of this very approval, from the org's
     `status.suspensionBrake.approval`; None when it did not see it (it is considered anew)."""
     taken = (shown or {}).get("approval") or {}
-    same = (taken.get("count"), taken.get("by"), taken.get("at")) == (
-        approval.count,
-        approval.by,
-        approval.at,
-    )
+    same = taken.get("count") == approval.count  # see Considered.holds_for
     at = parse_time(str(taken.get("consideredAt") or ""))
     try:
         standing = Standing(str(taken.get("standing")))
@@ -235,4 +242,5 @@ def restored_approval(
     # second it was taken: a second earlier, they count against it (it is used up sooner,
     # never later).
     since = (wall - at).total_seconds() + 1.0
-    return Considered(approval, standing, str(taken["consideredAt"]), now - since)
+    kept = Approval(approval.count, str(taken.get("by") or approval.by), str(taken.get("at") or ""))
+    return Considered(kept, standing, str(taken["consideredAt"]), now - since)

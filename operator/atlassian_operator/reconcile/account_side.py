@@ -443,8 +443,8 @@ class AccountSide(OwnerState):
             return Blocked(
                 "MassSuspensionPaused",
                 f"lifecycle calls for org {self.spec.org_id} are paused: more would be made "
-                f"within a day than {brake.source} ({brake.threshold}) allows without "
-                f"approval; this {action.noun} waits until a person approves the number "
+                f"within a day than {brake.source} allows without approval; this "
+                f"{action.noun} waits until a person approves the number "
                 f"waiting with the annotation {APPROVE_ANNOTATION} on AtlassianOrg "
                 f"{self.ref.name} (its ActionsPaused condition says how many)",
                 action,
@@ -507,10 +507,12 @@ class AccountSide(OwnerState):
         assert self.spec is not None
         set_ = self.spec.suspension.pause_above
         if set_ is not None:
-            return set_, f"spec.suspension.pauseAbove of AtlassianOrg {self.ref.name}"
-        return default_threshold(self._active_users), (
-            f"the default threshold ({DEFAULT_PERCENT} % of the org's {self._active_users} "
-            f"active users, at least {DEFAULT_FLOOR}; set spec.suspension.pauseAbove to change it)"
+            return set_, f"the {set_} a day of spec.suspension.pauseAbove"
+        threshold = default_threshold(self._active_users)
+        return threshold, (
+            f"the default threshold of {threshold} a day ({DEFAULT_PERCENT} % of the org's "
+            f"{self._active_users} active users, at least {DEFAULT_FLOOR}; "
+            "spec.suspension.pauseAbove sets another)"
         )
 
     def _approval_left(self, now: float) -> int:
@@ -520,7 +522,7 @@ class AccountSide(OwnerState):
         if (
             taken is None
             or taken.standing is not Standing.ACCEPTED
-            or taken.approval != self._approval_set
+            or not taken.holds_for(self._approval_set)
             or now - taken.at_mono >= DAY_SECONDS
         ):
             return 0
@@ -546,7 +548,7 @@ class AccountSide(OwnerState):
         seen = self._approval_set
         if not isinstance(seen, Approval) or self.snapshot is None or self.spec is None:
             return
-        if self._considered is not None and self._considered.approval == seen:
+        if self._considered is not None and self._considered.holds_for(seen):
             return
         waiting = self._demand(now)[1]
         paused = waiting > 0 and not self._brake(now, approval=False).release
@@ -568,7 +570,7 @@ class AccountSide(OwnerState):
             made_today=made,
             waiting=waiting,
             paused=waiting > 0 and not self._brake(now).release,
-            approval=taken if taken is not None and taken.approval == self._approval_set else None,
+            approval=taken if taken is not None and taken.holds_for(self._approval_set) else None,
             used=self.budget.approved_since(taken.at_mono, now) if taken is not None else 0,
             unreadable=str(self._approval_set)
             if isinstance(self._approval_set, ApprovalUnreadable)

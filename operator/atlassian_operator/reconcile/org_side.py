@@ -121,13 +121,13 @@ class OrgSide(AccountSide):
             approval: Approval | ApprovalUnreadable | None = approval_of(meta)
         except ApprovalUnreadable as exc:
             approval = exc
-        if first and isinstance(approval, Approval) and self._considered is None:
+        if approval is None:
+            self._considered = None  # removed: the next one is new, even of the same number
+        elif first and isinstance(approval, Approval) and self._considered is None:
             self._considered = restored_approval(
                 approval, self._status.get("suspensionBrake"), self._clock(), datetime.now(UTC)
             )
-        changed = str(approval) != str(self._approval_set) or type(approval) is not type(
-            self._approval_set
-        )
+        changed = _value(approval) != _value(self._approval_set)
         self._approval_set = approval
         return changed
 
@@ -687,6 +687,13 @@ class OrgSide(AccountSide):
         counts = self.snapshot.user_counts()
         self.metrics.snapshot(self.ref, counts)
         self._writes.want(ORG_KEY, self.ref, {**view, "users": counts}, self._status)
+
+
+def _value(approval: Approval | ApprovalUnreadable | None) -> int | str | None:
+    """What identifies the approval annotation's state: its number, or why it is unreadable."""
+    if isinstance(approval, Approval):
+        return approval.count
+    return None if approval is None else str(approval)
 
 
 def unreadable_note(unreadable: Mapping[str, UnreadableTime]) -> str:
