@@ -248,3 +248,21 @@ def test_the_page_shows_the_state_of_accounts_and_orgs(
     )
     assert notes[0].startswith("warning: account discovery is off")
     assert notes[1].startswith("lifecycle calls paused: 3 waiting, approve with kubectl annotate")
+
+
+def test_as_of_moves_the_idle_count_and_never_the_state_read_from_the_cluster(
+    state: Any,
+) -> None:
+    def report(as_of: str) -> dict[str, dict[str, str]]:
+        out = state.run("kubectl-atlassian", "report", f"--as-of={as_of}", as_of=False)
+        rows, _ = table_and_orgs(out.stdout)
+        return {r[1]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+
+    now, later = report("2026-12-02T09:00:00Z"), report("2027-06-02T09:00:00Z")
+    assert (now["bo-budget"]["IDLE"], later["bo-budget"]["IDLE"]) == ("31d", "213d")
+    # --as-of is no time machine: what the operator wrote is read as it is now.
+    assert {n: {k: v for k, v in r.items() if k != "IDLE"} for n, r in later.items()} == {
+        n: {k: v for k, v in r.items() if k != "IDLE"} for n, r in now.items()
+    }
+    help_text = state.run("kubectl-atlassian", "report", "--help", as_of=False).stdout
+    assert "still read from the cluster as they are now" in " ".join(help_text.split())

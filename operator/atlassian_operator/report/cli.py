@@ -114,7 +114,9 @@ def _cluster_arguments(parser: argparse.ArgumentParser) -> None:
         "--as-of",
         type=_time,
         metavar="TIME",
-        help="measure inactivity as of this RFC 3339 time (default: now), for a repeatable review",
+        help="count days idle (IDLE, --inactive-days) up to this RFC 3339 time instead of now; "
+        "the accounts and their status are still read from the cluster as they are now, so "
+        "this does not show a past state",
     )
 
 
