@@ -102,6 +102,12 @@ def cluster(control_plane: Any, crds: None) -> Cluster:
     return Cluster.create(Path(control_plane.kubeconfig), "report")
 
 
+@pytest.fixture(scope="module")
+def module_cluster(control_plane: Any, crds: None) -> Cluster:
+    """An empty namespace that the tests of one module share (they only read what it holds)."""
+    return Cluster.create(Path(control_plane.kubeconfig), "report")
+
+
 @pytest.fixture(scope="session")
 def world(control_plane: Any, crds: None) -> Cluster:
     """review_world's orgs and accounts with their statuses; the tests only read it."""

@@ -48,6 +48,8 @@ ORGS: list[dict[str, Any]] = [
             "conditions": [
                 {"type": "Ready", "status": "True", "reason": "Synced",
                  "lastTransitionTime": "2026-12-01T00:00:00Z"},
+                {"type": "Synced", "status": "True", "reason": "Synced",
+                 "lastTransitionTime": "2026-12-01T00:00:00Z"},
             ],
         },
     },
@@ -128,12 +130,15 @@ ACCOUNTS: list[tuple[str, dict[str, Any], dict[str, str], dict[str, Any] | None]
              accountId="5b10-john",
              productAccess=[_product(JIRA, "Active", "2026-11-20T08:00:00Z")],
              conditions=[_waiting("2026-12-02T08:50:00Z")])),
-    # offboarded, waiting on the budget since earlier: first in line
+    # offboarded, waiting on the budget since earlier: first in line; a first call failed
     ("walt-wait", {"accountId": "5b10-walt", "desiredState": "Suspended"}, {},
      _active("walt.wait@acme.example", "Walt Wait", "2026-11-25T08:00:00Z",
              accountId="5b10-walt",
              productAccess=[_product(CONFLUENCE, "Active", "2026-11-25T08:00:00Z")],
-             conditions=[_waiting("2026-12-02T08:40:00Z")])),
+             conditions=[_waiting("2026-12-02T08:40:00Z")],
+             lastAction={"action": "Suspend", "result": "Failed", "reason": "RateLimited",
+                         "time": "2026-12-02T08:30:00Z", "requestedBy": "kubectl-patch",
+                         "message": "Atlassian answered 429 Too Many Requests"})),
     # 275 days idle, one product removed: suspended by the review
     ("olga-old", {"email": "olga.old@acme.example"}, {},
      _active("olga.old@acme.example", "Olga Old", "2026-03-01T12:00:00Z", accountId="5b10-olga",

@@ -398,3 +398,68 @@ def test_explain_says_an_enforcing_policy_may_suspend_an_observe_only_account() 
         "             eligible under the inactivity policy of AtlassianOrg acme (mode Enforce: "
         "suspended within the budget)\n"
     ) in text
+
+
+def test_org_health_shows_the_inactivity_listing_when_the_operator_writes_it() -> None:
+    body = org(accountDiscovery={"enabled": True}, inactivity={"suspendAfterDays": 90})
+    body["status"] = {
+        "lastSyncTime": "2026-12-02T08:55:00Z",
+        "users": {"total": 3},
+        "inactivity": {"eligible": 1, "asOf": "2026-12-02T08:50:00Z"},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Synced"}],
+    }
+    summary = build_review([body], [], as_of=AS_OF).summaries()[0]
+    assert summary.health() == (
+        "Ready True (Synced), Synced unknown (no condition yet), "
+        "last sync 2026-12-02T08:55:00Z, inactivity as of 2026-12-02T08:50:00Z"
+    )
+    assert summary.record()["inactivityAsOf"] == "2026-12-02T08:50:00Z"
+    assert summary.org.inactivity_text().endswith(
+        "; the operator counts 1 eligible (as of 2026-12-02T08:50:00Z)"
+    )
+    # Discovery on and nothing paused: nothing for a person to do.
+    assert summary.notes() == []
+    without = build_review([org()], [], as_of=AS_OF).summaries()[0]
+    assert "inactivity as of" not in without.health()
+
+
+def test_coverage_counts_each_observed_user_once_and_says_when_the_total_is_unknown() -> None:
+    review = build_review(
+        [org()],
+        [
+            account("a", accountId="id-1"),
+            account("a-again", {"email": "a@x.example"}, accountId="id-1"),  # the same person
+            account("b", accountId="id-2"),
+            {"metadata": {"namespace": "ns", "name": "new"},
+             "spec": {"orgRef": {"name": "acme"}, "email": "n@x.example"}},  # not observed
+        ],
+        as_of=AS_OF,
+    )  # fmt: skip
+    summary = review.summaries()[0]
+    assert summary.coverage() == (
+        "2 users of the org have an AtlassianAccount; how many users it has is not known yet "
+        "(no complete listing)"
+    )
+
+
+def test_explain_names_the_approval_a_call_went_out_under() -> None:
+    review = build_review(
+        [org()],
+        [
+            account(
+                "al",
+                lastAction={
+                    "action": "Suspend", "result": "Succeeded", "time": "2026-12-02T07:30:00Z",
+                    "requestedBy": "kubectl-patch",
+                    "approval": {"count": 40, "by": "kubectl-annotate",
+                                 "at": "2026-12-02T07:25:00Z"},
+                },
+            )
+        ],
+        as_of=AS_OF,
+    )  # fmt: skip
+    assert (
+        "Last action: Suspend Succeeded at 2026-12-02T07:30:00Z, requested by kubectl-patch, "
+        "approved 40 by kubectl-annotate at 2026-12-02T07:25:00Z (past the org's brake on mass "
+        "calls)" in explain(review, review.accounts[0])
+    )

@@ -20,60 +20,88 @@ from review_world import FORMULA_NAME, XSS_NAME
 pytestmark = pytest.mark.e2e
 
 HEADER = (
-    "ORG", "NAME", "EMAIL", "DISPLAY-NAME", "STATUS", "BILLABLE", "LAST-ACTIVE", "IDLE",
-    "PRODUCT", "ACCESS", "PRODUCT-LAST-ACTIVE", "FLAGS",
+    "ORG", "NAME", "EMAIL", "STATUS", "DESIRED", "READY", "IDLE", "PRODUCT", "FLAGS",
 )  # fmt: skip
 C, J = "Confluence (acme)", "Jira Software (acme)"
+OK, BUDGET = "InDesiredState", "SuspensionBudgetExceeded"
 TABLE = [
-    ("acme", "nora-never", "5b10-nora", "Nora Never", "Active", "yes", "-", "-",
-     "-", "-", "-", "-"),
-    ("acme", "ada-admin", "admin@acme.example", "Ada Admin", "Active", "yes", "2026-06-01",
-     "183d", J, "Active", "2026-06-01", "protected"),
-    ("acme", "dan-gone", "dan@acme.example", "Dan Gone", "Deprovisioned", "no", "2025-10-01",
-     "427d", J, "Deprovisioned", "2025-10-01", "-"),
-    ("acme", "eve-formula", "eve@acme.example", '=HYPERLINK("http://evil.examp...', "Active",
-     "yes", "2026-11-29", "3d", "-", "-", "-", "-"),
-    ("acme", "ivan-idp", "ivan@acme.example", "Ivan Idp", "Active", "yes", "2026-01-10", "326d",
-     J, "Active", "2026-01-10", "IdP"),
-    ("acme", "jane-doe", "jane.doe@acme.example", "Jane Doe", "Active", "yes", "2026-11-27", "4d",
-     C, "Active", "2026-11-26", "-"),
-    ("acme", "jane-doe", "jane.doe@acme.example", "Jane Doe", "Active", "yes", "2026-11-27", "4d",
-     J, "Active", "2026-11-27", "-"),
-    ("acme", "john-smith", "john.smith@acme.example", "John Smith", "Active", "yes",
-     "2026-11-20", "12d", J, "Active", "2026-11-20", "-"),
-    ("acme", "kim-keep", "kim@acme.example", "Kim Keep", "Active", "yes", "2026-02-02", "303d",
-     "-", "-", "-", "-"),
-    ("acme", "mallory", "mallory@acme.example", "<script>window.__pwned=1</scr...", "Active",
-     "yes", "2026-11-30", "1d", C, "Active", "2026-11-30", "-"),
-    ("acme", "nina-new", "nina.new@acme.example", "Nina New", "Active", "yes", "-", "-", "-",
-     "-", "-", "-"),
-    ("acme", "olga-old", "olga.old@acme.example", "Olga Old", "Active", "yes", "2026-03-01",
-     "275d", C, "Active", "2026-02-15", "-"),
-    ("acme", "olga-old", "olga.old@acme.example", "Olga Old", "Active", "yes", "2026-03-01",
-     "275d", "Confluence (beta)", "Deprovisioned", "2025-12-01", "-"),
-    ("acme", "pete-protected", "pete@acme.example", "Pete Protected", "Active", "yes",
-     "2026-05-01", "215d", "-", "-", "-", "protected"),
-    ("acme", "sam-siteadmin", "sam@acme.example", "Sam Siteadmin", "Active", "yes",
-     "2026-04-01", "245d", C, "Active", "2026-04-01", "admin"),
-    ("acme", "sue-suspended", "sue@acme.example", "Sue Suspended", "Suspended", "no",
-     "2026-01-05", "331d", C, "Active", "2026-01-05", "-"),
-    ("acme", "una-unmanaged", "una@gmail.example", "Una Unmanaged", "Active", "no", "-", "-",
-     "-", "-", "-", "unmanaged"),
-    ("acme", "walt-wait", "walt.wait@acme.example", "Walt Wait", "Active", "yes", "2026-11-25",
-     "7d", C, "Active", "2026-11-25", "-"),
-    ("globex", "erin-exempt", "erin@globex.example", "Erin Exempt", "Active", "yes",
-     "2026-07-01", "154d", "-", "-", "-", "exempt"),
-    ("globex", "gary-globex", "gary@globex.example", "Gary Globex", "Active", "yes",
-     "2026-08-01", "123d", "Jira Service Management (globex)", "Active", "2026-08-01",
-     "eligible"),
-    ("initech", "oscar-orphan", "oscar@initech.example", "-", "-", "-", "-", "-", "-", "-", "-",
+    ("acme", "nora-never", "5b10-nora", "Active", "-", OK, "-", "-", "-"),
+    ("acme", "ada-admin", "admin@acme.example", "Active", "-", OK, "183d", J, "protected"),
+    ("acme", "dan-gone", "dan@acme.example", "Deprovisioned", "-", OK, "427d",
+     f"{J}: Deprovisioned", "-"),
+    ("acme", "eve-formula", "eve@acme.example", "Active", "-", OK, "3d", "-", "-"),
+    ("acme", "ivan-idp", "ivan@acme.example", "Active", "-", OK, "326d", J, "IdP"),
+    ("acme", "jane-doe", "jane.doe@acme.example", "Active", "-", OK, "4d", C, "-"),
+    ("acme", "jane-doe", "jane.doe@acme.example", "Active", "-", OK, "4d", J, "-"),
+    ("acme", "john-smith", "john.smith@acme.example", "Active", "Suspended", BUDGET, "12d",
+     J, "-"),
+    ("acme", "kim-keep", "kim@acme.example", "Active", "Active", OK, "303d", "-", "-"),
+    ("acme", "mallory", "mallory@acme.example", "Active", "-", OK, "1d", C, "-"),
+    ("acme", "nina-new", "nina.new@acme.example", "Active", "-", OK, "-", "-", "-"),
+    ("acme", "olga-old", "olga.old@acme.example", "Active", "-", OK, "275d", C, "-"),
+    ("acme", "olga-old", "olga.old@acme.example", "Active", "-", OK, "275d",
+     "Confluence (beta): Deprovisioned", "-"),
+    ("acme", "pete-protected", "pete@acme.example", "Active", "-", OK, "215d", "-",
+     "protected"),
+    ("acme", "sam-siteadmin", "sam@acme.example", "Active", "-", OK, "245d", C, "admin"),
+    ("acme", "sue-suspended", "sue@acme.example", "Suspended", "-", OK, "331d", C, "-"),
+    ("acme", "una-unmanaged", "una@gmail.example", "Active", "-", OK, "-", "-",
+     "unmanaged"),
+    ("acme", "walt-wait", "walt.wait@acme.example", "Active", "Suspended", BUDGET, "7d", C,
      "-"),
+    ("globex", "erin-exempt", "erin@globex.example", "Active", "-", OK, "154d", "-",
+     "exempt"),
+    ("globex", "gary-globex", "gary@globex.example", "Active", "-", OK, "123d",
+     "Jira Service Management (globex)", "eligible"),
+    ("initech", "oscar-orphan", "oscar@initech.example", "-", "-", "-", "-", "-", "-"),
 ]  # fmt: skip
+#: The inventory columns `--format wide` adds, per row of TABLE.
+INVENTORY_HEADER = (
+    "NAME", "DISPLAY-NAME", "BILLABLE", "LAST-ACTIVE", "ACCESS", "PRODUCT-LAST-ACTIVE",
+    "LAST-ACTION", "REQUESTED-BY", "APPROVAL",
+)  # fmt: skip
+INVENTORY = [
+    ("nora-never", "Nora Never", "yes", "-", "-", "-", "-", "-", "-"),
+    ("ada-admin", "Ada Admin", "yes", "2026-06-01", "Active", "2026-06-01", "-", "-", "-"),
+    ("dan-gone", "Dan Gone", "no", "2025-10-01", "Deprovisioned", "2025-10-01", "-", "-", "-"),
+    ("eve-formula", '=HYPERLINK("http://evil.examp...', "yes", "2026-11-29", "-", "-", "-",
+     "-", "-"),
+    ("ivan-idp", "Ivan Idp", "yes", "2026-01-10", "Active", "2026-01-10", "-", "-", "-"),
+    ("jane-doe", "Jane Doe", "yes", "2026-11-27", "Active", "2026-11-26", "-", "-", "-"),
+    ("jane-doe", "Jane Doe", "yes", "2026-11-27", "Active", "2026-11-27", "-", "-", "-"),
+    ("john-smith", "John Smith", "yes", "2026-11-20", "Active", "2026-11-20", "-", "-", "-"),
+    ("kim-keep", "Kim Keep", "yes", "2026-02-02", "-", "-", "-", "-", "-"),
+    ("mallory", "<script>window.__pwned=1</scr...", "yes", "2026-11-30", "Active",
+     "2026-11-30", "-", "-", "-"),
+    ("nina-new", "Nina New", "yes", "-", "-", "-", "-", "-", "-"),
+    ("olga-old", "Olga Old", "yes", "2026-03-01", "Active", "2026-02-15", "-", "-", "-"),
+    ("olga-old", "Olga Old", "yes", "2026-03-01", "Deprovisioned", "2025-12-01", "-", "-", "-"),
+    ("pete-protected", "Pete Protected", "yes", "2026-05-01", "-", "-", "-", "-", "-"),
+    ("sam-siteadmin", "Sam Siteadmin", "yes", "2026-04-01", "Active", "2026-04-01", "-", "-", "-"),
+    ("sue-suspended", "Sue Suspended", "no", "2026-01-05", "Active", "2026-01-05", "-", "-", "-"),
+    ("una-unmanaged", "Una Unmanaged", "no", "-", "-", "-", "-", "-", "-"),
+    ("walt-wait", "Walt Wait", "yes", "2026-11-25", "Active", "2026-11-25",
+     "Suspend Failed 2026-12-02", "kubectl-patch", "-"),
+    ("erin-exempt", "Erin Exempt", "yes", "2026-07-01", "-", "-", "-", "-", "-"),
+    ("gary-globex", "Gary Globex", "yes", "2026-08-01", "Active", "2026-08-01", "-", "-", "-"),
+    ("oscar-orphan", "-", "-", "-", "-", "-", "-", "-", "-"),
+]  # fmt: skip
+ORG_SECTION = [
+    "Org acme: Ready True (Synced), Synced True (Synced), last sync 2026-12-02T08:55:00Z",
+    "  16 of 40 users of the org have an AtlassianAccount",
+    "  warning: account discovery is off (spec.accountDiscovery.enabled is false): this review "
+    "covers only the 16 accounts someone created, not the org's other 24 users",
+    "Org globex: Ready unknown (no condition yet), Synced unknown (no condition yet), "
+    "last sync 2026-12-02T08:50:00Z",
+    "  2 of 2 users of the org have an AtlassianAccount",
+    "  warning: account discovery is off (spec.accountDiscovery.enabled is false): this review "
+    "covers only the 2 accounts someone created",
+]
 
 
 def cells(table: str) -> list[tuple[str, ...]]:
     """The table's lines split into cells, checking that every cell starts under its header."""
-    lines = table.rstrip("\n").split("\n")
+    lines = table.split("\n\n", 1)[0].rstrip("\n").split("\n")  # the org section follows
     starts = [m.start() for m in re.finditer(r"\S+", lines[0])]
     parsed = []
     for line in lines:
@@ -84,9 +112,27 @@ def cells(table: str) -> list[tuple[str, ...]]:
     return parsed
 
 
+def org_section(table: str) -> list[str]:
+    return table.split("\n\n", 1)[1].splitlines()
+
+
 def test_table_has_one_aligned_row_per_account_and_product(world: Any) -> None:
     out = world.atlassian("report").stdout
     assert cells(out) == [HEADER, *TABLE]
+    assert org_section(out)[:-1] == ORG_SECTION
+    assert org_section(out)[-1] == (
+        f"Org initech: AtlassianOrg not found in namespace {world.namespace}: nothing acts on "
+        "its accounts"
+    )
+    # Readable in a 160-column terminal; this world's widest cells (initech, Deprovisioned,
+    # SuspensionBudgetExceeded, a removed product) together take a few more.
+    assert max(len(line) for line in out.splitlines()[: len(TABLE) + 1]) <= 165
+
+
+def test_wide_adds_the_inventory_and_who_asked(world: Any) -> None:
+    wide = cells(world.atlassian("report", "--format", "wide").stdout)
+    picked = [wide[0].index(h) for h in INVENTORY_HEADER]
+    assert [tuple(row[i] for i in picked) for row in wide[1:]] == INVENTORY
 
 
 def test_the_table_is_the_default_of_every_entry_point(world: Any) -> None:
@@ -139,18 +185,24 @@ def test_csv_has_the_json_keys_and_neutralises_formulas(world: Any) -> None:
     out = world.atlassian("report", "--format", "csv", "--org", "globex").stdout
     ns = world.namespace
     assert out.replace("\r\n", "\n") == (
-        "namespace,org,name,accountId,email,displayName,desiredState,accountStatus,billable,"
-        "lastActive,daysSinceActive,inactiveDays,inactivityEligible,firstObserved,product,"
-        "productStatus,productLastActive,protected,exempt,identityProvider,unmanaged,admin\n"
-        f"{ns},globex,erin-exempt,5b10-erin,erin@globex.example,Erin Exempt,,Active,true,"
-        "2026-07-01T00:00:00Z,154,154,,2026-01-01T00:00:00Z,,,,false,true,false,false,false\n"
-        f"{ns},globex,gary-globex,5b10-gary,gary@globex.example,Gary Globex,,Active,true,"
-        "2026-08-01T00:00:00Z,123,123,true,2026-01-01T00:00:00Z,"
-        "Jira Service Management (globex),Active,2026-08-01T00:00:00Z,"
+        "namespace,org,name,accountId,email,displayName,desiredState,accountStatus,ready,"
+        "readyReason,readyMessage,lastAction,lastActionResult,lastActionReason,lastActionTime,"
+        "lastActionRequestedBy,lastActionMessage,lastActionApprovalCount,lastActionApprovalBy,"
+        "lastActionApprovalAt,billable,lastActive,daysSinceActive,inactiveDays,"
+        "inactivityEligible,firstObserved,product,productStatus,productLastActive,protected,"
+        "exempt,identityProvider,unmanaged,admin\n"
+        f"{ns},globex,erin-exempt,5b10-erin,erin@globex.example,Erin Exempt,,Active,True,"
+        "InDesiredState,,,,,,,,,,,true,2026-07-01T00:00:00Z,154,154,,2026-01-01T00:00:00Z,,,,"
+        "false,true,false,false,false\n"
+        f"{ns},globex,gary-globex,5b10-gary,gary@globex.example,Gary Globex,,Active,True,"
+        "InDesiredState,,,,,,,,,,,true,2026-08-01T00:00:00Z,123,123,true,"
+        "2026-01-01T00:00:00Z,Jira Service Management (globex),Active,2026-08-01T00:00:00Z,"
         "false,false,false,false,false\n"
     )
     everyone = list(csv.DictReader(io.StringIO(world.atlassian("report", "-f", "csv").stdout)))
-    assert [(r["name"], r["product"]) for r in everyone] == [(t[1], _blank(t[8])) for t in TABLE]
+    assert [(r["name"], r["product"]) for r in everyone] == [
+        (t[1], _blank(t[7].removesuffix(": Deprovisioned"))) for t in TABLE
+    ]
     by_name = {r["name"]: r for r in everyone}
     assert by_name["eve-formula"]["displayName"] == "'" + FORMULA_NAME
     assert by_name["mallory"]["displayName"] == XSS_NAME
@@ -169,7 +221,12 @@ def test_json_rows_and_org_summaries(world: Any) -> None:
     assert gary == {
         "namespace": world.namespace, "org": "globex", "name": "gary-globex",
         "accountId": "5b10-gary", "email": "gary@globex.example", "displayName": "Gary Globex",
-        "desiredState": None, "accountStatus": "Active", "billable": True,
+        "desiredState": None, "accountStatus": "Active", "ready": "True",
+        "readyReason": "InDesiredState", "readyMessage": None, "lastAction": None,
+        "lastActionResult": None, "lastActionReason": None, "lastActionTime": None,
+        "lastActionRequestedBy": None, "lastActionMessage": None,
+        "lastActionApprovalCount": None, "lastActionApprovalBy": None,
+        "lastActionApprovalAt": None, "billable": True,
         "lastActive": "2026-08-01T00:00:00Z", "daysSinceActive": 123, "inactiveDays": 123,
         "inactivityEligible": True, "firstObserved": "2026-01-01T00:00:00Z",
         "product": "Jira Service Management (globex)", "productStatus": "Active",

@@ -39,6 +39,13 @@ def default_threshold(active_users: int) -> int:
     return max(DEFAULT_FLOOR, math.ceil(active_users * DEFAULT_PERCENT / 100))
 
 
+def approve_command(org: str, waiting: int, namespace: str | None = None) -> str:
+    """The command that approves exactly the `waiting` calls the brake holds for AtlassianOrg
+    `org`: what the ActionsPaused condition and `kubectl atlassian report` tell a person."""
+    where = f" -n {namespace}" if namespace else ""
+    return f"kubectl annotate atlassianorg {org}{where} {APPROVE_ANNOTATION}={waiting} --overwrite"
+
+
 @dataclass(frozen=True)
 class Approval:
     """The annotation as a person set it: how many calls, which field manager, when."""
@@ -173,9 +180,7 @@ class BrakeState:
 
     def condition(self, org: str) -> tuple[bool, str, str]:
         """(status, reason, message) of the org's ActionsPaused condition."""
-        approve = (
-            f"kubectl annotate atlassianorg {org} {APPROVE_ANNOTATION}={self.waiting} --overwrite"
-        )
+        approve = approve_command(org, self.waiting)
         note = ""
         if self.unreadable:
             note = f"; {self.unreadable}"

@@ -23,7 +23,7 @@ from atlassian_operator.report.review import (
     who_has,
 )
 
-FORMATS = ("table", "csv", "json", "html", "manifests")
+FORMATS = ("table", "wide", "csv", "json", "html", "manifests")
 ROW_FORMATS = ("table", "csv", "json")
 
 Command = Callable[[argparse.Namespace], int]
@@ -35,12 +35,19 @@ def add_commands(commands: Any) -> None:
         "report",
         help="access review: who has which product on which site, and when they last used it",
         description="An access review of the AtlassianAccounts in the cluster: one row per "
-        "account and product-site (table, csv, json), one self-contained page (html), or the "
-        "AtlassianAccount manifests that suspend the selected accounts (manifests).",
+        "account and product-site (table, wide, csv, json) with each account's desired state, "
+        "Ready reason and last action, then each org's health and coverage; one "
+        "self-contained page (html); or the AtlassianAccount manifests that suspend the "
+        "selected accounts (manifests).",
     )
     _cluster_arguments(report)
     report.add_argument(
-        "--format", "-f", choices=FORMATS, default="table", help="output format (default table)"
+        "--format",
+        "-f",
+        choices=FORMATS,
+        default="table",
+        help="output format (default table; wide adds the display name, billing, dates, who "
+        "asked for the last action and its approval)",
     )
     report.add_argument(
         "--inactive-days",
@@ -107,7 +114,9 @@ def _cluster_arguments(parser: argparse.ArgumentParser) -> None:
         "--as-of",
         type=_time,
         metavar="TIME",
-        help="measure inactivity as of this RFC 3339 time (default: now), for a repeatable review",
+        help="count days idle (IDLE, --inactive-days) up to this RFC 3339 time instead of now; "
+        "the accounts and their status are still read from the cluster as they are now, so "
+        "this does not show a past state",
     )
 
 
@@ -216,11 +225,16 @@ def _report(args: argparse.Namespace) -> int:
             "accounts inactive more than N days (or give the org an inactivity policy, "
             "spec.inactivity, whose eligible accounts are then selected)"
         )
-    if fmt == "table":
-        if not review.selected:
+    if fmt in ("table", "wide"):
+        table = format_table.review_table(
+            review, all_namespaces=args.all_namespaces, wide=fmt == "wide"
+        )
+        if not table:
             print(f"No AtlassianAccounts selected in {label}.", file=sys.stderr)
+        orgs = format_table.org_section(review, all_namespaces=args.all_namespaces)
+        text = "\n".join(part for part in (table, orgs) if part)
+        if not text:
             return 0
-        text = format_table.review_table(review, all_namespaces=args.all_namespaces)
     elif fmt == "csv":
         text = format_csv.rows_csv(review.rows())
     elif fmt == "json":

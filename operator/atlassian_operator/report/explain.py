@@ -16,6 +16,7 @@ from atlassian_operator.report.review import (
     BY_SELECTOR,
     AccessReview,
     AccountLine,
+    LastAction,
     days_between,
     parse_time,
 )
@@ -237,6 +238,9 @@ def _last_action(action: Mapping[str, Any] | None) -> str:
         text += f" at {action['time']}"
     if action.get("requestedBy"):
         text += f", requested by {action['requestedBy']}"
+    last = LastAction.of(action)
+    if last is not None and last.approved:
+        text += f", {last.approval_text()} (past the org's brake on mass calls)"
     if action.get("message"):
         text += f": {action['message']}"
     return text

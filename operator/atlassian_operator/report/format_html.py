@@ -18,6 +18,7 @@ from atlassian_operator.report.review import (
     AccountLine,
     Application,
     Flags,
+    LastAction,
     OrgSummary,
     ProductAccess,
     days_between,
@@ -99,7 +100,16 @@ def _org(summary: OrgSummary) -> str:
         )
         for stats in (main, minor)
     ]
-    notes = [f"<p><b>Reclaimable seats:</b> {_e(summary.reclaimable_basis)}.</p>"]
+    notes = [
+        f'<p class="health"><b>Health:</b> {_e(summary.health())}</p>',
+        *(
+            [f'<p class="coverage"><b>Coverage:</b> {_e(summary.coverage())}</p>']
+            if org.found
+            else []
+        ),
+        *(f'<p class="note">{_e(note)}</p>' for note in summary.notes()),
+        f"<p><b>Reclaimable seats:</b> {_e(summary.reclaimable_basis)}.</p>",
+    ]
     users = org.status.get("users")
     if isinstance(users, Mapping):
         counts = ", ".join(f"{_e(v)} {_e(k)}" for k, v in users.items() if k != "total")
@@ -184,14 +194,32 @@ def _account_row(account: AccountLine) -> str:
     flags = "".join(_pill(f"f-{w}", w, _FLAG_TITLES[w]) for w in words)
     inactive = account.inactive_days
     policy_days = "" if inactive is None else f"the operator's count: inactive {inactive} days"
+    ready = account.ready or {}
     return (
         f'<tr data-state="{_e(state)}" data-flags="{_e(" ".join(words))}">'
         f"{_who(account)}<td>{_e(account.org.name)}</td>"
         f'<td data-sort="{_e(state)}">{_state(state)}</td>'
+        f'<td class="desired">{_e(account.desired_state) or "&ndash;"}</td>'
+        f'<td class="ready" title="{_e(ready.get("message"))}">'
+        f"{_e(account.ready_reason) or '&ndash;'}</td>{_last_action(account.last_action)}"
         f"<td>{billable}</td>{_when(account.last_active)}"
         f"{_idle(account.days_since_active, policy_days, unreadable=account.activity_unreadable)}"
         f'<td data-sort="{len(account.products)}">{products}</td>'
         f'<td data-sort="{_e(" ".join(words))}">{flags}</td></tr>'
+    )
+
+
+def _last_action(act: LastAction | None) -> str:
+    """What, how it ended and when; who asked and the approval it went under below it."""
+    if act is None:
+        return '<td class="action" data-sort="">&ndash;</td>'
+    by = [f"by {act.requested_by}"] if act.requested_by else []
+    if act.approved:
+        by.append(act.approval_text())
+    detail = f'<div class="by">{_e("; ".join(by))}</div>' if by else ""
+    return (
+        f'<td class="action" data-sort="{_e(act.time)}" title="{_e(act.message)}">'
+        f"{_e(act.action)} {_e(act.result)} {_e((act.time or '')[:10])}{detail}</td>"
     )
 
 
@@ -222,7 +250,9 @@ def _accounts(accounts: list[AccountLine], review: AccessReview) -> str:
         f'<span id="listed">{len(accounts)}</span> accounts shown</span></div>'
         '<table id="accounts" class="sortable"><thead><tr>'
         '<th data-type="text">Account</th><th data-type="text">Org</th>'
-        '<th data-type="text">Status</th><th data-type="text">Billable</th>'
+        '<th data-type="text">Status</th><th data-type="text">Desired</th>'
+        '<th data-type="text">Ready</th><th data-type="text">Last action</th>'
+        '<th data-type="text">Billable</th>'
         '<th data-type="text">Last active</th><th data-type="number">Days idle</th>'
         '<th data-type="number">Products</th><th data-type="text">Flags</th>'
         f"</tr></thead><tbody>\n{body}\n</tbody></table></section>"

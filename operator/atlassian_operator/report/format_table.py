@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from atlassian_operator.report.review import AccessReview, AccessRow
+from atlassian_operator.report.review import (
+    AccessReview,
+    AccessRow,
+    AccountLine,
+    LastAction,
+    ProductAccess,
+)
 
 NONE = "-"
 #: Display names are cut to this many characters: the terminal is for scanning; CSV, JSON and
@@ -47,25 +53,87 @@ def flags_of(row: AccessRow) -> str:
     return ",".join(words) or NONE
 
 
-def review_table(review: AccessReview, *, all_namespaces: bool) -> str:
-    headers = [
-        "ORG", "NAME", "EMAIL", "DISPLAY-NAME", "STATUS", "BILLABLE", "LAST-ACTIVE", "IDLE",
-        "PRODUCT", "ACCESS", "PRODUCT-LAST-ACTIVE", "FLAGS",
-    ]  # fmt: skip
+def last_action(account: AccountLine) -> str:
+    """`Suspend Succeeded 2026-12-01`: what the last call was, how it ended, and when."""
+    act = account.last_action
+    return NONE if act is None else f"{act.action} {act.result} {day(act.time)}"
+
+
+def product_access(product: ProductAccess | None) -> str:
+    """The product-site, and its access when not Active (`Confluence (beta): Deprovisioned`):
+    the compact table's PRODUCT, where no ACCESS column says it."""
+    if product is None:
+        return NONE
+    active = product.status == "Active"
+    return cell(product.product if active else f"{product.product}: {product.status or '?'}")
+
+
+def review_table(review: AccessReview, *, all_namespaces: bool, wide: bool = False) -> str:
+    """The rows. The default columns fit about 160 characters: who, the observed and desired
+    state, why it is or is not reached (the Ready reason: a refused or waiting offboarding),
+    days idle and the product-site (with its access when it is not Active); `wide` adds the
+    display name, billing, the dates, the access, and the last call: what, how it ended,
+    when, who asked for it and the approval past the brake it went under."""
+    headers = (
+        ["ORG", "NAME", "EMAIL", "DISPLAY-NAME", "STATUS", "DESIRED", "READY", "LAST-ACTION",
+         "REQUESTED-BY", "APPROVAL", "BILLABLE", "LAST-ACTIVE", "IDLE", "PRODUCT", "ACCESS",
+         "PRODUCT-LAST-ACTIVE", "FLAGS"]
+        if wide
+        else ["ORG", "NAME", "EMAIL", "STATUS", "DESIRED", "READY", "IDLE", "PRODUCT", "FLAGS"]
+    )  # fmt: skip
     rows = review.rows()
     lines = []
     for row in rows:
         a, p = row.account, row.product
         idle = NONE if a.days_since_active is None else f"{a.days_since_active}d"
-        lines.append(
-            [
-                a.org.name, a.name, cell(a.email or a.account_id), cell(a.display_name, NAME_WIDTH),
-                cell(a.state), yes_no(a.billable), day(a.last_active), idle,
-                cell(p.product if p else None), cell(p.status if p else None),
-                day(p.last_active if p else None), flags_of(row),
-            ]
-        )  # fmt: skip
-    return _namespaced(headers, lines, [r.account.namespace for r in rows], all_namespaces)
+        act = a.last_action
+        if wide:
+            lines.append(
+                [
+                    a.org.name, a.name, cell(a.email or a.account_id),
+                    cell(a.display_name, NAME_WIDTH), cell(a.state), cell(a.desired_state),
+                    cell(a.ready_reason), last_action(a),
+                    cell(act.requested_by if act else None),
+                    cell(_approval(act) if act else None), yes_no(a.billable),
+                    day(a.last_active), idle, cell(p.product if p else None),
+                    cell(p.status if p else None), day(p.last_active if p else None),
+                    flags_of(row),
+                ]
+            )  # fmt: skip
+        else:
+            lines.append(
+                [
+                    a.org.name, a.name, cell(a.email or a.account_id), cell(a.state),
+                    cell(a.desired_state), cell(a.ready_reason), idle, product_access(p),
+                    flags_of(row),
+                ]
+            )  # fmt: skip
+    table = _namespaced(headers, lines, [r.account.namespace for r in rows], all_namespaces)
+    return table if rows else ""
+
+
+def _approval(act: LastAction) -> str | None:
+    """`40 by kubectl-annotate 2026-12-02`: the approval past the brake the call went under."""
+    if not act.approved:
+        return None
+    return " ".join(
+        part for part in (str(act.approval_count), act.approval_by and f"by {act.approval_by}",
+                          act.approval_at and day(act.approval_at)) if part
+    )  # fmt: skip
+
+
+def org_section(review: AccessReview, *, all_namespaces: bool) -> str:
+    """Each org's health, how much of it the review covers, and what waits for a person:
+    printed under the rows, where a terminal leaves the eye."""
+    out = []
+    for summary in review.summaries():
+        org = summary.org
+        name = f"{org.namespace}/{org.name}" if all_namespaces else org.name
+        out.append(f"Org {name}: {summary.health()}")
+        if org.found:
+            out.append(f"  {summary.coverage()}")
+        out.extend(f"  {' '.join(note.split())}" for note in summary.notes())
+    return "\n".join(out) + "\n" if out else ""
 
 
 def who_has_table(rows: Sequence[AccessRow], *, all_namespaces: bool) -> str:

@@ -32,6 +32,8 @@ main { padding:0 32px 40px; max-width:1500px; }
 .stats .reclaim dd { color:var(--bad); }
 .stats .muted dd { color:var(--muted); }
 .org p { margin:6px 0 0; font-size:13px; }
+.org p.note { color:var(--warn); background:var(--warn-bg); border-radius:4px; padding:4px 8px; }
+td .by { color:var(--muted); font-size:12px; }
 .controls { display:flex; gap:10px; align-items:center; flex-wrap:wrap; margin-bottom:10px; }
 .controls input, .controls select { font:inherit; padding:6px 10px; border:1px solid #8590a2;
   border-radius:4px; background:#fff; }

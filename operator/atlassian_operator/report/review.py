@@ -17,6 +17,8 @@ from typing import Any
 
 from atlassian_operator.atlassian import UnreadableTime
 from atlassian_operator.atlassian.v2_choices import ADMIN_ROLES
+from atlassian_operator.core.brake import approve_command
+from atlassian_operator.core.conditions import READY, SYNCED
 from atlassian_operator.core.inactivity import (
     LabelSelector,
     SelectorError,
@@ -109,6 +111,45 @@ class OrgView:
     def org_id(self) -> str:
         return str(self.spec.get("orgId") or "")
 
+    def condition(self, kind: str) -> Mapping[str, Any] | None:
+        """The org's condition of this type (Ready, Synced), as the operator wrote it."""
+        return _condition(self.status, kind)
+
+    @property
+    def discovers_accounts(self) -> bool:
+        """spec.accountDiscovery.enabled (default false): without it, only the accounts
+        someone created exist, and a review of them says nothing of the org's other users."""
+        return bool((self.spec.get("accountDiscovery") or {}).get("enabled"))
+
+    @property
+    def users_total(self) -> int | None:
+        """How many users the org's last complete listing found (status.users.total)."""
+        value = (self.status.get("users") or {}).get("total")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def inactivity_as_of(self) -> str | None:
+        """status.inactivity.asOf: the listing the inactivity counts are measured against,
+        when the operator writes it (absent from older operators)."""
+        counts = self.status.get("inactivity")
+        return (counts.get("asOf") or None) if isinstance(counts, Mapping) else None
+
+    @property
+    def paused_calls(self) -> int | None:
+        """How many lifecycle calls the brake holds for an approval (status.suspensionBrake
+        waiting), or None while it is not paused."""
+        brake = self.status.get("suspensionBrake") or {}
+        if brake.get("paused") is not True:
+            return None
+        waiting = brake.get("waiting")
+        return waiting if isinstance(waiting, int) else 0
+
+    def approve_command(self) -> str | None:
+        """The command that releases the paused calls, the namespace spelled out; None when
+        nothing is paused."""
+        waiting = self.paused_calls
+        return None if waiting is None else approve_command(self.name, waiting, self.namespace)
+
     @property
     def inactivity_policy(self) -> Mapping[str, Any] | None:
         """spec.inactivity when it sets suspendAfterDays (a policy in force), else None."""
@@ -140,8 +181,24 @@ class OrgView:
             text += f", {len(self.exempt_accounts)} exempt account(s) in spec.inactivity.exempt"
         counts = self.status.get("inactivity")
         if isinstance(counts, Mapping):
-            text += "; the operator counts " + ", ".join(f"{v} {k}" for k, v in counts.items())
+            text += "; the operator counts " + ", ".join(
+                f"{v} {k}" for k, v in counts.items() if k != "asOf"
+            )
+            if self.inactivity_as_of:
+                text += f" (as of {self.inactivity_as_of})"
         return text
+
+
+def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    return next((c for c in status.get("conditions") or () if c.get("type") == kind), None)
+
+
+def condition_text(kind: str, condition: Mapping[str, Any] | None) -> str:
+    """`Ready True (Synced)`, or that the operator has not written the condition yet."""
+    if condition is None:
+        return f"{kind} unknown (no condition yet)"
+    reason = condition.get("reason")
+    return f"{kind} {condition.get('status', '?')}" + (f" ({reason})" if reason else "")
 
 
 def _bool(value: object) -> str:
@@ -176,6 +233,55 @@ class ProductAccess:
             key=str(entry.get("key") or ""),
             url=str(entry.get("url") or ""),
         )
+
+
+@dataclass(frozen=True)
+class LastAction:
+    """status.lastAction: the last lifecycle call the operator made for the account (or would
+    have made, in a dry run), who asked for it, and the approval past the brake it went out
+    under, if the brake had paused it."""
+
+    action: str
+    result: str
+    reason: str = ""
+    time: str | None = None
+    requested_by: str | None = None
+    message: str = ""
+    #: lastAction.approval {count, by, at}, when the call needed one.
+    approval_count: int | None = None
+    approval_by: str | None = None
+    approval_at: str | None = None
+
+    @classmethod
+    def of(cls, raw: object) -> LastAction | None:
+        if not isinstance(raw, Mapping) or not raw:
+            return None
+        approval = raw.get("approval") or {}
+        count = approval.get("count")
+        return cls(
+            action=str(raw.get("action") or "?"),
+            result=str(raw.get("result") or "?"),
+            reason=str(raw.get("reason") or ""),
+            time=raw.get("time") or None,
+            requested_by=raw.get("requestedBy") or None,
+            message=str(raw.get("message") or ""),
+            approval_count=count if isinstance(count, int) else None,
+            approval_by=approval.get("by") or None,
+            approval_at=approval.get("at") or None,
+        )
+
+    @property
+    def approved(self) -> bool:
+        return self.approval_count is not None
+
+    def approval_text(self) -> str:
+        """`approved 40 by kubectl-annotate at 2026-12-02T08:00:00Z`, or "" without approval."""
+        if not self.approved:
+            return ""
+        text = f"approved {self.approval_count}"
+        if self.approval_by:
+            text += f" by {self.approval_by}"
+        return text + (f" at {self.approval_at}" if self.approval_at else "")
 
 
 @dataclass(frozen=True)
@@ -274,6 +380,20 @@ class AccountLine:
         )
 
     @property
+    def ready(self) -> Mapping[str, Any] | None:
+        """The Ready condition: its reason says why an offboarding waits or was refused
+        (ProtectedAccount, SuspensionBudgetExceeded, MassSuspensionPaused, ...)."""
+        return _condition(self.status, READY)
+
+    @property
+    def ready_reason(self) -> str:
+        return str((self.ready or {}).get("reason") or "")
+
+    @property
+    def last_action(self) -> LastAction | None:
+        return LastAction.of(self.status.get("lastAction"))
+
+    @property
     def inactive_days(self) -> int | None:
         """The operator's own count (status.inactiveDays), as of its last listing."""
         value = self.status.get("inactiveDays")
@@ -339,6 +459,7 @@ class AccessRow:
     def record(self) -> dict[str, Any]:
         """The row as plain values, in column order: what CSV and JSON print."""
         a, p = self.account, self.product
+        ready, act = a.ready or {}, a.last_action
         return {
             "namespace": a.namespace,
             "org": a.org.name,
@@ -348,6 +469,18 @@ class AccessRow:
             "displayName": a.display_name,
             "desiredState": a.desired_state or None,
             "accountStatus": a.state or None,
+            "ready": ready.get("status"),
+            "readyReason": ready.get("reason"),
+            "readyMessage": ready.get("message"),
+            "lastAction": act.action if act else None,
+            "lastActionResult": act.result if act else None,
+            "lastActionReason": (act.reason or None) if act else None,
+            "lastActionTime": act.time if act else None,
+            "lastActionRequestedBy": act.requested_by if act else None,
+            "lastActionMessage": (act.message or None) if act else None,
+            "lastActionApprovalCount": act.approval_count if act else None,
+            "lastActionApprovalBy": act.approval_by if act else None,
+            "lastActionApprovalAt": act.approval_at if act else None,
             "billable": a.billable,
             "lastActive": a.last_active,
             "daysSinceActive": a.days_since_active,
@@ -368,9 +501,12 @@ class AccessRow:
 #: The keys of `AccessRow.record`, in order: the CSV header.
 COLUMNS = (
     "namespace", "org", "name", "accountId", "email", "displayName", "desiredState",
-    "accountStatus", "billable", "lastActive", "daysSinceActive", "inactiveDays",
-    "inactivityEligible", "firstObserved", "product", "productStatus", "productLastActive",
-    "protected", "exempt", "identityProvider", "unmanaged", "admin",
+    "accountStatus", "ready", "readyReason", "readyMessage", "lastAction", "lastActionResult",
+    "lastActionReason", "lastActionTime", "lastActionRequestedBy", "lastActionMessage",
+    "lastActionApprovalCount", "lastActionApprovalBy", "lastActionApprovalAt", "billable",
+    "lastActive", "daysSinceActive", "inactiveDays", "inactivityEligible", "firstObserved",
+    "product", "productStatus", "productLastActive", "protected", "exempt", "identityProvider",
+    "unmanaged", "admin",
 )  # fmt: skip
 
 
@@ -388,6 +524,59 @@ class OrgSummary:
     #: What decided `reclaimable`, in words.
     reclaimable_basis: str
     flags: Mapping[str, int]
+    #: The org's users that have an AtlassianAccount the operator observed (distinct
+    #: account IDs): the part of the org this review covers.
+    covered: int = 0
+
+    def health(self) -> str:
+        """The org's Ready and Synced conditions, its last complete listing and, when the
+        operator says it, the listing its inactivity counts are measured against."""
+        org = self.org
+        if not org.found:
+            return (
+                f"AtlassianOrg not found in namespace {org.namespace}: nothing acts on its accounts"
+            )
+        parts = [condition_text(kind, org.condition(kind)) for kind in (READY, SYNCED)]
+        sync = org.status.get("lastSyncTime")
+        parts.append(f"last sync {sync}" if sync else "never synced")
+        if org.inactivity_as_of:
+            parts.append(f"inactivity as of {org.inactivity_as_of}")
+        return ", ".join(parts)
+
+    def coverage(self) -> str:
+        """How much of the org the review covers: its users with an observed AtlassianAccount."""
+        total = self.org.users_total
+        if total is None:
+            return (
+                f"{self.covered} users of the org have an AtlassianAccount; how many users it "
+                "has is not known yet (no complete listing)"
+            )
+        return f"{self.covered} of {total} users of the org have an AtlassianAccount"
+
+    def notes(self) -> list[str]:
+        """What a reviewer must not miss: a condition that is not True (with its message),
+        a review that covers only hand-made accounts, calls paused by the brake."""
+        org = self.org
+        if not org.found:
+            return []
+        lines = []
+        for kind in (READY, SYNCED):
+            c = org.condition(kind)
+            if c is not None and c.get("status") != "True" and c.get("message"):
+                lines.append(f"{kind} {c.get('status')} ({c.get('reason')}): {c['message']}")
+        if not org.discovers_accounts:
+            others = (org.users_total or 0) - self.covered
+            rest = f", not the org's other {others} users" if others > 0 else ""
+            lines.append(
+                "warning: account discovery is off (spec.accountDiscovery.enabled is false): "
+                f"this review covers only the {self.covered} accounts someone created{rest}"
+            )
+        command = org.approve_command()
+        if command is not None:
+            lines.append(
+                f"lifecycle calls paused: {org.paused_calls} waiting, approve with {command}"
+            )
+        return lines
 
     def record(self) -> dict[str, Any]:
         org = self.org
@@ -406,6 +595,14 @@ class OrgSummary:
             "inactivityPolicy": org.spec.get("inactivity"),
             "inactivity": org.status.get("inactivity"),
             "lastSyncTime": org.status.get("lastSyncTime"),
+            "ready": org.condition(READY),
+            "synced": org.condition(SYNCED),
+            "inactivityAsOf": org.inactivity_as_of,
+            "accountDiscovery": org.discovers_accounts if org.found else None,
+            "coverage": {"usersWithAccount": self.covered, "users": org.users_total},
+            "suspensionBrake": org.status.get("suspensionBrake"),
+            "approveCommand": org.approve_command(),
+            "notes": self.notes(),
         }
 
 
@@ -483,6 +680,7 @@ class AccessReview:
         else:
             reclaimable, basis = None, "no inactivity policy; pass --inactive-days N to count"
         flags = Counter(word for a in accounts for word in a.flags.words())
+        observed = {a.account_id or a.name for a in accounts if a.state_label != "Not observed"}
         return OrgSummary(
             org=org,
             accounts=len(accounts),
@@ -491,6 +689,7 @@ class AccessReview:
             reclaimable=reclaimable,
             reclaimable_basis=basis,
             flags={w: flags.get(w, 0) for w in Flags(True, True, True, True, True).words()},
+            covered=len(observed),
         )
 
     def applications(self) -> list[Application]:
