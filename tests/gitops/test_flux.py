@@ -102,6 +102,20 @@ def start(world: GitOps, timeout: str = "30s", **org_spec: Any) -> str:
     return revision
 
 
+def reconciled_ready(world: GitOps, what: str) -> dict[str, Any]:
+    """What `flux reconcile` does, and the Kustomization Ready from that reconciliation."""
+    token = world.request_reconcile(
+        "kustomization.kustomize.toolkit.fluxcd.io", "atlassian-accounts"
+    )
+    return world.wait_kustomization(
+        lambda k: (
+            (k.get("status") or {}).get("lastHandledReconcileAt") == token
+            and condition_of(k, "Ready").get("status") == "True"
+        ),
+        what,
+    )
+
+
 def sim_time(entry: dict[str, Any]) -> float:
     return datetime.fromisoformat(entry["time"].replace("Z", "+00:00")).timestamp()
 
@@ -278,16 +292,7 @@ def test_an_offboarding_past_the_brake_waits_for_an_approval_flux_leaves_alone(
         "annotate", "--overwrite", "--field-manager=oncall", "aorg/acme",
         "atlassian.operators.dev/approve-suspensions=1",
     )  # fmt: skip
-    token = gitops.request_reconcile(
-        "kustomization.kustomize.toolkit.fluxcd.io", "atlassian-accounts"
-    )
-    gitops.wait_kustomization(
-        lambda k: (
-            (k.get("status") or {}).get("lastHandledReconcileAt") == token
-            and condition_of(k, "Ready").get("status") == "True"
-        ),
-        "the Kustomization Ready once the approval let the call out",
-    )
+    reconciled_ready(gitops, "the Kustomization Ready once the approval let the call out")
     assert len(disables(gitops.sim, JOHN)) == 1
     last = account(gitops, "john-smith")["status"]["lastAction"]
     assert last["approval"]["by"] == "oncall" and last["approval"]["count"] == 1
@@ -342,16 +347,7 @@ def test_flux_and_the_operator_never_fight(gitops: GitOps) -> None:
     gitops.kube.kubectl(
         "patch", f"{AACCT}/john-smith", "--type=merge", "-p", '{"spec":{"desiredState":"Active"}}'
     )
-    token = gitops.request_reconcile(
-        "kustomization.kustomize.toolkit.fluxcd.io", "atlassian-accounts"
-    )
-    gitops.wait_kustomization(
-        lambda k: (
-            (k.get("status") or {}).get("lastHandledReconcileAt") == token
-            and condition_of(k, "Ready").get("status") == "True"
-        ),
-        "Flux to correct the drift",
-    )
+    reconciled_ready(gitops, "Flux to correct the drift")
     assert account(gitops, "john-smith")["spec"]["desiredState"] == "Suspended"
     assert gitops.sim.requests("enable") == []
 

@@ -30,6 +30,14 @@ def offboard(world: World, people: list[str], state: str = "Suspended") -> None:
         world.account(p, accountId=p, desiredState=state)
 
 
+async def forty_paused(world: World, **suspension: object) -> None:
+    """Forty offboardings planned at once (they exist before the org's first listing): paused."""
+    offboard(world, PEOPLE[:40])
+    world.org(suspension=suspension)
+    await synced(world)
+    await until(lambda: paused(world).get("status") == "True", "the org paused")
+
+
 def paused(world: World) -> dict[str, object]:
     return find(world.org_status().get("conditions"), "ActionsPaused") or {}
 
@@ -65,10 +73,7 @@ async def test_forty_offboardings_at_once_pause_the_org_and_send_nothing(world: 
 
 
 async def test_an_approval_smaller_than_the_line_changes_nothing(world: World) -> None:
-    offboard(world, PEOPLE[:40])
-    world.org(suspension={"maxPerSync": 100})
-    await synced(world)
-    await until(lambda: paused(world).get("status") == "True", "the org paused")
+    await forty_paused(world, maxPerSync=100)
 
     world.annotate_org(APPROVE_ANNOTATION, "39", manager="kubectl-annotate")
     await until(
@@ -86,10 +91,7 @@ async def test_an_approval_smaller_than_the_line_changes_nothing(world: World) -
 async def test_the_right_approval_lets_exactly_that_many_out_within_max_per_sync(
     world: World,
 ) -> None:
-    offboard(world, PEOPLE[:40])
-    world.org(suspension={"maxPerSync": 15})
-    await synced(world)
-    await until(lambda: paused(world).get("status") == "True", "the org paused")
+    await forty_paused(world, maxPerSync=15)
 
     world.annotate_org(APPROVE_ANNOTATION, "40", manager="alice-kubectl", at="2026-12-06T11:00:00Z")
     await until(lambda: world.atlassian.disables() == 15, "the first window's calls")
@@ -179,10 +181,7 @@ async def test_a_call_retried_all_day_is_one_person_not_many(world: World) -> No
 async def test_a_restart_neither_forgets_the_day_nor_grants_an_approval_twice(
     world: World,
 ) -> None:
-    offboard(world, PEOPLE[:40])
-    world.org(suspension={"maxPerSync": 15})
-    await synced(world)
-    await until(lambda: paused(world).get("status") == "True", "the org paused")
+    await forty_paused(world, maxPerSync=15)
     world.annotate_org(APPROVE_ANNOTATION, "40")
     await until(lambda: world.atlassian.disables() == 15, "the first window's calls")
     await quiet(world)
