@@ -262,8 +262,8 @@ class FakeKube:
         from atlassian_operator.core.resources import AccountClaim
 
         return [
-            AccountClaim.of(o.get("spec") or {}, o.get("status") or {})
-            for (kind, _), o in self.objects.items()
+            AccountClaim.of(o.get("spec") or {}, o.get("status") or {}, name)
+            for (kind, name), o in self.objects.items()
             if kind == "AtlassianAccount"
         ]
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import pytest
 
 from atlassian_operator.core.brake import DAY_SECONDS
-from atlassian_operator.core.budget import SuspensionBudget
+from atlassian_operator.core.budget import SuspensionBudget, recorded_calls
 
 WINDOW = 300.0
 
@@ -87,10 +88,33 @@ def test_a_refund_gives_back_the_call_it_names_approved_or_not() -> None:
     assert (budget.unapproved_today(6.0), budget.approved_since(0.0, 6.0)) == ({"b"}, 0)
 
 
+def test_a_restored_call_counts_for_the_account_that_recorded_it() -> None:
+    budget = SuspensionBudget(100, 300.0)
+
+    budget.restore([(1.0, "alice"), (2.0, "alice"), (3.0, None), (4.0, None)], 10.0)
+    budget.ask("alice", 10.0)  # retried after the restart: still one account
+
+    made = budget.unapproved_today(10.0)
+    assert (len(made), budget.waiting_besides(made)) == (3, 0)
+
+
+def test_recorded_calls_name_the_account_an_account_record_shows() -> None:
+    at = [datetime(2026, 12, 6, 10, m, tzinfo=UTC) for m in range(4)]
+
+    calls = recorded_calls(
+        [at[0], at[2]],  # the org's record: two calls, whom for unknown
+        [(at[1], "alice"), (at[3], "bob")],  # answered after they were sent
+    )
+
+    assert calls == [(at[0], "alice"), (at[2], "bob")]
+    # A call only an account records (the org's record was lost) is kept, with its account.
+    assert recorded_calls([], [(at[1], "carol")]) == [(at[1], "carol")]
+
+
 def test_a_restored_record_counts_its_approved_calls_as_the_latest() -> None:
     budget = SuspensionBudget(100, 300.0)
 
-    budget.restore([1.0, 2.0, 3.0, 4.0], 10.0, approved=1)
+    budget.restore([(1.0, None), (2.0, None), (3.0, None), (4.0, None)], 10.0, approved=1)
 
     assert len(budget.unapproved_today(10.0)) == 3  # each restored call counts as one person
     assert budget.approved_since(4.0, 10.0) == 1
@@ -373,7 +397,7 @@ def test_next_slot_after_shrinking_the_limit_is_when_a_slot_really_frees() -> No
 def test_restore_keeps_only_calls_inside_the_window() -> None:
     budget = SuspensionBudget(3, WINDOW)
 
-    budget.restore([1000.0, 50.0, 800.0, 700.0, 701.0], now=1000.0)
+    budget.restore([(t, None) for t in (1000.0, 50.0, 800.0, 700.0, 701.0)], now=1000.0)
 
     # 50 and 700 are a whole window old (700 + 300 = now) and left out; 701, 800, 1000 count.
     assert budget.spent(1000.0) == 3
@@ -383,7 +407,7 @@ def test_restore_keeps_only_calls_inside_the_window() -> None:
 
 def test_a_restart_never_refills_the_window() -> None:
     budget = SuspensionBudget(2, WINDOW)
-    budget.restore([90.0, 95.0], now=100.0)
+    budget.restore([(90.0, None), (95.0, None)], now=100.0)
     budget.ask("a", 100.0)
 
     assert grant(budget, 100.0) == []

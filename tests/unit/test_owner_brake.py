@@ -235,3 +235,22 @@ async def test_another_annotation_by_the_same_manager_is_not_a_new_approval(worl
     world.annotate_org(APPROVE_ANNOTATION, None, at="2026-12-06T12:00:00Z")
     world.annotate_org(APPROVE_ANNOTATION, "2", at="2026-12-06T12:00:01Z")
     await until(lambda: world.atlassian.disables() == 3, "the call a new approval lets out")
+
+
+async def test_after_a_crash_each_account_counts_once_not_each_record(world: World) -> None:
+    """Eight calls whose answers a crash lost are made again after the restart: the day counts
+    eight accounts (their records name them), not sixteen calls, so nothing pauses."""
+    world.org(suspension={"maxPerSync": 20})  # the default threshold: 10 for 44 users
+    await synced(world)
+    world.atlassian.call_gate.close()  # the calls hang until the process dies
+    offboard(world, PEOPLE[:8])
+    await until(lambda: world.atlassian.disables() == 8, "eight calls sent")
+    await quiet(world)
+    await world.stop()  # no drain: the answers are lost
+    world.atlassian.call_gate.open()
+
+    world.restart()
+    await until(lambda: world.atlassian.disables() == 16, "the eight made again")
+    await quiet(world)
+    assert paused(world).get("status") != "True"
+    assert world.org_status()["suspensionBrake"]["madeToday"] == 8

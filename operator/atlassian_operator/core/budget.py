@@ -128,19 +128,23 @@ class SuspensionBudget:
         self.refund(key, at, approved=approved)
         bisect.insort(self._calls, (now, approved, key))
 
-    def restore(self, spent: Iterable[float], now: float, *, approved: int = 0) -> None:
+    def restore(
+        self, spent: Iterable[tuple[float, str | None]], now: float, *, approved: int = 0
+    ) -> None:
         """Calls recorded elsewhere (before a restart, or by an object since re-created), so
         that neither refills the window nor the brake's day. The durable record keeps one or
         two calls per account, the memory of this process every call: whichever counts more
         stands. `approved`: how many of them a person approved, taken to be the latest (so
-        that an approval restored is used up no later than it was). Whom each was for is not
-        recorded: each counts as another person."""
+        that an approval restored is used up no later than it was). A call whose account no
+        record names counts as another account of its own."""
         self._expire(now)
         horizon = now - max(self.window, DAY_SECONDS)
-        restored = sorted(t for t in spent if t > horizon)
+        restored = sorted((t, key) for t, key in spent if t > horizon)
         if len(restored) > len(self._calls):
             cut = len(restored) - min(approved, len(restored))
-            self._calls = [(t, i >= cut, f" restored {i}") for i, t in enumerate(restored)]
+            self._calls = [
+                (t, i >= cut, key or f" restored {i}") for i, (t, key) in enumerate(restored)
+            ]
 
     def next_slot(self, now: float) -> float | None:
         """When a waiting request can next go, or None when nothing waits."""
@@ -156,19 +160,26 @@ class SuspensionBudget:
 _AFTER = 2  # sorts after both flags of calls made at the same time: (t, _AFTER) > (t, True, k)
 
 
-def recorded_calls(org: Iterable[datetime], accounts: Iterable[datetime]) -> list[datetime]:
-    """The calls two durable records show, each once: the org's `status.budget` (when each call
-    was granted) and the accounts' `lastAction` / `pendingAction` (when it was answered, or
-    granted). An account's time is the same call as the latest org time not after it that no
-    other account's time has taken; an account's time that matches none is a call the org's
-    record lacks (made by an AtlassianOrg object since re-created, or whose org write was lost).
+def recorded_calls(
+    org: Iterable[datetime], accounts: Iterable[tuple[datetime, str]]
+) -> list[tuple[datetime, str | None]]:
+    """The calls two durable records show, each once, with the account each was for where an
+    account's record shows it (None: only the org's record has it): the org's `status.budget`
+    (when each call was sent) and the accounts' `lastAction` / `pendingAction` (when it was
+    answered, or recorded). An account's time is the same call as the latest org time not after
+    it that no other account's time has taken; an account's time that matches none is a call
+    the org's record lacks (made by an AtlassianOrg object since re-created, or whose org write
+    was lost). Whom a call was for matters to the brake, which counts accounts, not calls.
     """
-    unmatched = sorted(org)
+    calls: list[tuple[datetime, str | None]] = [(t, None) for t in sorted(org)]
     extra = []
-    for t in sorted(accounts, reverse=True):
-        match = next((i for i in range(len(unmatched) - 1, -1, -1) if unmatched[i] <= t), None)
+    for t, key in sorted(accounts, reverse=True):
+        match = next(
+            (i for i in range(len(calls) - 1, -1, -1) if calls[i][1] is None and calls[i][0] <= t),
+            None,
+        )
         if match is None:
-            extra.append(t)
+            extra.append((t, key))
         else:
-            del unmatched[match]
-    return sorted([*org, *extra])
+            calls[match] = (calls[match][0], key)
+    return sorted([*calls, *extra], key=lambda call: call[0])

@@ -201,14 +201,19 @@ class AccountClaim:
     calls: tuple[str, ...] = ()
     #: Which of them a person approved past the brake on mass calls.
     approved: tuple[str, ...] = ()
+    #: The AtlassianAccount's name: whom its calls count for under the brake after a restart.
+    account: str = ""
 
     @classmethod
-    def of(cls, spec: Mapping[str, Any], status: Mapping[str, Any]) -> AccountClaim:
+    def of(
+        cls, spec: Mapping[str, Any], status: Mapping[str, Any], account: str = ""
+    ) -> AccountClaim:
         names = {spec.get("accountId"), (spec.get("email") or "").lower(), status.get("accountId")}
         return cls(
             frozenset(n for n in names if n),
             recorded_calls(status),
             recorded_calls(status, approved=True),
+            account,
         )
 
     @classmethod

@@ -160,7 +160,8 @@ class KubeApi:
                 org = (spec.get("orgRef") or {}).get("name")
                 claims = by_org.get(org) if isinstance(org, str) else None
                 if claims is not None:
-                    claims.append(AccountClaim.of(spec, status))
+                    name = str((item.get("metadata") or {}).get("name") or "")
+                    claims.append(AccountClaim.of(spec, status, name))
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return by_org

@@ -514,7 +514,9 @@ class OrgSide(AccountSide):
         """
         wall, mono = datetime.now(UTC), self._clock()
         claims = list(claims)
-        by_accounts = [t for c in claims for t in map(parse_time, c.calls) if t is not None]
+        by_accounts = [
+            (t, c.account) for c in claims for t in map(parse_time, c.calls) if t is not None
+        ]
         recorded = self._status.get("budget") or {}
         by_org: list[datetime] = []
         if self.spec is not None and recorded.get("orgId") == self.spec.org_id:
@@ -531,7 +533,7 @@ class OrgSide(AccountSide):
             sum(1 for c in claims for t in map(parse_time, c.approved) if t and t > day),
         )
         self.budget.restore(
-            (mono - (wall - t).total_seconds() for t in made), mono, approved=approved
+            ((mono - (wall - t).total_seconds(), key) for t, key in made), mono, approved=approved
         )
 
     def _discover(self, snapshot: OrgSnapshot, claims: Iterable[AccountClaim]) -> None:
