@@ -221,6 +221,8 @@ def _report(args: argparse.Namespace) -> int:
             print(f"No AtlassianAccounts selected in {label}.", file=sys.stderr)
             return 0
         text = format_table.review_table(review, all_namespaces=args.all_namespaces)
+        for note in format_table.stale_notes(review):
+            print(note, file=sys.stderr)
     elif fmt == "csv":
         text = format_csv.rows_csv(review.rows())
     elif fmt == "json":

@@ -100,6 +100,8 @@ def _org(summary: OrgSummary) -> str:
         for stats in (main, minor)
     ]
     notes = [f"<p><b>Reclaimable seats:</b> {_e(summary.reclaimable_basis)}.</p>"]
+    if (caveat := org.stale()) is not None:
+        notes.insert(0, f'<p class="stale"><b>Caveat:</b> the counts are {_e(caveat)}.</p>')
     users = org.status.get("users")
     if isinstance(users, Mapping):
         counts = ", ".join(f"{_e(v)} {_e(k)}" for k, v in users.items() if k != "total")
@@ -118,6 +120,10 @@ def _flag_words(account: AccountLine) -> list[str]:
     words = account.flags.words()
     if account.inactivity_eligible:
         words.append("eligible")
+    if account.inactivity_refused:
+        words.append("refused")
+    if account.kept_by_intent:
+        words.append("kept-by-intent")
     return words
 
 
@@ -140,6 +146,10 @@ _FLAG_TITLES = {
     "unmanaged": "outside the org's verified domains: no lifecycle call applies",
     "admin": "org or site admin",
     "eligible": "eligible for suspension under the org's inactivity policy",
+    "refused": "idle past the inactivity policy's threshold, but the operator would refuse to "
+    "suspend it (identity provider, admin, unmanaged or protected): not reclaimable",
+    "kept-by-intent": "idle past the inactivity policy's threshold, kept by its own "
+    "desiredState: Active",
 }
 
 

@@ -44,7 +44,21 @@ def flags_of(row: AccessRow) -> str:
     words = account.flags.words()
     if account.inactivity_eligible:
         words.append("eligible")
+    if account.inactivity_refused:
+        words.append("refused")
+    if account.kept_by_intent:
+        words.append("kept-by-intent")
     return ",".join(words) or NONE
+
+
+def stale_notes(review: AccessReview) -> list[str]:
+    """One line per org whose counts and statuses are not current (its last sync failed), for
+    stderr beside the table, which has no place for an org's summary."""
+    return [
+        f"note: AtlassianOrg {o.namespace}/{o.name}: {caveat}"
+        for o in review.orgs
+        if (caveat := o.stale()) is not None
+    ]
 
 
 def review_table(review: AccessReview, *, all_namespaces: bool) -> str:

@@ -140,8 +140,39 @@ class OrgView:
             text += f", {len(self.exempt_accounts)} exempt account(s) in spec.inactivity.exempt"
         counts = self.status.get("inactivity")
         if isinstance(counts, Mapping):
-            text += "; the operator counts " + ", ".join(f"{v} {k}" for k, v in counts.items())
+            text += "; the operator counts " + ", ".join(
+                f"{v} {k}" for k, v in counts.items() if k != "asOf"
+            )
+            if counts.get("asOf"):
+                text += f" as of the listing at {counts['asOf']}"
+        if (caveat := self.stale()) is not None:
+            text += f" ({caveat})"
         return text
+
+    @property
+    def counted_at(self) -> str | None:
+        """When the listing the operator's counts come from was taken: status.inactivity.asOf,
+        else (no policy, or an operator that did not say) the last complete sync."""
+        counts = self.status.get("inactivity")
+        as_of = counts.get("asOf") if isinstance(counts, Mapping) else None
+        return str(as_of or self.status.get("lastSyncTime") or "") or None
+
+    def stale(self) -> str | None:
+        """Why what the operator shows of this org may be out of date: its last sync failed
+        (Synced or Ready False), so counts and statuses are those of the last complete listing.
+        None when the org is synced, or not in the cluster."""
+        if not self.found:
+            return None
+        for condition in self.status.get("conditions") or ():
+            if condition.get("type") in ("Synced", "Ready") and condition.get("status") == "False":
+                when = self.counted_at
+                return (
+                    f"not current: the org's {condition.get('type')} condition is False "
+                    f"({condition.get('reason') or 'no reason'}), so these are the counts of "
+                    + (f"the listing at {when}" if when else "its last complete listing")
+                    + f"; see kubectl describe aorg {self.name}"
+                )
+        return None
 
 
 def _bool(value: object) -> str:
@@ -285,6 +316,17 @@ class AccountLine:
         return value if isinstance(value, bool) else None
 
     @property
+    def kept_by_intent(self) -> bool:
+        """Idle past the policy's threshold, kept by its own desiredState: Active."""
+        return self.status.get("keptByIntent") is True
+
+    @property
+    def inactivity_refused(self) -> str | None:
+        """Idle past the policy's threshold, but the operator would refuse to suspend it: why."""
+        value = self.status.get("inactivityRefused")
+        return str(value) if value else None
+
+    @property
     def first_observed(self) -> str | None:
         return self.status.get("firstObserved") or None
 
@@ -362,6 +404,8 @@ class AccessRow:
             "identityProvider": a.flags.identity_provider,
             "unmanaged": a.flags.unmanaged,
             "admin": a.flags.admin,
+            "keptByIntent": a.kept_by_intent,
+            "inactivityRefused": a.inactivity_refused,
         }
 
 
@@ -370,7 +414,8 @@ COLUMNS = (
     "namespace", "org", "name", "accountId", "email", "displayName", "desiredState",
     "accountStatus", "billable", "lastActive", "daysSinceActive", "inactiveDays",
     "inactivityEligible", "firstObserved", "product", "productStatus", "productLastActive",
-    "protected", "exempt", "identityProvider", "unmanaged", "admin",
+    "protected", "exempt", "identityProvider", "unmanaged", "admin", "keptByIntent",
+    "inactivityRefused",
 )  # fmt: skip
 
 
@@ -406,6 +451,7 @@ class OrgSummary:
             "inactivityPolicy": org.spec.get("inactivity"),
             "inactivity": org.status.get("inactivity"),
             "lastSyncTime": org.status.get("lastSyncTime"),
+            "stale": org.stale(),
         }
 
 
@@ -477,6 +523,10 @@ class AccessReview:
                 f"eligible under the org's inactivity policy "
                 f"(suspendAfterDays {policy.get('suspendAfterDays')})"
             )
+            if org.counted_at:
+                basis += f" as of the listing at {org.counted_at}"
+            if (caveat := org.stale()) is not None:
+                basis += f" ({caveat})"
         elif self.inactive_days is not None:
             reclaimable = sum(1 for a in billable if a.idle_for(self.inactive_days, self.as_of))
             basis = f"billable and inactive {self.inactive_days}+ days"
