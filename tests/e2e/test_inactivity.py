@@ -90,8 +90,13 @@ def disabled(sim: Simulator) -> list[str]:
 
 
 def counted(e2e: E2E, expected: dict[str, int]) -> dict[str, Any]:
+    """The org's status once its inactivity counts (all but asOf) are `expected`."""
+
+    def counts(status: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in (status.get("inactivity") or {}).items() if k != "asOf"}
+
     return e2e.wait_status(
-        "aorg", "acme", lambda s: s.get("inactivity") == expected, f"inactivity {expected}"
+        "aorg", "acme", lambda s: counts(s) == expected, f"inactivity {expected}"
     )
 
 
@@ -103,7 +108,9 @@ def test_report_counts_then_enforce_suspends_the_longest_inactive_first(
         inactivity=policy("Report"),
         suspension={"protectedAccounts": ["protected@acme.example"], "maxPerSync": 2},
     )
-    counted(e2e, {"eligible": 3, "eligibleBillable": 2, "suspended": 0})
+    # protected: idle 400 days, refused; explicit: pinned Active, idle 400 days, kept by intent.
+    counted(e2e, {"eligible": 3, "eligibleBillable": 2, "suspended": 0, "refused": 1,
+                  "refusedBillable": 1, "keptByIntent": 1})  # fmt: skip
     alpha = e2e.status("aacct", "alpha")
     assert alpha["inactiveDays"] == 300 and alpha["inactivityEligible"] is True
     assert condition(alpha, "Ready", "reason") == "InactivityEligible"
@@ -138,7 +145,8 @@ def test_report_counts_then_enforce_suspends_the_longest_inactive_first(
     e2e.wait_status(
         "aacct", "gamma", lambda s: s.get("accountStatus") == "Suspended", "gamma", timeout=60
     )
-    counted(e2e, {"eligible": 0, "eligibleBillable": 0, "suspended": 3})
+    counted(e2e, {"eligible": 0, "eligibleBillable": 0, "suspended": 3, "refused": 1,
+                  "refusedBillable": 1, "keptByIntent": 1})  # fmt: skip
     e2e.later_sync()
     assert sorted(disabled(e2e.sim)) == ["alpha", "beta", "gamma"]
     reasons = [ev["reason"] for ev in e2e.events("alpha")]
@@ -242,3 +250,97 @@ def test_the_orgs_exempt_list_outlives_a_discovered_account(
     assert sorted(disabled(e2e.sim)) == ["alpha", "beta", "explicit", "gamma"]
     assert [ev["reason"] for ev in e2e.events(discovered("delta"))] == ["ExemptionNotDurable"]
     assert e2e.events(discovered("exempt")) == []
+
+
+# Issue 26, items 5 and 6: numbers you can quote, and Git-first layouts see inactivity.
+ADMIN_ID, IDP_ID = "a9000000000000000000a009", "b1000000000000000000b010"
+
+
+def wide(e2e: E2E) -> dict[str, str]:
+    """`kubectl get aorg acme -o wide` as {column: value}."""
+    header, row = e2e.kube.kubectl("get", "aorg", "acme", "-o", "wide").stdout.splitlines()[:2]
+    return dict(zip(header.split(), row.split(), strict=False))
+
+
+def gauge(e2e: E2E, operator: OperatorProcess, name: str, state: str | None = None) -> float:
+    labels = f'namespace="{e2e.kube.namespace}",org="acme"'
+    if state is not None:
+        labels += f',state="{state}"'
+    for line in operator.metrics().splitlines():
+        if line.startswith(f"{name}{{") and all(p in line for p in labels.split(",")):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no {name}{{{labels}}} in the operator's metrics")
+
+
+def test_reclaimable_counts_what_would_be_reclaimed_and_keeps_its_value_while_the_key_is_broken(
+    e2e: E2E, operator: OperatorProcess
+) -> None:
+    # Idle 400 days and billable, but never the operator's to suspend: an org admin and an
+    # account synced from an identity provider (and, below, a protected one).
+    for account_id, extra in ((ADMIN_ID, {"platformRoles": ["atlassian/org-admin"]}),
+                              (IDP_ID, {"scim": True})):  # fmt: skip
+        e2e.sim.add_user(
+            account_id=account_id, email=f"{account_id}@acme.example", account_status="active",
+            access_billable=True, last_active=stamp(400), **extra,
+        )  # fmt: skip
+        e2e.account(account_id[:5], accountId=account_id)
+    accounts(e2e)
+    # Enforce, with the brake holding every call: the eligible wait and are counted.
+    e2e.org(
+        inactivity=policy("Enforce"),
+        suspension={"protectedAccounts": ["protected@acme.example"], "pauseAbove": 1},
+    )
+    expected = {
+        "eligible": 3, "eligibleBillable": 2, "suspended": 0,  # alpha, beta, gamma (not billed)
+        "refused": 3, "refusedBillable": 3,  # the admin, the IdP's, the protected one
+        "keptByIntent": 1,  # explicit: pinned desiredState Active, idle 400 days
+    }  # fmt: skip
+
+    def counts_are(s: dict[str, Any]) -> bool:
+        counts = s.get("inactivity") or {}
+        return {k: v for k, v in counts.items() if k != "asOf"} == expected and "asOf" in counts
+
+    listed = e2e.wait_status("aorg", "acme", counts_are, f"inactivity {expected}")["inactivity"]
+    columns = wide(e2e)
+    assert (columns["RECLAIMABLE"], columns["REFUSED"], columns["KEPT-BY-INTENT"]) == (
+        "2", "3", "1",
+    )  # fmt: skip
+    assert columns["COUNTED-AT"] != "<none>"
+    for name, reason in (("a9000", "OrganizationAdmin"), ("b1000", "ManagedByIdentityProvider"),
+                         ("protected", "ProtectedAccount")):  # fmt: skip
+        status = e2e.wait_status(
+            "aacct", name, lambda s, r=reason: s.get("inactivityRefused") == r, f"{name} refused"
+        )
+        assert "inactivityEligible" not in status, name
+    explicit = e2e.status("aacct", "explicit")
+    assert explicit["keptByIntent"] is True and "inactivityEligible" not in explicit
+    message = condition(explicit, "Ready", "message") or ""
+    assert "kept by intent, inactive for 400 days" in message
+    assert e2e.sim.requests("disable") == []
+    as_of = datetime.fromisoformat(listed["asOf"].replace("Z", "+00:00")).timestamp()
+    metric = "atlassian_operator_inactivity_as_of_timestamp_seconds"
+    assert gauge(e2e, operator, metric) == as_of
+    assert gauge(e2e, operator, "atlassian_operator_inactivity_accounts", "kept_by_intent") == 1
+
+    # The key Secret is broken (emptied): syncs fail, nobody can be called. The counts stay
+    # those of the last listing, and say when that was.
+    e2e.kube.kubectl(
+        "patch", "secret", "atlassian-api-key", "--type=merge", "-p",
+        '{"stringData":{"api-key":" "}}',
+    )  # fmt: skip
+    e2e.request_sync()
+    e2e.wait_status(
+        "aorg", "acme",
+        lambda s: condition(s, "Synced", "reason") == "SecretNotUsable", "the broken key",
+    )  # fmt: skip
+    e2e.wait_status(
+        "aacct", "alpha",
+        lambda s: condition(s, "Ready", "reason") == "SecretNotUsable", "alpha blocked by the key",
+    )  # fmt: skip
+    e2e.later_sync()
+    assert e2e.status("aorg", "acme")["inactivity"] == listed
+    assert wide(e2e)["RECLAIMABLE"] == "2"
+    assert e2e.status("aacct", "alpha")["inactivityEligible"] is True
+    assert gauge(e2e, operator, metric) == as_of
+    assert gauge(e2e, operator, "atlassian_operator_inactivity_accounts", "eligible_billable") == 2
+    assert e2e.sim.requests("disable") == []

@@ -36,6 +36,11 @@ async def world() -> AsyncIterator[World]:
     await w.stop()
 
 
+def counts(world: World) -> dict[str, int]:
+    """The org's status.inactivity without its asOf."""
+    return {k: v for k, v in world.org_status()["inactivity"].items() if k != "asOf"}
+
+
 def observe_all(world: World, **labels: dict[str, str]) -> None:
     for ident in (OLD, OLDER, OLDEST, RECENT, NEVER):
         world.account(ident, accountId=ident, labels=labels.get(ident))
@@ -46,8 +51,9 @@ async def test_report_mode_counts_and_explains_but_changes_nothing(world: World)
     observe_all(world)
     await synced(world)
     assert world.atlassian.calls == []
-    assert world.org_status()["inactivity"] == {
+    assert counts(world) == {
         "eligible": 3, "eligibleBillable": 2, "suspended": 0,
+        "refused": 0, "refusedBillable": 0, "keptByIntent": 0,
     }  # fmt: skip
     old = world.status(OLD)
     assert old["inactiveDays"] == 150 and old["inactivityEligible"] is True
@@ -91,8 +97,9 @@ async def test_enforce_suspends_explicit_offboardings_first_then_the_longest_ina
     world.tick(61)
     await until(lambda: world.atlassian.disables(OLD) == 1, "the third policy suspension")
     await synced(world, listings=2)
-    assert world.org_status()["inactivity"] == {
+    assert counts(world) == {
         "eligible": 0, "eligibleBillable": 0, "suspended": 3,
+        "refused": 0, "refusedBillable": 0, "keptByIntent": 0,
     }  # fmt: skip
     assert world.atlassian.disables(RECENT) == 0 and world.atlassian.disables(NEVER) == 0
 
@@ -279,3 +286,134 @@ async def test_a_label_exemption_on_a_discovered_account_is_warned_of_once(
         world.kube.events.index((OLD, "Warning", "ExemptionNotDurable"))
     ]
     assert "spec.inactivity.exempt of AtlassianOrg acme" in message
+
+
+ADMIN, SCIM, GUARD, GUEST = "adm06", "sci07", "grd08", "gst09"
+
+
+def gauge(world: World, state: str) -> float | None:
+    return world.metrics.registry.get_sample_value(
+        "atlassian_operator_inactivity_accounts",
+        {"namespace": "team", "org": "acme", "state": state},
+    )
+
+
+def idle_but_refused(world: World) -> None:
+    """Four more people idle for 400 days whom the operator would not suspend: an org admin,
+    one synced from an identity provider, one protected, one unmanaged (outside the verified
+    domains) — all billable."""
+    for ident in (ADMIN, SCIM, GUARD, GUEST):
+        world.atlassian.add(user(ident, last_active=ago(400), billable=True))
+        world.account(ident, accountId=ident)
+    world.atlassian.directory[ADMIN] = {"platform_roles": ("atlassian/org-admin",)}
+    world.atlassian.directory[SCIM] = {"management_source": "synced"}
+    world.atlassian.directory[GUEST] = {"claim_status": "unmanaged"}
+
+
+@pytest.mark.parametrize("mode", ["Report", "Enforce"])
+async def test_reclaimable_counts_only_the_seats_the_operator_would_reclaim(
+    world: World, mode: str
+) -> None:
+    idle_but_refused(world)
+    observe_all(world)
+    world.org(
+        inactivity={"suspendAfterDays": 90, "mode": mode},
+        suspension={"protectedAccounts": [f"{GUARD}@acme.example"], "dryRun": True},
+    )
+    await synced(world)
+    assert counts(world) == {
+        "eligible": 3, "eligibleBillable": 2, "suspended": 0,
+        "refused": 4, "refusedBillable": 4, "keptByIntent": 0,
+    }  # fmt: skip
+    assert gauge(world, "eligible_billable") == 2 and gauge(world, "refused") == 4
+    for ident, reason in (
+        (ADMIN, "OrganizationAdmin"), (SCIM, "ManagedByIdentityProvider"),
+        (GUARD, "ProtectedAccount"), (GUEST, "UnmanagedAccount"),
+    ):  # fmt: skip
+        status = world.status(ident)
+        assert "inactivityEligible" not in status, ident
+        assert status["inactivityRefused"] == reason, ident
+    if mode == "Report":
+        # Report mode says it would not suspend the admin, rather than "would in Enforce".
+        assert world.reason(ADMIN) == "InactivityRefused"
+        message = world.status(ADMIN)["conditions"][0]["message"]
+        assert "would not suspend it (OrganizationAdmin)" in message
+        assert "inactive for 400 days" in message
+    else:
+        assert world.reason(ADMIN) == "OrganizationAdmin"
+    assert world.atlassian.calls == []
+
+
+async def test_an_org_that_allows_admins_counts_its_idle_admins_as_reclaimable(
+    world: World,
+) -> None:
+    idle_but_refused(world)
+    world.org(
+        inactivity={"suspendAfterDays": 90},
+        suspension={"allowAdmins": True, "protectedAccounts": [GUARD]},
+    )
+    await synced(world)
+    assert world.status(ADMIN)["inactivityEligible"] is True
+    assert (counts(world)["eligibleBillable"], counts(world)["refused"]) == (1, 3)
+
+
+async def test_the_counts_keep_their_last_good_values_while_the_api_key_is_broken(
+    world: World,
+) -> None:
+    # Enforce, but the brake holds every call: the eligible wait, counted, and none is made.
+    idle_but_refused(world)
+    observe_all(world)
+    world.account("pinned", accountId=OLD, desiredState="Active")
+    world.org(
+        inactivity={"suspendAfterDays": 90, "mode": "Enforce"},
+        suspension={"pauseAbove": 1, "protectedAccounts": [GUARD]},
+    )
+    await synced(world)
+    listed = world.org_status()["inactivity"]
+    assert counts(world) == {
+        "eligible": 2, "eligibleBillable": 1, "suspended": 0,
+        "refused": 4, "refusedBillable": 4, "keptByIntent": 1,
+    }  # fmt: skip
+    as_of = listed["asOf"]
+    as_of_gauge = world.metrics.registry.get_sample_value(
+        "atlassian_operator_inactivity_as_of_timestamp_seconds",
+        {"namespace": "team", "org": "acme"},
+    )
+    assert as_of_gauge == datetime.fromisoformat(as_of.replace("Z", "+00:00")).timestamp()
+
+    # The key Secret is deleted: the next sync cannot list, and nobody can be called.
+    world.kube.secret = None
+    world.tick(61)
+    await until(lambda: world.org_reason() == "SecretNotUsable", "the broken key")
+    await quiet(world)
+    assert world.org_status()["inactivity"] == listed  # the same counts, as of the same listing
+    assert gauge(world, "eligible_billable") == 1 and gauge(world, "refused") == 4
+    assert gauge(world, "kept_by_intent") == 1
+    assert world.reason(OLDEST) == "SecretNotUsable"
+    assert world.status(OLDEST)["inactivityEligible"] is True
+    assert world.atlassian.calls == []
+
+
+async def test_an_idle_account_pinned_active_is_kept_by_intent_and_says_so(world: World) -> None:
+    world.org(inactivity={"suspendAfterDays": 90, "mode": "Enforce"})
+    world.account(OLDEST, accountId=OLDEST, desiredState="Active")
+    world.account(RECENT, accountId=RECENT, desiredState="Active")
+    world.account(OLD, accountId=OLD)
+    await synced(world)
+    await until(lambda: world.atlassian.disables(OLD) == 1, "the observe-only one suspended")
+    await quiet(world)
+    # Explicit intent still wins: the pinned one is never suspended, but a review sees it.
+    assert world.atlassian.disables(OLDEST) == 0
+    pinned = world.status(OLDEST)
+    assert pinned["keptByIntent"] is True and "inactivityEligible" not in pinned
+    assert world.reason(OLDEST) == "InDesiredState"
+    message = find(pinned["conditions"], "Ready")["message"]  # type: ignore[index]
+    assert "kept by intent, inactive for 300 days" in message and "90 days" in message
+    assert "keptByIntent" not in world.status(RECENT)
+    assert counts(world)["keptByIntent"] == 1 and gauge(world, "kept_by_intent") == 1
+    # Unpinned (the desiredState removed), the policy decides: it is suspended.
+    world.account(OLDEST, accountId=OLDEST)
+    await until(lambda: world.atlassian.disables(OLDEST) == 1, "suspended once unpinned")
+    await quiet(world)
+    assert "keptByIntent" not in world.status(OLDEST)
+    assert counts(world)["keptByIntent"] == 0

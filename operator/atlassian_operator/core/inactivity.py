@@ -166,6 +166,18 @@ class Inactivity:
     reset_at: datetime | None = None
     #: The policy's threshold, for messages.
     threshold: int = 0
+    #: Idle past the threshold, but the operator would refuse to suspend it: (reason, why),
+    #: e.g. ("OrganizationAdmin", "... holds atlassian/org-admin ..."). Not a seat to reclaim.
+    refused: tuple[str, str] | None = None
+    #: Idle past the threshold, but its own spec.desiredState: Active keeps it (intent wins);
+    #: reported so that a review sees it, never suspended by the policy.
+    kept_by_intent: bool = False
+
+    @property
+    def reclaimable(self) -> bool:
+        """Eligible, and nothing the operator checks before a call would refuse it: a seat the
+        policy would actually free (status.inactivityEligible, the org's RECLAIMABLE)."""
+        return self.eligible and self.refused is None and not self.kept_by_intent
 
     def explain(self) -> str:
         return f"{self.description}; the org suspends after {self.threshold} days"

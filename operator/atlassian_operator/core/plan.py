@@ -13,6 +13,7 @@ from typing import Any
 
 from atlassian_operator.atlassian import LifecyclePermission
 from atlassian_operator.core.decisions import (
+    PROTECTED_ACCOUNT,
     Action,
     Blocked,
     Decision,
@@ -106,7 +107,7 @@ PERSONAL_FIELDS = frozenset(
         "accountId", "pinnedFrom", "email", "displayName", "atlassianStatus", "accountStatus",
         "lastActive", "billable", "productAccess", "activeProducts", "managedBy",
         "claimStatus", "platformRoles", "membershipStatus", "firstObserved", "inactiveDays",
-        "inactivityEligible", "inactivityResetAt",
+        "inactivityEligible", "inactivityResetAt", "inactivityRefused", "keptByIntent",
     }
 )  # fmt: skip
 
@@ -168,7 +169,7 @@ def plan_account(
     by_label, listed = exemptions(inactivity_policy, spec, status, observation, labels)
     inactivity = _inactivity(
         spec, status, observation, policy, inactivity_policy, as_of, by_label or listed,
-        bool(intent),
+        bool(intent), enriched=enriched, permission=permission,
     )  # fmt: skip
     not_durable = by_label and not listed and DISCOVERED_LABEL in labels
     by_policy = (
@@ -264,7 +265,14 @@ def _inactivity(
     as_of: datetime | None,
     exempt: bool,
     rival_intent: bool,
+    *,
+    enriched: bool,
+    permission: LifecyclePermission | None,
 ) -> Inactivity | None:
+    """Where the account stands under the policy. Past the threshold, what keeps it is said:
+    its own desiredState: Active (`kept_by_intent`), or what the operator would refuse before
+    a call (`refused`: protected, or the gate's identity provider, admin, unmanaged), so that
+    the org counts only the seats it would actually reclaim."""
     user = observation.user
     if inactivity_policy is None or user is None or as_of is None:
         return None
@@ -276,12 +284,28 @@ def _inactivity(
         reset_at=reset_time(status, user, as_of),
         exempt=exempt,
     )
-    ruled_out = (
-        spec.desired_state is not None
-        or rival_intent
-        or policy.protects(user.account_id, [user.email, *known_emails(spec, status)])
+    if not found.eligible:
+        return found
+    if spec.desired_state is DesiredState.ACTIVE:
+        return replace(found, eligible=False, kept_by_intent=True)
+    if spec.desired_state is not None or rival_intent:
+        return replace(found, eligible=False)
+    emails = [user.email, *known_emails(spec, status)]
+    if policy.protects(user.account_id, emails):
+        why = f"{user.email or user.account_id} is in spec.suspension.protectedAccounts"
+        return replace(found, eligible=False, refused=(PROTECTED_ACCOUNT, why))
+    gate = lifecycle_gate(
+        Action.SUSPEND,
+        user.email or user.account_id,
+        observation.facts,
+        fresh=enriched,
+        permission=permission,
+        allow_admins=policy.allow_admins,
     )
-    return replace(found, eligible=False) if found.eligible and ruled_out else found
+    if gate.blocked is not None:
+        # Still eligible: in mode Enforce the plan goes on to the gate, which says why not.
+        return replace(found, refused=(gate.blocked.reason, gate.blocked.message))
+    return found
 
 
 def first_observed(status: Mapping[str, Any], as_of: datetime) -> datetime:

@@ -62,6 +62,9 @@ class ActionResult:
 IDENTITY_CHANGED = "IdentityChanged"
 #: Ready reason of an observe-only account whose last activity Atlassian sent unreadably.
 LAST_ACTIVE_UNREADABLE = "LastActiveUnreadable"
+#: Ready reason of an observe-only account idle past the policy's threshold that the operator
+#: would refuse to suspend (an identity provider's, an admin, unmanaged, protected).
+INACTIVITY_REFUSED = "InactivityRefused"
 INTERNAL_ERROR = "InternalError"
 _OBSERVED_KEYS = (
     "accountId",
@@ -126,8 +129,12 @@ def _inactivity_fields(inactivity: Inactivity) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if inactivity.days is not None:
         fields["inactiveDays"] = inactivity.days
-    if inactivity.eligible:
+    if inactivity.reclaimable:
         fields["inactivityEligible"] = True
+    if inactivity.refused is not None:
+        fields["inactivityRefused"] = inactivity.refused[0]
+    if inactivity.kept_by_intent:
+        fields["keptByIntent"] = True
     if inactivity.reset_at is not None:
         fields["inactivityResetAt"] = timestamp(inactivity.reset_at)
     return fields
@@ -219,6 +226,13 @@ def _conditions(
                 "desired state of this Atlassian account"
             )
             return Condition(READY, True, "DefersToAccount", message), synced
+        if inactivity is not None and inactivity.refused is not None:
+            reason, why = inactivity.refused
+            message = (
+                f"observe only; account is {shown}; {inactivity.explain()}, but the inactivity "
+                f"policy would not suspend it ({reason}): {why}; not counted as reclaimable"
+            )
+            return Condition(READY, True, INACTIVITY_REFUSED, message), synced
         if inactivity is not None and inactivity.eligible:
             message = (
                 f"observe only; account is {shown}; {inactivity.explain()}: the inactivity "
@@ -242,7 +256,13 @@ def _conditions(
             return Condition(READY, True, "Observed", message), synced
         return Condition(READY, True, "Observed", f"observe only; account is {shown}"), synced
     if state == str(desired):
-        return Condition(READY, True, "InDesiredState", f"account is {state}"), synced
+        message = f"account is {state}"
+        if inactivity is not None and inactivity.kept_by_intent:
+            message += (
+                f"; kept by intent, {inactivity.explain()}: spec.desiredState: Active keeps it "
+                "from the inactivity policy (remove the desiredState to let the policy decide)"
+            )
+        return Condition(READY, True, "InDesiredState", message), synced
     if desired is DesiredState.SUSPENDED and state == DEPROVISIONED:
         return (
             Condition(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -328,9 +328,11 @@ class AccountSide(OwnerState):
                 "no usable API key yet",
                 None,
             )
-            evaluation.plan = AccountPlan(
-                observation,
-                Decision(
+            # Blocked, but where it stands under the inactivity policy is what its last
+            # listing showed: kept, so that the org's counts do not fall with the key.
+            evaluation.plan = replace(
+                plan,
+                decision=Decision(
                     blocked=Blocked(
                         reason,
                         f"AtlassianOrg {self.ref.name} cannot act: {message}",

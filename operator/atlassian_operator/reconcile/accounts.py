@@ -74,13 +74,28 @@ class AccountState:
         return self.resource.ref.name
 
 
+#: The counts of status.inactivity, each a kind `inactivity_kinds` gives.
+INACTIVITY_COUNTS = (
+    "eligible", "eligibleBillable", "suspended", "refused", "refusedBillable", "keptByIntent",
+)  # fmt: skip
+
+
 def inactivity_kinds(status: Mapping[str, Any]) -> frozenset[str]:
-    """What an account's status counts as under the inactivity policy."""
+    """What an account's status counts as under the inactivity policy: eligible only when the
+    operator would actually suspend it; refused when idle past the threshold but refused
+    (identity provider, admin, unmanaged, protected); keptByIntent when its own
+    desiredState: Active keeps it."""
     kinds = set()
     if status.get("inactivityEligible"):
         kinds.add("eligible")
         if status.get("billable"):
             kinds.add("eligibleBillable")
+    if status.get("inactivityRefused"):
+        kinds.add("refused")
+        if status.get("billable"):
+            kinds.add("refusedBillable")
+    if status.get("keptByIntent"):
+        kinds.add("keptByIntent")
     last = status.get("lastAction") or {}
     if (
         status.get("accountStatus") == "Suspended"
@@ -100,7 +115,7 @@ class AccountBook:
         self._retries: list[tuple[float, str]] = []  # (when, name), stale entries skipped
         self.readiness: Counter[tuple[str, str]] = Counter()  # (Ready, reason) -> accounts
         self.readiness_changed = False
-        self.inactivity: Counter[str] = Counter()  # eligible, eligibleBillable, suspended
+        self.inactivity: Counter[str] = Counter()  # the kinds of `inactivity_kinds`
         self.inactivity_changed = False
 
     def __len__(self) -> int:

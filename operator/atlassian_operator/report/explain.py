@@ -32,6 +32,8 @@ _HINTS = {
     "ReactivationNotAllowed": "the org must set spec.suspension.allowReactivation: true",
     "InactivityEligible": "the org's inactivity policy finds it eligible; in mode Report "
     "that is all, in mode Enforce it is suspended within the budget",
+    "InactivityRefused": "idle past the org's inactivity threshold, but the operator would "
+    "refuse to suspend it (see the message): it is not counted as a reclaimable seat",
     "LastActiveUnreadable": "Atlassian sent a last-active time the operator cannot read: the "
     "inactivity policy leaves the account alone until a listing brings a readable one",
 }
@@ -257,6 +259,12 @@ def _inactivity_of(account: AccountLine) -> str:
     eligible = account.inactivity_eligible
     if eligible is not None:
         parts.append("eligible for suspension" if eligible else "not eligible")
+    if account.kept_by_intent:
+        parts.append(
+            "kept by intent: its spec pins desiredState Active, which keeps it from the policy"
+        )
+    if account.inactivity_refused:
+        parts.append(f"refused by the operator ({account.inactivity_refused}): not reclaimable")
     if account.first_observed:
         parts.append(f"first observed {account.first_observed}")
     if account.flags.exempt:

@@ -50,6 +50,10 @@ def flags_of(row: AccessRow) -> str:
     words = account.flags.words()
     if account.inactivity_eligible:
         words.append("eligible")
+    if account.inactivity_refused:
+        words.append("refused")
+    if account.kept_by_intent:
+        words.append("kept-by-intent")
     return ",".join(words) or NONE
 
 
