@@ -36,6 +36,12 @@ async def world() -> AsyncIterator[World]:
     await w.stop()
 
 
+def verdict(world: World, name: str) -> str | None:
+    """The reason of the account's Inactivity condition: the policy's verdict on it."""
+    condition = find(world.status(name).get("conditions"), "Inactivity")
+    return None if condition is None else str(condition["reason"])
+
+
 def observe_all(world: World, **labels: dict[str, str]) -> None:
     for ident in (OLD, OLDER, OLDEST, RECENT, NEVER):
         world.account(ident, accountId=ident, labels=labels.get(ident))
@@ -47,16 +53,17 @@ async def test_report_mode_counts_and_explains_but_changes_nothing(world: World)
     await synced(world)
     assert world.atlassian.calls == []
     assert world.org_status()["inactivity"] == {
-        "eligible": 3, "eligibleBillable": 2, "suspended": 0,
+        "eligible": 3, "eligibleBillable": 2, "suspended": 0, "warned": 0,
     }  # fmt: skip
     old = world.status(OLD)
     assert old["inactiveDays"] == 150 and old["inactivityEligible"] is True
-    assert world.reason(OLD) == "InactivityEligible"
-    message = old["conditions"][0]["message"]
+    # Ready says the account is fine; the policy's verdict is its own condition.
+    assert world.reason(OLD) == "Observed" and verdict(world, OLD) == "InactivityEligible"
+    message = find(old["conditions"], "Inactivity")["message"]  # type: ignore[index]
     assert "inactive for 150 days" in message and "90 days" in message
     recent = world.status(RECENT)
     assert recent["inactiveDays"] == 10 and "inactivityEligible" not in recent
-    assert world.reason(RECENT) == "Observed"
+    assert world.reason(RECENT) == "Observed" and verdict(world, RECENT) == "NotInactive"
     # Never active: no inactiveDays, and not eligible on the day it is first observed.
     never = world.status(NEVER)
     assert "inactiveDays" not in never and "inactivityEligible" not in never
@@ -74,25 +81,36 @@ async def test_enforce_suspends_explicit_offboardings_first_then_the_longest_ina
     world.atlassian.add(user("leaver", last_active=ago(1)))
     world.account("leaver", accountId="leaver", desiredState="Suspended")
     observe_all(world)
-    world.org(inactivity={"suspendAfterDays": 90, "mode": "Enforce"}, suspension={"maxPerSync": 3})
+    world.org(
+        inactivity={"suspendAfterDays": 90, "mode": "Enforce", "maxPerSync": 2},
+        suspension={"maxPerSync": 3},
+    )
     await synced(world)
     await until(lambda: len(world.atlassian.calls) == 3, "three disable calls")
     await quiet(world)
     # The budget of three: the explicit offboarding, then 300 and 200 days inactive.
     assert [i for _, i in world.atlassian.calls] == ["leaver", OLDEST, OLDER]
-    assert world.reason(OLD) == "SuspensionBudgetExceeded"
+    # The policy waits for the budget: not a failure, Ready stays True, no Warning Event.
+    assert world.reason(OLD) == "Observed" and verdict(world, OLD) == "WaitingForBudget"
+    assert find(world.status(OLD)["conditions"], "Ready")["status"] == "True"  # type: ignore[index]
     last = world.status(OLDEST)["lastAction"]
     assert last["requestedBy"] == "inactivity-policy"
     assert "inactivity policy: inactive for 300 days" in last["message"]
     assert world.status(OLDEST)["accountStatus"] == "Suspended"
+    assert verdict(world, OLDEST) == "SuspendedForInactivity"
     assert world.org_status()["inactivity"]["suspended"] == 2
-    assert world.kube.warnings(OLD) == ["SuspensionBudgetExceeded"]
+    assert world.kube.warnings(OLD) == []
+    waiting = world.metrics.registry.get_sample_value(
+        "atlassian_operator_accounts",
+        {"namespace": "team", "org": "acme", "ready": "False", "reason": "SuspensionBudgetExceeded"},
+    )
+    assert not waiting  # what AtlassianOffboardingStuck counts
     # The window rolls on: the last eligible one goes in its turn.
     world.tick(61)
     await until(lambda: world.atlassian.disables(OLD) == 1, "the third policy suspension")
     await synced(world, listings=2)
     assert world.org_status()["inactivity"] == {
-        "eligible": 0, "eligibleBillable": 0, "suspended": 3,
+        "eligible": 0, "eligibleBillable": 0, "suspended": 3, "warned": 0,
     }  # fmt: skip
     assert world.atlassian.disables(RECENT) == 0 and world.atlassian.disables(NEVER) == 0
 
@@ -125,7 +143,7 @@ async def test_dry_run_says_what_the_policy_would_do(world: World) -> None:
     observe_all(world)
     await synced(world)
     assert world.atlassian.calls == []
-    assert world.reason(OLDEST) == "DryRun"
+    assert world.reason(OLDEST) == "Observed" and verdict(world, OLDEST) == "DryRun"
     assert world.status(OLDEST)["lastAction"]["result"] == "DryRun"
 
 

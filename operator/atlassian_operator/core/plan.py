@@ -106,7 +106,7 @@ PERSONAL_FIELDS = frozenset(
         "accountId", "pinnedFrom", "email", "displayName", "atlassianStatus", "accountStatus",
         "lastActive", "billable", "productAccess", "activeProducts", "managedBy",
         "claimStatus", "platformRoles", "membershipStatus", "firstObserved", "inactiveDays",
-        "inactivityEligible", "inactivityResetAt",
+        "inactivityEligible", "inactivityResetAt", "inactivityWarnedAt",
     }
 )  # fmt: skip
 
@@ -275,13 +275,19 @@ def _inactivity(
         first_observed=first_observed(status, as_of),
         reset_at=reset_time(status, user, as_of),
         exempt=exempt,
+        warned_at=parse_time(str(status.get("inactivityWarnedAt") or "")),
     )
-    ruled_out = (
-        spec.desired_state is not None
-        or rival_intent
-        or policy.protects(user.account_id, [user.email, *known_emails(spec, status)])
-    )
-    return replace(found, eligible=False) if found.eligible and ruled_out else found
+    found = replace(found, enforce=inactivity_policy.enforce)
+    if found.excluded is not None:
+        return found
+    if spec.desired_state is not None or rival_intent:
+        excluded = "ExplicitIntent"
+    elif policy.protects(user.account_id, [user.email, *known_emails(spec, status)]):
+        excluded = "Protected"
+    else:
+        return found
+    # Neither warned nor eligible: the warning starts afresh if the exclusion ends.
+    return replace(found, eligible=False, warned=False, warned_at=None, excluded=excluded)
 
 
 def first_observed(status: Mapping[str, Any], as_of: datetime) -> datetime:

@@ -81,6 +81,8 @@ def inactivity_kinds(status: Mapping[str, Any]) -> frozenset[str]:
         kinds.add("eligible")
         if status.get("billable"):
             kinds.add("eligibleBillable")
+    elif status.get("inactivityWarnedAt"):
+        kinds.add("warned")  # in the warning period, not eligible yet
     last = status.get("lastAction") or {}
     if (
         status.get("accountStatus") == "Suspended"
@@ -100,7 +102,7 @@ class AccountBook:
         self._retries: list[tuple[float, str]] = []  # (when, name), stale entries skipped
         self.readiness: Counter[tuple[str, str]] = Counter()  # (Ready, reason) -> accounts
         self.readiness_changed = False
-        self.inactivity: Counter[str] = Counter()  # eligible, eligibleBillable, suspended
+        self.inactivity: Counter[str] = Counter()  # eligible, eligibleBillable, suspended, warned
         self.inactivity_changed = False
 
     def __len__(self) -> int:

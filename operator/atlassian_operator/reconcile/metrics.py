@@ -90,7 +90,8 @@ class Metrics:
         self.inactivity_accounts = Gauge(
             "atlassian_operator_inactivity_accounts",
             "AtlassianAccounts under the org's inactivity policy: eligible (for suspension), "
-            "eligible_billable (reclaimable seats), suspended (by the policy)",
+            "eligible_billable (reclaimable seats), suspended (by the policy), warned (in the "
+            "warning period of spec.inactivity.warnAfterDays, not eligible yet)",
             [*labels, "state"],
             registry=self.registry,
         )
@@ -213,6 +214,7 @@ _INACTIVITY_STATES = (
     ("eligible", "eligible"),
     ("eligibleBillable", "eligible_billable"),
     ("suspended", "suspended"),
+    ("warned", "warned"),
 )
 
 

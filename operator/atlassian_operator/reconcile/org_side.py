@@ -100,7 +100,9 @@ class OrgSide(AccountSide):
                     self._inherited_directory = None  # and another org's people
                     self._considered = None  # an approval of another org's calls
                 self._budget_org = self.spec.org_id
-                self.budget.resize(self.spec.suspension.max_per_sync, self._interval())
+                limit, policy = self.spec.suspension.max_per_sync, self.spec.inactivity
+                share = policy.share(limit) if policy is not None else None
+                self.budget.resize(limit, self._interval(), share)
             except InvalidSpec as exc:
                 self.spec, self.spec_error = None, exc
             self._next_sync = self._clock()
@@ -646,7 +648,7 @@ class OrgSide(AccountSide):
         if self.spec is None or self.spec.inactivity is None:
             return None
         counts = self.accounts.inactivity
-        return {k: counts[k] for k in ("eligible", "eligibleBillable", "suspended")}
+        return {k: counts[k] for k in ("eligible", "eligibleBillable", "suspended", "warned")}
 
     def _brake_changed(self) -> None:
         """The brake as the account side last saw it: the org's status, condition, metric, and
