@@ -167,7 +167,7 @@ def exported_metric_names() -> tuple[set[str], set[str]]:
     metrics.snapshot(ref, {"active": 3, "suspended": 1, "deprovisioned": 0})
     metrics.action(ref, "Suspend", "Succeeded")
     metrics.enrichment_failed(ref, "AtlassianUnavailable")
-    metrics.inactivity(ref, {"eligible": 2, "eligibleBillable": 1, "suspended": 0})
+    metrics.inactivity(ref, {"eligible": 2, "eligibleBillable": 1, "suspended": 0, "warned": 1})
     metrics.unreadable_times(ref, 1)
     metrics.paused(ref, 40)
     families = list(text_string_to_metric_families(generate_latest(metrics.registry).decode()))

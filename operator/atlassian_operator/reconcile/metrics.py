@@ -183,7 +183,7 @@ class Metrics:
                 with contextlib.suppress(KeyError):
                     self.inactivity_accounts.remove(*labels)
             else:
-                self._labels(self.inactivity_accounts, ref, state).set(counts[key])
+                self._labels(self.inactivity_accounts, ref, state).set(counts.get(key, 0))
 
     def unreadable_times(self, ref: ObjectRef, users: int) -> None:
         self._labels(self.unreadable_last_active, ref).set(users)

@@ -44,6 +44,8 @@ def flags_of(row: AccessRow) -> str:
     words = account.flags.words()
     if account.inactivity_eligible:
         words.append("eligible")
+    elif account.inactivity_verdict == "InactivityWarning":
+        words.append("warned")
     return ",".join(words) or NONE
 
 

@@ -285,6 +285,15 @@ class AccountLine:
         return value if isinstance(value, bool) else None
 
     @property
+    def inactivity_verdict(self) -> str | None:
+        """The reason of the account's Inactivity condition: the policy's verdict on it."""
+        found = next(
+            (c for c in self.status.get("conditions") or () if c.get("type") == "Inactivity"),
+            None,
+        )
+        return str(found.get("reason")) if found and found.get("reason") else None
+
+    @property
     def first_observed(self) -> str | None:
         return self.status.get("firstObserved") or None
 
