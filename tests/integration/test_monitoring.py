@@ -170,7 +170,7 @@ def exported_metric_names() -> tuple[set[str], set[str]]:
     metrics.inactivity(
         ref,
         {
-            "eligible": 2, "eligibleBillable": 1, "suspended": 0, "refused": 1,
+            "eligible": 2, "eligibleBillable": 1, "suspended": 0, "warned": 1, "refused": 1,
             "refusedBillable": 1, "keptByIntent": 1, "asOf": "2026-12-06T10:00:00Z",
         },
     )  # fmt: skip

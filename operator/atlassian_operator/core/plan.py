@@ -107,7 +107,8 @@ PERSONAL_FIELDS = frozenset(
         "accountId", "pinnedFrom", "email", "displayName", "atlassianStatus", "accountStatus",
         "lastActive", "billable", "productAccess", "activeProducts", "managedBy",
         "claimStatus", "platformRoles", "membershipStatus", "firstObserved", "inactiveDays",
-        "inactivityEligible", "inactivityResetAt", "inactivityRefused", "keptByIntent",
+        "inactivityEligible", "inactivityResetAt", "inactivityWarnedAt", "inactivityRefused",
+        "keptByIntent",
     }
 )  # fmt: skip
 
@@ -269,10 +270,11 @@ def _inactivity(
     enriched: bool,
     permission: LifecyclePermission | None,
 ) -> Inactivity | None:
-    """Where the account stands under the policy. Past the threshold, what keeps it is said:
-    its own desiredState: Active (`kept_by_intent`), or what the operator would refuse before
-    a call (`refused`: protected, or the gate's identity provider, admin, unmanaged), so that
-    the org counts only the seats it would actually reclaim."""
+    """Where the account stands under the policy. Past the point where the policy takes it up
+    (warnAfterDays, else suspendAfterDays), what keeps it is said: its own desiredState: Active
+    (`kept_by_intent`), or what the operator would refuse before a call (`refused`: protected,
+    or the gate's identity provider, admin, unmanaged, Atlassian's answer). Such an account is
+    neither warned nor eligible: the org counts only the seats it would actually reclaim."""
     user = observation.user
     if inactivity_policy is None or user is None or as_of is None:
         return None
@@ -283,17 +285,24 @@ def _inactivity(
         first_observed=first_observed(status, as_of),
         reset_at=reset_time(status, user, as_of),
         exempt=exempt,
+        warned_at=parse_time(str(status.get("inactivityWarnedAt") or "")),
     )
-    if not found.eligible:
+    found = replace(found, enforce=inactivity_policy.enforce)
+    if found.excluded is not None:
         return found
-    if spec.desired_state is DesiredState.ACTIVE:
-        return replace(found, eligible=False, kept_by_intent=True)
+    # Where the policy takes the account up: at warnAfterDays (to warn it), else at
+    # suspendAfterDays. Past it, an account the policy must leave alone says why instead.
+    reached = found.warned or found.eligible
     if spec.desired_state is not None or rival_intent:
-        return replace(found, eligible=False)
-    emails = [user.email, *known_emails(spec, status)]
-    if policy.protects(user.account_id, emails):
+        kept = reached and spec.desired_state is DesiredState.ACTIVE
+        return _left_alone(found, "ExplicitIntent", kept_by_intent=kept)
+    if policy.protects(user.account_id, [user.email, *known_emails(spec, status)]):
         why = f"{user.email or user.account_id} is in spec.suspension.protectedAccounts"
-        return replace(found, eligible=False, refused=(PROTECTED_ACCOUNT, why))
+        return _left_alone(
+            found, "Protected", refused=(PROTECTED_ACCOUNT, why) if reached else None
+        )
+    if not reached:
+        return found
     gate = lifecycle_gate(
         Action.SUSPEND,
         user.email or user.account_id,
@@ -303,9 +312,25 @@ def _inactivity(
         allow_admins=policy.allow_admins,
     )
     if gate.blocked is not None:
-        # Still eligible: in mode Enforce the plan goes on to the gate, which says why not.
-        return replace(found, refused=(gate.blocked.reason, gate.blocked.message))
+        return _left_alone(found, None, refused=(gate.blocked.reason, gate.blocked.message))
     return found
+
+
+def _left_alone(
+    found: Inactivity,
+    excluded: str | None,
+    *,
+    refused: tuple[str, str] | None = None,
+    kept_by_intent: bool = False,
+) -> Inactivity:
+    """An account the policy must not suspend: neither warned nor eligible (a warning would
+    promise a suspension that cannot come; it starts afresh if what keeps it ends), with why:
+    `excluded` (ExplicitIntent, Protected), `refused` (what the operator would refuse before a
+    call), `kept_by_intent` (idle, but its own desiredState: Active keeps it)."""
+    return replace(
+        found, eligible=False, warned=False, warned_at=None, excluded=excluded,
+        refused=refused, kept_by_intent=kept_by_intent,
+    )  # fmt: skip
 
 
 def first_observed(status: Mapping[str, Any], as_of: datetime) -> datetime:

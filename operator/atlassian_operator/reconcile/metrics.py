@@ -92,7 +92,8 @@ class Metrics:
             "atlassian_operator_inactivity_accounts",
             "AtlassianAccounts under the org's inactivity policy: eligible (the operator would "
             "suspend them), eligible_billable (reclaimable seats), suspended (by the policy), "
-            "refused (idle past the threshold, but an identity provider's, an admin, unmanaged "
+            "warned (in the warning period of spec.inactivity.warnAfterDays, not eligible yet), "
+            "refused (taken up by the policy, but an identity provider's, an admin, unmanaged "
             "or protected), refused_billable, kept_by_intent (idle, pinned desiredState Active)",
             [*labels, "state"],
             registry=self.registry,
@@ -193,7 +194,7 @@ class Metrics:
                 with contextlib.suppress(KeyError):
                     self.inactivity_accounts.remove(*labels)
             else:
-                self._labels(self.inactivity_accounts, ref, state).set(counts[key])
+                self._labels(self.inactivity_accounts, ref, state).set(counts.get(key, 0))
         as_of = _unix_time(counts.get("asOf")) if counts is not None else None
         if as_of is None:
             with contextlib.suppress(KeyError):
@@ -230,6 +231,7 @@ _INACTIVITY_STATES = (
     ("eligible", "eligible"),
     ("eligibleBillable", "eligible_billable"),
     ("suspended", "suspended"),
+    ("warned", "warned"),
     ("refused", "refused"),
     ("refusedBillable", "refused_billable"),
     ("keptByIntent", "kept_by_intent"),

@@ -101,7 +101,9 @@ class OrgSide(AccountSide):
                     self._inherited_directory = None  # and another org's people
                     self._considered = None  # an approval of another org's calls
                 self._budget_org = self.spec.org_id
-                self.budget.resize(self.spec.suspension.max_per_sync, self._interval())
+                limit, policy = self.spec.suspension.max_per_sync, self.spec.inactivity
+                share = policy.share(limit) if policy is not None else None
+                self.budget.resize(limit, self._interval(), share)
             except InvalidSpec as exc:
                 self.spec, self.spec_error = None, exc
             self._next_sync = self._clock()

@@ -22,6 +22,8 @@ from atlassian_operator.report.review import (
 )
 
 BUDGET_REASON = "SuspensionBudgetExceeded"
+#: The Inactivity reason of an account the policy selected that waits for the budget.
+POLICY_BUDGET_REASON = "WaitingForBudget"
 _HINTS = {
     "ProtectedAccount": "the org protects it: remove it from spec.suspension.protectedAccounts "
     "of the AtlassianOrg to allow a suspension",
@@ -32,8 +34,9 @@ _HINTS = {
     "ReactivationNotAllowed": "the org must set spec.suspension.allowReactivation: true",
     "InactivityEligible": "the org's inactivity policy finds it eligible; in mode Report "
     "that is all, in mode Enforce it is suspended within the budget",
-    "InactivityRefused": "idle past the org's inactivity threshold, but the operator would "
-    "refuse to suspend it (see the message): it is not counted as a reclaimable seat",
+    "InactivityWarning": "the org's inactivity policy warns this person (spec.inactivity."
+    "warnAfterDays): using any product ends the warning; else it becomes eligible once the "
+    "warning period is over",
     "LastActiveUnreadable": "Atlassian sent a last-active time the operator cannot read: the "
     "inactivity policy leaves the account alone until a listing brings a readable one",
 }
@@ -189,7 +192,14 @@ def _verdict(review: AccessReview, account: AccountLine) -> list[str]:
         )
     if reason in _HINTS:
         lines.append(_HINTS[reason])
-    if reason == BUDGET_REASON:
+    verdict = account.inactivity_verdict
+    if verdict is not None:
+        lines.append(f"inactivity policy: {verdict} (the Inactivity condition)")
+        # A refusal (RefusedOrganizationAdmin) has the hint of what refuses it.
+        hint = _HINTS.get(verdict) or _HINTS.get(verdict.removeprefix("Refused"))
+        if hint is not None and verdict != reason:
+            lines.append(hint)
+    if reason == BUDGET_REASON or verdict == POLICY_BUDGET_REASON:
         lines.append(_place_in_line(review, account))
     if account.inactivity_eligible and reason != "InactivityEligible":
         mode = (account.org.inactivity_policy or {}).get("mode", "Report")
@@ -210,7 +220,10 @@ def _place_in_line(review: AccessReview, account: AccountLine) -> str:
     waiting = [
         a
         for a in review.accounts
-        if a.org.key == account.org.key and _ready(a).get("reason") == BUDGET_REASON
+        if a.org.key == account.org.key
+        and (
+            _ready(a).get("reason") == BUDGET_REASON or a.inactivity_verdict == POLICY_BUDGET_REASON
+        )
     ]
     # The operator's order: explicit suspensions first, oldest request first (the Ready
     # condition turned to this reason when the request began to wait); then the policy's,

@@ -18,7 +18,7 @@ from typing import Any
 from atlassian_operator.atlassian import UnreadableTime
 from atlassian_operator.atlassian.v2_choices import ADMIN_ROLES
 from atlassian_operator.core.brake import approve_command
-from atlassian_operator.core.conditions import READY, SYNCED
+from atlassian_operator.core.conditions import INACTIVITY, READY, SYNCED
 from atlassian_operator.core.inactivity import (
     LabelSelector,
     SelectorError,
@@ -440,6 +440,12 @@ class AccountLine:
         """Idle past the policy's threshold, but the operator would refuse to suspend it: why."""
         value = self.status.get("inactivityRefused")
         return str(value) if value else None
+
+    @property
+    def inactivity_verdict(self) -> str | None:
+        """The reason of the account's Inactivity condition: the policy's verdict on it."""
+        found = _condition(self.status, INACTIVITY)
+        return str(found.get("reason")) if found and found.get("reason") else None
 
     @property
     def first_observed(self) -> str | None:
