@@ -1120,15 +1120,19 @@ class OwnerModel(RuleBasedStateMachine):
     @invariant()
     def one_accounts_bad_data_stops_no_other(self) -> None:
         """After a sync, every account but those whose status was broken by hand has a status
-        for its current generation (none waits on another account's bad data)."""
+        for its current generation (none waits on another account's bad data). An account
+        whose own call's outcome is still unknown (a listing that started no later than the
+        call returned cannot show it) is held on purpose until the next listing, soon after."""
         synced = len(self.history.listings) > self.listings_before_step
         self.listings_before_step = len(self.history.listings)
         fake = self.world.atlassian
         if not synced or self._org() is None or fake.call_gate.waiting:
             return
+        unconfirmed = set(self.world.owner._unconfirmed)
         stale = [
             name for (kind, name), body in self.world.kube.objects.items()
             if kind == "AtlassianAccount" and name not in self.broken
+            and (body.get("status") or {}).get("accountId") not in unconfirmed
             and (body.get("status") or {}).get("observedGeneration")
             != body["metadata"]["generation"]
         ]  # fmt: skip
