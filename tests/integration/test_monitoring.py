@@ -167,7 +167,13 @@ def exported_metric_names() -> tuple[set[str], set[str]]:
     metrics.snapshot(ref, {"active": 3, "suspended": 1, "deprovisioned": 0})
     metrics.action(ref, "Suspend", "Succeeded")
     metrics.enrichment_failed(ref, "AtlassianUnavailable")
-    metrics.inactivity(ref, {"eligible": 2, "eligibleBillable": 1, "suspended": 0})
+    metrics.inactivity(
+        ref,
+        {
+            "eligible": 2, "eligibleBillable": 1, "suspended": 0, "warned": 1, "refused": 1,
+            "refusedBillable": 1, "keptByIntent": 1, "asOf": "2026-12-06T10:00:00Z",
+        },
+    )  # fmt: skip
     metrics.unreadable_times(ref, 1)
     metrics.paused(ref, 40)
     families = list(text_string_to_metric_families(generate_latest(metrics.registry).decode()))

@@ -4,6 +4,7 @@ operator decides them, the inactivity boundary, and user data that tries to brea
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from datetime import UTC, datetime, timedelta
@@ -463,3 +464,50 @@ def test_explain_names_the_approval_a_call_went_out_under() -> None:
         "approved 40 by kubectl-annotate at 2026-12-02T07:25:00Z (past the org's brake on mass "
         "calls)" in explain(review, review.accounts[0])
     )
+
+
+def test_a_review_of_an_org_whose_last_sync_failed_says_its_counts_are_not_current() -> None:
+    # The key broke after the listing of 08:00: the operator kept its counts, and says when.
+    broken = {
+        **org(inactivity={"suspendAfterDays": 90}),
+        "status": {
+            "lastSyncTime": "2026-12-02T08:00:00Z",
+            "inactivity": {
+                "eligible": 1, "eligibleBillable": 1, "suspended": 0, "refused": 1,
+                "refusedBillable": 1, "keptByIntent": 1, "asOf": "2026-12-02T08:00:00Z",
+            },
+            "conditions": [
+                {"type": "Ready", "status": "False", "reason": "SecretNotUsable"},
+                {"type": "Synced", "status": "False", "reason": "SecretNotUsable"},
+            ],
+        },
+    }  # fmt: skip
+    review = build_review(
+        [broken],
+        [
+            account("idle", inactiveDays=200, inactivityEligible=True),
+            account("admin", inactiveDays=300, inactivityRefused="OrganizationAdmin"),
+            account("pinned", {"accountId": "p", "desiredState": "Active"}, inactiveDays=150,
+                    keptByIntent=True),
+        ],
+        as_of=AS_OF,
+    )  # fmt: skip
+    summary = review.summaries()[0]
+    assert summary.reclaimable == 1  # the admin is refused, the pinned one kept by intent
+    caveat = "not current: the org's Ready condition is False (SecretNotUsable)"
+    assert "as of the listing at 2026-12-02T08:00:00Z" in summary.reclaimable_basis
+    assert summary.record()["stale"].startswith(caveat)
+    assert f"the counts and statuses shown are {caveat}" in " ".join(summary.notes())
+    page = review_html(review, "ns")
+    assert '<p class="note">the counts and statuses shown are ' + html.escape(caveat) in page
+    assert "1 keptByIntent (as of 2026-12-02T08:00:00Z)" in page
+    table = review_table(review, all_namespaces=False)
+    assert [line.split()[-1] for line in table.splitlines()[1:]] == [
+        "refused", "eligible", "kept-by-intent",
+    ]  # fmt: skip
+    text = explain(review, next(a for a in review.accounts if a.name == "pinned"))
+    assert "this account: inactive 150 days (the operator's count), kept by intent" in text
+    assert caveat in text
+    records = {r.account.name: r.record() for r in review.rows()}
+    assert records["pinned"]["keptByIntent"] is True
+    assert records["admin"]["inactivityRefused"] == "OrganizationAdmin"

@@ -190,14 +190,14 @@ def test_csv_has_the_json_keys_and_neutralises_formulas(world: Any) -> None:
         "lastActionRequestedBy,lastActionMessage,lastActionApprovalCount,lastActionApprovalBy,"
         "lastActionApprovalAt,billable,lastActive,daysSinceActive,inactiveDays,"
         "inactivityEligible,firstObserved,product,productStatus,productLastActive,protected,"
-        "exempt,identityProvider,unmanaged,admin\n"
+        "exempt,identityProvider,unmanaged,admin,keptByIntent,inactivityRefused\n"
         f"{ns},globex,erin-exempt,5b10-erin,erin@globex.example,Erin Exempt,,Active,True,"
         "InDesiredState,,,,,,,,,,,true,2026-07-01T00:00:00Z,154,154,,2026-01-01T00:00:00Z,,,,"
-        "false,true,false,false,false\n"
+        "false,true,false,false,false,false,\n"
         f"{ns},globex,gary-globex,5b10-gary,gary@globex.example,Gary Globex,,Active,True,"
         "InDesiredState,,,,,,,,,,,true,2026-08-01T00:00:00Z,123,123,true,"
         "2026-01-01T00:00:00Z,Jira Service Management (globex),Active,2026-08-01T00:00:00Z,"
-        "false,false,false,false,false\n"
+        "false,false,false,false,false,false,\n"
     )
     everyone = list(csv.DictReader(io.StringIO(world.atlassian("report", "-f", "csv").stdout)))
     assert [(r["name"], r["product"]) for r in everyone] == [
@@ -232,6 +232,7 @@ def test_json_rows_and_org_summaries(world: Any) -> None:
         "product": "Jira Service Management (globex)", "productStatus": "Active",
         "productLastActive": "2026-08-01T00:00:00Z", "protected": False, "exempt": False,
         "identityProvider": False, "unmanaged": False, "admin": False,
+        "keptByIntent": False, "inactivityRefused": None,
     }  # fmt: skip
     flags = {
         r["name"]: [k for k in ("protected", "exempt", "identityProvider", "unmanaged", "admin")

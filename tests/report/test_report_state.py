@@ -199,6 +199,9 @@ def test_each_org_shows_its_health_its_coverage_and_the_calls_the_brake_holds(
         "  1 of 3 users of the org have an AtlassianAccount",
         "  Ready False (Unauthorized): Atlassian answered 401: rotate the API key",
         "  Synced False (Unauthorized): Atlassian answered 401: rotate the API key",
+        "  the counts and statuses shown are not current: the org's Ready condition is False "
+        "(Unauthorized), so these are the counts of the listing at 2026-11-30T10:00:00Z; see "
+        "kubectl describe aorg globex",
     ]
     # The command the report gives is one the API server takes, for the org it names.
     state.kubectl(*shlex.split(approve)[1:])

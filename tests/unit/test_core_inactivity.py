@@ -229,3 +229,19 @@ def test_the_exempt_list_names_whom_protected_accounts_would(
     protection = SuspensionPolicy.from_dict({"protectedAccounts": entries})
     assert policy is not None
     assert policy.lists(account_id, emails) == protection.protects(account_id, emails)
+
+
+@pytest.mark.parametrize("warn", [0, 90, 120, 1.5, True, "30"])
+def test_warn_after_days_must_be_a_whole_number_below_suspend_after_days(warn: object) -> None:
+    with pytest.raises(ValueError, match=r"spec\.inactivity\.warnAfterDays .* less than"):
+        InactivityPolicy.from_dict({"suspendAfterDays": 90, "warnAfterDays": warn})
+
+
+def test_the_policys_share_of_the_window_defaults_to_half_and_at_least_one() -> None:
+    policy = InactivityPolicy.from_dict({"suspendAfterDays": 90})
+    assert policy is not None
+    assert [policy.share(n) for n in (0, 1, 2, 3, 10)] == [0, 1, 1, 1, 5]
+    given = InactivityPolicy.from_dict({"suspendAfterDays": 90, "maxPerSync": 4})
+    assert given is not None and given.share(10) == 4 and given.share(2) == 2
+    with pytest.raises(ValueError, match=r"spec\.inactivity\.maxPerSync"):
+        InactivityPolicy.from_dict({"suspendAfterDays": 90, "maxPerSync": 0})

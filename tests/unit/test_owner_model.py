@@ -140,6 +140,8 @@ class Org:
     #: The approve-suspensions annotation as set then: (its number, which setting of it: a
     #: new number, or the same after a removal, is a new approval), or None.
     approval: tuple[str, int] | None = None
+    #: spec.inactivity.warnAfterDays: the policy warns this long before it may suspend.
+    warn_after_days: int | None = None
 
 
 @dataclass
@@ -158,6 +160,9 @@ class Sent:
     first_named: Mapping[str, datetime]
     outcome: str | None = None  # ok | forbidden | unavailable | unknown | cancelled
     answered_after: int = -1  # how many listings had been taken when it was answered
+    #: When each person was first told of the policy's warning (an InactivityWarning Event on
+    #: an account about them, or a warning restored with an account's status from a backup).
+    warned_since: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass
@@ -263,6 +268,25 @@ def inactivity_only_when_idle(call: Sent) -> str | None:
         "an inactivity suspension of someone not idle for "
         f"{call.org.inactivity_days} days (or observed for less, or unreadable)"
     )
+
+
+def warned_before_suspended(call: Sent) -> str | None:
+    """With warnAfterDays, an inactivity suspension only of someone warned at least
+    suspendAfterDays - warnAfterDays days before."""
+    org = call.org
+    if call.action != "disable" or org is None or org.inactivity_days is None:
+        return None
+    if org.warn_after_days is None:
+        return None
+    if any(any(a.spec.get("desiredState") == "Suspended" for a in stating_intent(call, v))
+           for v in call.views):  # fmt: skip
+        return None  # an explicit offboarding, not the policy's
+    period = timedelta(days=org.inactivity_days - org.warn_after_days)
+    since = call.warned_since.get(call.person)
+    if since is not None and call.wall - since >= period:
+        return None
+    shown = "never warned" if since is None else f"warned only since {stamp(since)}"
+    return f"an inactivity suspension without a warning period of {period.days} days ({shown})"
 
 
 def two_intents_never_act(call: Sent) -> str | None:
@@ -469,6 +493,8 @@ class OwnerModel(RuleBasedStateMachine):
         self.wall.install()
         self.history = History()
         self.first_named: dict[str, datetime] = {}
+        self.warned_since: dict[str, datetime] = {}  # see Sent.warned_since
+        self.events_seen = 0
         self.people = {p: Person(last_active=self.ago(ACTIVITY_DAYS["recent"])) for p in PEOPLE}
         self.holder = {ANN: "u1", BO: "u2"}
         self.people["u3"].status = "inactive"  # a leaver, for re-enables to be asked for
@@ -550,6 +576,19 @@ class OwnerModel(RuleBasedStateMachine):
         self._note_named()
         self.run(self._settle())
         self._note_named()
+        self._note_warnings()
+
+    def _note_warnings(self) -> None:
+        """Who was warned, when: each InactivityWarning Event posted in this step, on an
+        account about the person (the world's clock does not move within a step)."""
+        kube, now = self.world.kube, self.wall()
+        accounts = self._accounts(copied=False)
+        for name, _, reason in kube.events[self.events_seen :]:
+            account = accounts.get(name)
+            person = (account.status.get("accountId") if account else None) or None
+            if reason == "InactivityWarning" and person:
+                self.warned_since.setdefault(str(person), now)
+        self.events_seen = len(kube.events)
 
     def teardown(self) -> None:
         try:
@@ -637,6 +676,7 @@ class OwnerModel(RuleBasedStateMachine):
             enforce=inactivity.get("mode") == "Enforce",
             pause_above=suspension.get("pauseAbove"),
             approval=self.approval,
+            warn_after_days=inactivity.get("warnAfterDays"),
         )
 
     def _sent(self, action: str, person: str) -> None:
@@ -647,7 +687,7 @@ class OwnerModel(RuleBasedStateMachine):
                 wall=self.wall(), org=self._org(),
                 accounts=tuple(self._accounts().values()), views=self._views(),
                 in_flight=frozenset(c.index for c in calls if c.outcome is None),
-                first_named=dict(self.first_named),
+                first_named=dict(self.first_named), warned_since=dict(self.warned_since),
             )
         )  # fmt: skip
 
@@ -764,13 +804,27 @@ class OwnerModel(RuleBasedStateMachine):
         person=st.sampled_from(PEOPLE),
         observed_days=st.sampled_from((10, 200)),
         broken=st.booleans(),
+        warned_days=st.sampled_from((None, 1, 60)),
     )
-    def restore_account(self, name: str, person: str, observed_days: int, broken: bool) -> None:
+    def restore_account(
+        self,
+        name: str,
+        person: str,
+        observed_days: int,
+        broken: bool,
+        warned_days: int | None = None,
+    ) -> None:
         """An observe-only account restored from a backup, with the status it had: watched for
-        a while, maybe with a productAccess entry that lacks its product."""
+        a while, maybe warned by the inactivity policy some days ago, maybe with a
+        productAccess entry that lacks its product."""
         self._delete(name)
         watched_since = self.ago(observed_days)
         status: dict[str, Any] = {"accountId": person, "firstObserved": stamp(watched_since)}
+        if warned_days is not None:
+            # The person was told then (the backup says so): the model takes that as given.
+            warned = self.ago(warned_days)
+            status["inactivityWarnedAt"] = stamp(warned)
+            self.warned_since[person] = min(self.warned_since.get(person, warned), warned)
         if broken:
             status["productAccess"] = [{"key": "confluence", "name": "Confluence"}]
             self.broken.add(name)
@@ -839,12 +893,15 @@ class OwnerModel(RuleBasedStateMachine):
         self._org_changed()
         self.step()
 
-    @rule(days=st.sampled_from((None, 30, 90)), enforce=st.booleans())
-    def inactivity(self, days: int | None, enforce: bool) -> None:
+    @rule(days=st.sampled_from((None, 30, 90)), enforce=st.booleans(), warn=st.booleans())
+    def inactivity(self, days: int | None, enforce: bool, warn: bool = False) -> None:
+        """The org's policy; with `warn`, a warning 20 days before the policy may act."""
         self.org_spec["inactivity"] = (
             None if days is None
             else {"suspendAfterDays": days, "mode": "Enforce" if enforce else "Report"}
         )  # fmt: skip
+        if days is not None and warn:
+            self.org_spec["inactivity"]["warnAfterDays"] = days - 20
         self._org_changed()
         self.step()
 
@@ -1026,6 +1083,13 @@ class OwnerModel(RuleBasedStateMachine):
         assert not problems, problems
 
     @invariant()
+    def never_a_policy_suspension_without_a_warning_period(self) -> None:
+        """With warnAfterDays, never an inactivity suspension of someone not warned (Event, or
+        a warning restored from a backup) suspendAfterDays - warnAfterDays days before."""
+        problems = self._problems(warned_before_suspended)
+        assert not problems, problems
+
+    @invariant()
     def two_intents_for_one_person_never_act(self) -> None:
         """Two accounts stating a desiredState for one person: no call for that person."""
         problems = self._problems(two_intents_never_act)
@@ -1056,15 +1120,19 @@ class OwnerModel(RuleBasedStateMachine):
     @invariant()
     def one_accounts_bad_data_stops_no_other(self) -> None:
         """After a sync, every account but those whose status was broken by hand has a status
-        for its current generation (none waits on another account's bad data)."""
+        for its current generation (none waits on another account's bad data). An account
+        whose own call's outcome is still unknown (a listing that started no later than the
+        call returned cannot show it) is held on purpose until the next listing, soon after."""
         synced = len(self.history.listings) > self.listings_before_step
         self.listings_before_step = len(self.history.listings)
         fake = self.world.atlassian
         if not synced or self._org() is None or fake.call_gate.waiting:
             return
+        unconfirmed = set(self.world.owner._unconfirmed)
         stale = [
             name for (kind, name), body in self.world.kube.objects.items()
             if kind == "AtlassianAccount" and name not in self.broken
+            and (body.get("status") or {}).get("accountId") not in unconfirmed
             and (body.get("status") or {}).get("observedGeneration")
             != body["metadata"]["generation"]
         ]  # fmt: skip
@@ -1174,6 +1242,23 @@ SEEDS: dict[str, list[tuple[str, dict[str, Any]]]] = {
                              "broken": False}),
         ("put_account", {"name": "watch", "by_id": "u2", "email": ANN, "desired": None,
                          "exempt_label": False}),
+    ],
+    # Issue 26, item 2: with warnAfterDays, someone idle for 200 days is warned first, not
+    # suspended at once (without the warning gate, the listing that shows them suspends them).
+    "the policy warns before it suspends": [
+        ("inactivity", {"days": 30, "enforce": True, "warn": True}),
+        ("put_account", {"name": "watch", "by_id": "u2", "email": ANN, "desired": None,
+                         "exempt_label": False}),
+        ("last_active", {"person": "u2", "activity": "old"}),
+        ("tick", {"seconds": 61}),  # the next listing shows it
+    ],
+    # ... and someone whose warning (restored with their account) began 60 days ago may go.
+    "a warning restored from a backup counts": [
+        ("inactivity", {"days": 30, "enforce": True, "warn": True}),
+        ("last_active", {"person": "u2", "activity": "old"}),
+        ("tick", {"seconds": 61}),
+        ("restore_account", {"name": "watch", "person": "u2", "observed_days": 200,
+                             "broken": False, "warned_days": 60}),
     ],
     # Issue 25, bug 8: a call hangs and its org is deleted meanwhile: the account's status
     # says OrgNotFound, and still records the call that is out.

@@ -26,15 +26,34 @@ class SuspensionBudget:
     restamp moves both counts at once and a call retried five times is one person, not five.
     """
 
-    def __init__(self, limit: int, window: float) -> None:
+    def __init__(self, limit: int, window: float, share: int | None = None) -> None:
         self.limit = limit
         self.window = window
+        #: At most this many calls of tier 1 (the inactivity policy's) in any window; None:
+        #: no bound beyond `limit`. Housekeeping never takes a whole window.
+        self.share = share
         self._calls: list[tuple[float, bool, str]] = []  # (when, approved, key), oldest first
+        self._tier1: list[tuple[float, str]] = []  # the calls of tier 1, oldest first
         self._since: dict[str, tuple[int, float]] = {}  # key -> its rank in line
         self._queue: list[tuple[int, float, str]] = []
 
-    def resize(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
+    def resize(self, limit: int, window: float, share: int | None = None) -> None:
+        self.limit, self.window, self.share = limit, window, share
+
+    def _tier1_in_window(self, now: float) -> list[float]:
+        horizon = now - self.window
+        return [t for t, _ in self._tier1 if t > horizon]
+
+    def within_share(self, key: str, now: float) -> bool:
+        """Whether `key` may take a slot as far as its tier's share goes (tier 0: always)."""
+        rank = self._since.get(key)
+        if rank is None or rank[0] == 0 or self.share is None:
+            return True
+        return len(self._tier1_in_window(now)) < self.share
+
+    def share_spent(self, now: float) -> int:
+        """Calls of tier 1 in the current window."""
+        return len(self._tier1_in_window(now))
 
     def _expire(self, now: float) -> None:
         horizon = now - max(self.window, DAY_SECONDS)
@@ -115,17 +134,29 @@ class SuspensionBudget:
     def spend(self, key: str, now: float, *, approved: bool = False) -> None:
         """A call is made for `key` now: it leaves the line and uses a slot."""
         bisect.insort(self._calls, (now, approved, key))
+        rank = self._since.get(key)
+        if rank is not None and rank[0] >= 1:
+            bisect.insort(self._tier1, (now, key))
+            horizon = now - max(self.window, DAY_SECONDS)
+            self._tier1 = [c for c in self._tier1 if c[0] > horizon]
         self.withdraw(key)
 
-    def refund(self, key: str, at: float, *, approved: bool = False) -> None:
-        """The slot `key` took at `at` was not used: Atlassian refused before any call."""
+    def refund(self, key: str, at: float, *, approved: bool = False) -> bool:
+        """The slot `key` took at `at` was not used: Atlassian refused before any call.
+        Returns whether that call was of tier 1."""
         with contextlib.suppress(ValueError):  # it has left the record already
             self._calls.remove((at, approved, key))
+        try:
+            self._tier1.remove((at, key))
+        except ValueError:
+            return False
+        return True
 
     def restamp(self, key: str, at: float, now: float, *, approved: bool = False) -> None:
         """The call that took the slot at `at` is sent now: the window counts it from now, so
         that calls whose record took long to store never crowd into one window."""
-        self.refund(key, at, approved=approved)
+        if self.refund(key, at, approved=approved):
+            bisect.insort(self._tier1, (now, key))
         bisect.insort(self._calls, (now, approved, key))
 
     def restore(
@@ -150,11 +181,22 @@ class SuspensionBudget:
         """When a waiting request can next go, or None when nothing waits."""
         if not self._since or self.limit <= 0:
             return None
-        if self.available(now) > 0:
+        slot = now
+        if self.available(now) > 0 and (self.share is None or not self._tier1):
             return now
-        # After a resize below what the window already spent, several calls must expire first.
-        in_window = self.spent_at(now)
-        return in_window[len(in_window) - self.limit] + self.window
+        if self.available(now) <= 0:
+            # After a resize below what the window already spent, several calls must expire
+            # first.
+            in_window = self.spent_at(now)
+            slot = in_window[len(in_window) - self.limit] + self.window
+        head = self.next_in_line()
+        if head is not None and not self.within_share(head, now):
+            # Only tier 1 waits (tier 0 goes first): its share frees up as its calls expire.
+            if self.share is not None and self.share <= 0:
+                return None
+            shared = self._tier1_in_window(now)
+            slot = max(slot, shared[len(shared) - (self.share or 0)] + self.window)
+        return slot
 
 
 _AFTER = 2  # sorts after both flags of calls made at the same time: (t, _AFTER) > (t, True, k)

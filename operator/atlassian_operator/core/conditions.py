@@ -11,6 +11,9 @@ SYNCED = "Synced"
 ENRICHED = "Enriched"  # an org's: the v2 search of its last sync, or why there is none
 #: An org's: True while the brake on mass calls holds lifecycle calls for an approval.
 ACTIONS_PAUSED = "ActionsPaused"
+#: An account's, under an org with an inactivity policy: the policy's verdict on it (warned,
+#: eligible, waiting, refused, suspended by it: True), apart from Ready.
+INACTIVITY = "Inactivity"
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,8 @@ class Decision:
 
 
 NOTHING = Decision()
+#: The reason of a suspension refused because the org protects the account.
+PROTECTED_ACCOUNT = "ProtectedAccount"
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def decide_account(
     if action is Action.SUSPEND and policy.protects(user.account_id, [user.email, *known_emails]):
         return Decision(
             blocked=Blocked(
-                "ProtectedAccount",
+                PROTECTED_ACCOUNT,
                 f"{who} is listed in spec.suspension.protectedAccounts of the org; "
                 "it is never suspended",
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -116,10 +116,30 @@ class InactivityPolicy:
     #: Unlike a label, it outlives the AtlassianAccount: a discovered account that is deleted
     #: comes back without the labels someone gave it, but is still listed here.
     exempt_accounts: frozenset[str] = frozenset()
+    #: spec.inactivity.warnAfterDays: the threshold of a warning before the policy acts; an
+    #: account is suspended only after `warning_days` in the warning state. None: no warning.
+    warn_after_days: int | None = None
+    #: spec.inactivity.maxPerSync: the policy's share of the org's window of lifecycle calls;
+    #: None: the default, half of spec.suspension.maxPerSync (see `share`).
+    max_per_sync: int | None = None
 
     @property
     def enforce(self) -> bool:
         return self.mode is PolicyMode.ENFORCE
+
+    @property
+    def warning_days(self) -> int:
+        """How long an account is warned before the policy may suspend it (0: no warning)."""
+        if self.warn_after_days is None:
+            return 0
+        return self.suspend_after_days - self.warn_after_days
+
+    def share(self, org_max_per_sync: int) -> int:
+        """The policy's calls per window: housekeeping never takes a whole window from
+        explicit offboardings. By default half the org's maxPerSync, at least 1 when that is."""
+        if self.max_per_sync is not None:
+            return min(self.max_per_sync, org_max_per_sync)
+        return max(1, org_max_per_sync // 2) if org_max_per_sync >= 1 else 0
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> InactivityPolicy | None:
@@ -142,7 +162,24 @@ class InactivityPolicy:
         except SelectorError as exc:
             raise ValueError(f"spec.inactivity.exemptSelector: {exc}") from None
         listed = account_list("spec.inactivity.exempt", spec.get("exempt"))
-        return cls(days, parsed_mode, exempt, listed)
+        warn = spec.get("warnAfterDays")
+        if warn is not None and (
+            isinstance(warn, bool) or not isinstance(warn, int) or not 1 <= warn < days
+        ):
+            raise ValueError(
+                f"spec.inactivity.warnAfterDays {warn!r} must be a whole number >= 1 and less "
+                f"than spec.inactivity.suspendAfterDays ({days}): the warning comes first"
+            )
+        share = spec.get("maxPerSync")
+        if share is not None and (
+            isinstance(share, bool) or not isinstance(share, int) or share < 1
+        ):
+            raise ValueError(
+                f"spec.inactivity.maxPerSync {share!r} must be a whole number >= 1 (the "
+                "policy's suspensions per syncInterval), or unset for half of "
+                "spec.suspension.maxPerSync"
+            )
+        return cls(days, parsed_mode, exempt, listed, warn, share)
 
     def lists(self, account_id: str | None, emails: Iterable[str | None] = ()) -> bool:
         """Whether spec.inactivity.exempt names the account (as protectedAccounts would)."""
@@ -166,9 +203,33 @@ class Inactivity:
     reset_at: datetime | None = None
     #: The policy's threshold, for messages.
     threshold: int = 0
+    #: Past warnAfterDays under the same rules as eligibility: the person is being warned.
+    warned: bool = False
+    #: When the warning began, as of a listing (kept in `status.inactivityWarnedAt`).
+    warned_at: datetime | None = None
+    #: warnAfterDays, for messages; None: the policy warns nobody.
+    warn_after: int | None = None
+    #: Why the policy leaves the account alone whatever its idle days, in a word for the
+    #: Inactivity condition: Exempt, Protected, ExplicitIntent; None: it does not.
+    excluded: str | None = None
+    #: The policy's mode is Enforce (for messages: what being eligible leads to).
+    enforce: bool = False
+    #: Taken up by the policy (past warnAfterDays, else suspendAfterDays), but the operator
+    #: would refuse to suspend it: (reason, why), e.g. ("OrganizationAdmin", "... holds
+    #: atlassian/org-admin ..."). Neither warned nor eligible; not a seat to reclaim.
+    refused: tuple[str, str] | None = None
+    #: Taken up by the policy, but its own spec.desiredState: Active keeps it (intent wins);
+    #: reported so that a review sees it, never suspended by the policy.
+    kept_by_intent: bool = False
 
     def explain(self) -> str:
         return f"{self.description}; the org suspends after {self.threshold} days"
+
+    def suspend_from(self) -> datetime | None:
+        """The first listing time at which a warned account may be suspended."""
+        if self.warned_at is None or self.warn_after is None:
+            return None
+        return self.warned_at + timedelta(days=self.threshold - self.warn_after)
 
 
 def newest_activity(user: User) -> datetime | UnreadableTime | None:
@@ -197,6 +258,7 @@ def assess(
     first_observed: datetime | None,
     reset_at: datetime | None,
     exempt: bool,
+    warned_at: datetime | None = None,
 ) -> Inactivity:
     """How inactive the user is as of `as_of` (the listing's time), and whether the policy may
     suspend them.
@@ -207,21 +269,40 @@ def assess(
     account's own spec or protection rules it out is the caller's to add (see `plan`). An
     account with an unreadable last-active time is never eligible: how long it has been idle
     is unknown.
+
+    With warnAfterDays, an account past it under the same rules is warned from `as_of` on
+    (or from `warned_at`, the start kept in status while it stays warned), and is eligible
+    only once it has been warned for suspendAfterDays - warnAfterDays days as of the listing:
+    nobody is suspended who was not warned first, however long they were idle before.
     """
     newest = newest_activity(user)
-    threshold = policy.suspend_after_days
+    threshold, warn = policy.suspend_after_days, policy.warn_after_days
+    excluded = "Exempt" if exempt else None
     if isinstance(newest, UnreadableTime):
         described = f"last activity unreadable ({newest})"
-        return Inactivity(None, False, described, 0.0, reset_at, threshold)
+        return Inactivity(None, False, described, 0.0, reset_at, threshold, warn_after=warn,
+                          excluded=excluded)  # fmt: skip
     days = None if newest is None else max(0, int((as_of - newest).total_seconds() // _DAY))
     starts = [t for t in (idle_since(newest, first_observed), reset_at) if t is not None]
     if not starts or user.account_status != "active" or exempt:
-        return Inactivity(days, False, _describe(days, None), 0.0, reset_at, threshold)
+        return Inactivity(days, False, _describe(days, None), 0.0, reset_at, threshold,
+                          warn_after=warn, excluded=excluded)  # fmt: skip
     clock = max(0.0, (as_of - max(starts)).total_seconds() / _DAY)
     observed = None if newest else int(clock)
+    eligible = clock >= threshold
+    warned = warn is not None and clock >= warn
+    since = (warned_at or as_of) if warned else None
+    if warn is not None:
+        eligible = eligible and since is not None and warned_for(since, as_of) >= threshold - warn
     return Inactivity(
-        days, clock >= threshold, _describe(days, observed), clock, reset_at, threshold
-    )
+        days, eligible, _describe(days, observed), clock, reset_at, threshold, warned, since,
+        warn,
+    )  # fmt: skip
+
+
+def warned_for(since: datetime, as_of: datetime) -> float:
+    """Days an account has been in the warning state as of the listing (never negative)."""
+    return max(0.0, (as_of - since).total_seconds() / _DAY)
 
 
 def _describe(days: int | None, observed: int | None) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from atlassian_operator.atlassian import LifecyclePermission
 from atlassian_operator.core.decisions import (
+    PROTECTED_ACCOUNT,
     Action,
     Blocked,
     Decision,
@@ -106,7 +107,8 @@ PERSONAL_FIELDS = frozenset(
         "accountId", "pinnedFrom", "email", "displayName", "atlassianStatus", "accountStatus",
         "lastActive", "billable", "productAccess", "activeProducts", "managedBy",
         "claimStatus", "platformRoles", "membershipStatus", "firstObserved", "inactiveDays",
-        "inactivityEligible", "inactivityResetAt",
+        "inactivityEligible", "inactivityResetAt", "inactivityWarnedAt", "inactivityRefused",
+        "keptByIntent",
     }
 )  # fmt: skip
 
@@ -168,7 +170,7 @@ def plan_account(
     by_label, listed = exemptions(inactivity_policy, spec, status, observation, labels)
     inactivity = _inactivity(
         spec, status, observation, policy, inactivity_policy, as_of, by_label or listed,
-        bool(intent),
+        bool(intent), enriched=enriched, permission=permission,
     )  # fmt: skip
     not_durable = by_label and not listed and DISCOVERED_LABEL in labels
     by_policy = (
@@ -264,7 +266,15 @@ def _inactivity(
     as_of: datetime | None,
     exempt: bool,
     rival_intent: bool,
+    *,
+    enriched: bool,
+    permission: LifecyclePermission | None,
 ) -> Inactivity | None:
+    """Where the account stands under the policy. Past the point where the policy takes it up
+    (warnAfterDays, else suspendAfterDays), what keeps it is said: its own desiredState: Active
+    (`kept_by_intent`), or what the operator would refuse before a call (`refused`: protected,
+    or the gate's identity provider, admin, unmanaged, Atlassian's answer). Such an account is
+    neither warned nor eligible: the org counts only the seats it would actually reclaim."""
     user = observation.user
     if inactivity_policy is None or user is None or as_of is None:
         return None
@@ -275,13 +285,52 @@ def _inactivity(
         first_observed=first_observed(status, as_of),
         reset_at=reset_time(status, user, as_of),
         exempt=exempt,
+        warned_at=parse_time(str(status.get("inactivityWarnedAt") or "")),
     )
-    ruled_out = (
-        spec.desired_state is not None
-        or rival_intent
-        or policy.protects(user.account_id, [user.email, *known_emails(spec, status)])
+    found = replace(found, enforce=inactivity_policy.enforce)
+    if found.excluded is not None:
+        return found
+    # Where the policy takes the account up: at warnAfterDays (to warn it), else at
+    # suspendAfterDays. Past it, an account the policy must leave alone says why instead.
+    reached = found.warned or found.eligible
+    if spec.desired_state is not None or rival_intent:
+        kept = reached and spec.desired_state is DesiredState.ACTIVE
+        return _left_alone(found, "ExplicitIntent", kept_by_intent=kept)
+    if policy.protects(user.account_id, [user.email, *known_emails(spec, status)]):
+        why = f"{user.email or user.account_id} is in spec.suspension.protectedAccounts"
+        return _left_alone(
+            found, "Protected", refused=(PROTECTED_ACCOUNT, why) if reached else None
+        )
+    if not reached:
+        return found
+    gate = lifecycle_gate(
+        Action.SUSPEND,
+        user.email or user.account_id,
+        observation.facts,
+        fresh=enriched,
+        permission=permission,
+        allow_admins=policy.allow_admins,
     )
-    return replace(found, eligible=False) if found.eligible and ruled_out else found
+    if gate.blocked is not None:
+        return _left_alone(found, None, refused=(gate.blocked.reason, gate.blocked.message))
+    return found
+
+
+def _left_alone(
+    found: Inactivity,
+    excluded: str | None,
+    *,
+    refused: tuple[str, str] | None = None,
+    kept_by_intent: bool = False,
+) -> Inactivity:
+    """An account the policy must not suspend: neither warned nor eligible (a warning would
+    promise a suspension that cannot come; it starts afresh if what keeps it ends), with why:
+    `excluded` (ExplicitIntent, Protected), `refused` (what the operator would refuse before a
+    call), `kept_by_intent` (idle, but its own desiredState: Active keeps it)."""
+    return replace(
+        found, eligible=False, warned=False, warned_at=None, excluded=excluded,
+        refused=refused, kept_by_intent=kept_by_intent,
+    )  # fmt: skip
 
 
 def first_observed(status: Mapping[str, Any], as_of: datetime) -> datetime:

@@ -7,14 +7,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from atlassian_operator.atlassian import UnreadableTime
-from atlassian_operator.core.conditions import READY, SYNCED, Condition, render_conditions
+from atlassian_operator.core.conditions import (
+    INACTIVITY,
+    READY,
+    SYNCED,
+    Condition,
+    render_conditions,
+)
 from atlassian_operator.core.decisions import Action, Blocked, Decision
 from atlassian_operator.core.directory import IDENTITY_PROVIDER
-from atlassian_operator.core.inactivity import Inactivity, newest_activity
+from atlassian_operator.core.inactivity import POLICY_REQUESTER, Inactivity, newest_activity
 from atlassian_operator.core.mapping import (
     ACTIVE,
     DELETED,
     DEPROVISIONED,
+    SUSPENDED,
     account_state,
     activity_timestamp,
     deprovisioned,
@@ -23,6 +30,12 @@ from atlassian_operator.core.mapping import (
 )
 from atlassian_operator.core.plan import about, spec_identity
 from atlassian_operator.core.resources import AccountSpec, DesiredState
+from atlassian_operator.core.safety import (
+    MANAGED_BY_IDP,
+    NOT_PERMITTED,
+    ORGANIZATION_ADMIN,
+    UNMANAGED_ACCOUNT,
+)
 from atlassian_operator.core.snapshot import Observation, OrgSnapshot
 
 
@@ -128,9 +141,156 @@ def _inactivity_fields(inactivity: Inactivity) -> dict[str, Any]:
         fields["inactiveDays"] = inactivity.days
     if inactivity.eligible:
         fields["inactivityEligible"] = True
+    if inactivity.refused is not None:
+        fields["inactivityRefused"] = inactivity.refused[0]
+    if inactivity.kept_by_intent:
+        fields["keptByIntent"] = True
     if inactivity.reset_at is not None:
         fields["inactivityResetAt"] = timestamp(inactivity.reset_at)
+    if inactivity.warned_at is not None:
+        fields["inactivityWarnedAt"] = timestamp(inactivity.warned_at)
     return fields
+
+
+#: What the inactivity policy waits on before it suspends an account it selected, as the
+#: reason of the account's Inactivity condition (the block's own reason, for an explicit
+#: offboarding, is its Ready reason): waits are not failures, the account stays Ready.
+POLICY_WAITS = {
+    "SuspensionBudgetExceeded": "WaitingForBudget",
+    "MassSuspensionPaused": "MassSuspensionPaused",
+    "DryRun": "DryRun",
+    "ListingInconsistent": "WaitingForListing",
+}
+#: Why Atlassian or the org's rules refuse the policy's suspension (core/safety.py): the
+#: Inactivity reason is `Refused` and this reason, the account stays Ready.
+POLICY_REFUSALS = frozenset(
+    {
+        MANAGED_BY_IDP, ORGANIZATION_ADMIN, UNMANAGED_ACCOUNT, NOT_PERMITTED,
+        "ManagedByAnotherOrganization", "ExportControlled", "ProtectedAccount",
+    }
+)  # fmt: skip
+
+
+def policy_verdict(blocked: Blocked) -> str | None:
+    """The Inactivity reason of a block of the policy's own suspension, when it is a wait or
+    a refusal; None: a failure (a rejected key, Atlassian failing), which Ready shows."""
+    if blocked.reason in POLICY_WAITS:
+        return POLICY_WAITS[blocked.reason]
+    if blocked.reason in POLICY_REFUSALS:
+        return refusal(blocked.reason)
+    return None
+
+
+def refusal(reason: str) -> str:
+    """The Inactivity reason of a refused policy suspension: `RefusedOrganizationAdmin`."""
+    return f"Refused{reason}"
+
+
+def suspended_by_policy(status: Mapping[str, Any]) -> bool:
+    """Suspended, and the last call was the inactivity policy's suspension."""
+    last = status.get("lastAction") or {}
+    return (
+        status.get("accountStatus") == SUSPENDED
+        and last.get("requestedBy") == POLICY_REQUESTER
+        and last.get("action") == "Suspend"
+        and last.get("result") == "Succeeded"
+    )
+
+
+def inactivity_condition(
+    inactivity: Inactivity,
+    status: Mapping[str, Any],
+    *,
+    by_policy: bool,
+    blocked: Blocked | None,
+    failed: ActionResult | None,
+) -> Condition:
+    """The inactivity policy's verdict on one account, apart from Ready: True while the policy
+    has selected it (warned, eligible, waiting, refused, suspended by it), False otherwise,
+    with the reason in one word (README, "License management")."""
+    mode = "Enforce" if inactivity.enforce else "Report"
+    explained = inactivity.explain()
+    if suspended_by_policy(status):
+        last = status.get("lastAction") or {}
+        return Condition(
+            INACTIVITY, True, "SuspendedForInactivity",
+            f"suspended by the inactivity policy at {last.get('time')}: {last.get('message')}",
+        )  # fmt: skip
+    if by_policy:
+        if failed is not None:
+            return Condition(
+                INACTIVITY, True, "SuspensionFailed",
+                f"{explained}: the policy's suspension failed ({failed.reason}); see Ready",
+            )  # fmt: skip
+        if blocked is not None:
+            verdict = policy_verdict(blocked)
+            if verdict is None:
+                return Condition(
+                    INACTIVITY, True, "SuspensionFailed",
+                    f"{explained}: the policy's suspension cannot go ({blocked.reason}); "
+                    "see Ready",
+                )  # fmt: skip
+            return Condition(INACTIVITY, True, verdict, f"{explained}: {blocked.message}")
+        return Condition(
+            INACTIVITY, True, "Suspending", f"{explained}: the policy suspends it (mode Enforce)"
+        )
+    if inactivity.refused is not None:
+        reason, why = inactivity.refused
+        return Condition(
+            INACTIVITY, True, refusal(reason),
+            f"{explained}, but the operator would refuse to suspend it ({reason}): {why}; "
+            "neither warned nor counted as reclaimable",
+        )  # fmt: skip
+    if inactivity.eligible:
+        return Condition(
+            INACTIVITY, True, "InactivityEligible",
+            f"{explained}: the policy (mode {mode}) would suspend it in mode Enforce",
+        )  # fmt: skip
+    if inactivity.warned and inactivity.warned_at is not None:
+        until = inactivity.suspend_from()
+        return Condition(
+            INACTIVITY, True, "InactivityWarning",
+            f"{inactivity.description}; the org warns after {inactivity.warn_after} days and "
+            f"suspends after {inactivity.threshold}: warned since "
+            f"{timestamp(inactivity.warned_at)}, "
+            + (
+                f"suspended no earlier than {timestamp(until)} unless active again"
+                if inactivity.enforce and until is not None
+                else f"mode {mode}: reported only"
+            ),
+        )  # fmt: skip
+    if inactivity.excluded is not None:
+        why = {
+            "Exempt": "exempt (spec.inactivity.exempt or exemptSelector of the org)",
+            "Protected": "listed in spec.suspension.protectedAccounts of the org",
+            "ExplicitIntent": "an AtlassianAccount states its desiredState: explicit intent "
+            "wins over the policy",
+        }.get(inactivity.excluded, inactivity.excluded)
+        if inactivity.kept_by_intent:
+            why = (
+                f"the org suspends after {inactivity.threshold} days; kept by intent: its "
+                "spec.desiredState: Active keeps it from the policy (remove the desiredState "
+                "to let the policy decide)"
+            )
+        return Condition(INACTIVITY, False, inactivity.excluded, f"{inactivity.description}; {why}")
+    if inactivity.days is None and inactivity.description.startswith("last activity"):
+        return Condition(
+            INACTIVITY, False, LAST_ACTIVE_UNREADABLE,
+            f"{inactivity.description}: the policy suspends nobody whose last activity it "
+            "cannot read",
+        )  # fmt: skip
+    if status.get("accountStatus") != ACTIVE:
+        return Condition(
+            INACTIVITY, False, "NotActive",
+            f"account is {status.get('accountStatus')}: the policy only suspends Active ones",
+        )  # fmt: skip
+    warns = (
+        f"warns after {inactivity.warn_after} days, " if inactivity.warn_after is not None else ""
+    )
+    return Condition(
+        INACTIVITY, False, "NotInactive",
+        f"{inactivity.description}; the org {warns}suspends after {inactivity.threshold} days",
+    )  # fmt: skip
 
 
 def was_observed(obs: Observation, previous: Mapping[str, Any]) -> bool:
@@ -175,6 +335,7 @@ def _conditions(
     org: str,
     defers_to: str | None,
     inactivity: Inactivity | None,
+    by_policy: bool = False,
 ) -> tuple[Condition, Condition]:
     if obs.user is None and obs.reason == IDENTITY_CHANGED:
         problem = obs.problem or "the account's email resolves to another Atlassian account"
@@ -203,14 +364,25 @@ def _conditions(
             "in Atlassian and cannot be re-enabled by this operator; restore it "
             "in admin.atlassian.com",
         )
+    synced = Condition(
+        SYNCED, True, "Synced", f"observed in the last complete listing of org {org}"
+    )
+    verdict = policy_verdict(blocked) if blocked is not None and by_policy else None
+    if blocked is not None and verdict is not None and desired is None:
+        # The inactivity policy waits or is refused: not a failure of this account, whose
+        # Inactivity condition says what the policy does about it.
+        shown = state or f"{fields.get('atlassianStatus')!r} in Atlassian"
+        message = (
+            f"observe only; account is {shown}; the inactivity policy would suspend it and "
+            f"{'is refused' if verdict.startswith('Refused') else 'waits'} ({blocked.reason}): "
+            "see the Inactivity condition"
+        )
+        return Condition(READY, True, "Observed", message), synced
     if blocked is not None:
         return (
             Condition(READY, False, blocked.reason, blocked.message),
             Condition(SYNCED, False, blocked.reason, blocked.message),
         )
-    synced = Condition(
-        SYNCED, True, "Synced", f"observed in the last complete listing of org {org}"
-    )
     if desired is None:
         shown = state or f"{fields.get('atlassianStatus')!r} in Atlassian"
         if defers_to:
@@ -219,12 +391,6 @@ def _conditions(
                 "desired state of this Atlassian account"
             )
             return Condition(READY, True, "DefersToAccount", message), synced
-        if inactivity is not None and inactivity.eligible:
-            message = (
-                f"observe only; account is {shown}; {inactivity.explain()}: the inactivity "
-                "policy (mode Report) would suspend it in mode Enforce"
-            )
-            return Condition(READY, True, "InactivityEligible", message), synced
         newest = newest_activity(obs.user) if obs.user is not None else None
         if isinstance(newest, UnreadableTime):
             # Said whether or not the org has an inactivity policy: a review of idle accounts
@@ -242,7 +408,13 @@ def _conditions(
             return Condition(READY, True, "Observed", message), synced
         return Condition(READY, True, "Observed", f"observe only; account is {shown}"), synced
     if state == str(desired):
-        return Condition(READY, True, "InDesiredState", f"account is {state}"), synced
+        message = f"account is {state}"
+        if inactivity is not None and inactivity.kept_by_intent:
+            message += (
+                f"; kept by intent, {inactivity.explain()}: spec.desiredState: Active keeps it "
+                "from the inactivity policy (remove the desiredState to let the policy decide)"
+            )
+        return Condition(READY, True, "InDesiredState", message), synced
     if desired is DesiredState.SUSPENDED and state == DEPROVISIONED:
         return (
             Condition(
@@ -276,11 +448,13 @@ def account_status(
     now: str,
     defers_to: str | None = None,
     inactivity: Inactivity | None = None,
+    by_policy: bool = False,
 ) -> dict[str, Any]:
     """The whole status the operator owns for one account (without lastSyncTime).
 
     `defers_to`: another AtlassianAccount that states the desired state of the same user, when
-    this one is observe-only. `inactivity`: where it stands under the org's inactivity policy.
+    this one is observe-only. `inactivity`: where it stands under the org's inactivity policy
+    (its Inactivity condition); `by_policy`: the decision is the policy's suspension.
     """
     previous = about(previous, observation.account_id)
     fields = {k: v for k, v in _observed_fields(observation, previous).items() if v is not None}
@@ -302,18 +476,23 @@ def account_status(
     if products and fields.get("accountStatus") == ACTIVE:
         fields["activeProducts"] = ", ".join(products)
     ready, synced = _conditions(
-        spec, observation, fields, decision, result, org, defers_to, inactivity
+        spec, observation, fields, decision, result, org, defers_to, inactivity, by_policy
     )
-    status: dict[str, Any] = {
-        **fields,
-        "observedGeneration": generation,
-        "conditions": render_conditions(
-            (ready, synced), previous.get("conditions"), generation, now
-        ),
-    }
+    status: dict[str, Any] = {**fields, "observedGeneration": generation}
     last = _last_action(decision, result, previous, generation, now)
     if last:
         status["lastAction"] = dict(last)
+    conditions = [ready, synced]
+    if inactivity is not None:
+        failed = result if result is not None and not result.succeeded else None
+        conditions.append(
+            inactivity_condition(
+                inactivity, status, by_policy=by_policy, blocked=decision.blocked, failed=failed
+            )
+        )
+    status["conditions"] = render_conditions(
+        conditions, previous.get("conditions"), generation, now
+    )
     return status
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ from atlassian_operator.core.brake import (
     default_threshold,
     verdict,
 )
-from atlassian_operator.core.conditions import READY, find
+from atlassian_operator.core.conditions import INACTIVITY, READY, find
 from atlassian_operator.core.decisions import Action, Blocked, Decision
 from atlassian_operator.core.inactivity import POLICY_REQUESTER
 from atlassian_operator.core.plan import (
@@ -87,6 +87,13 @@ class Evaluation:
     problem: tuple[str, str] | None = None  # (reason, message) when the account cannot be planned
     wants: Action | None = None  # the call it may make now, if the budget allows a suspension
     hold: bool = False  # keep the status as it is (a call in flight, a retry pending)
+
+
+def newly_warned(previous: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    """A warning period starts with this status: worth one InactivityWarning Event per crossing
+    (the start is kept in status, so a restarted operator does not warn again)."""
+    started = status.get("inactivityWarnedAt")
+    return bool(started) and started != previous.get("inactivityWarnedAt")
 
 
 class AccountSide(OwnerState):
@@ -185,6 +192,8 @@ class AccountSide(OwnerState):
                 if evaluation.wants is None:
                     self.budget.withdraw(head)
                     continue
+                if not self.budget.within_share(head, now):
+                    break  # the policy's share is used; only the policy's wait behind it
                 brake = self._brake(now)
                 if not brake.release:
                     break  # paused: nothing waiting goes until a person approves
@@ -328,9 +337,11 @@ class AccountSide(OwnerState):
                 "no usable API key yet",
                 None,
             )
-            evaluation.plan = AccountPlan(
-                observation,
-                Decision(
+            # Blocked, but where it stands under the inactivity policy is what its last
+            # listing showed: kept, so that the org's counts do not fall with the key.
+            evaluation.plan = replace(
+                plan,
+                decision=Decision(
                     blocked=Blocked(
                         reason,
                         f"AtlassianOrg {self.ref.name} cannot act: {message}",
@@ -372,12 +383,13 @@ class AccountSide(OwnerState):
             assert self.spec is not None
             decision = evaluation.plan.decision
             if evaluation.wants is not None and result is None:
-                decision = Decision(blocked=self._waits(evaluation.wants))
+                decision = Decision(blocked=self._waits(evaluation.wants, evaluation.name))
             observation = evaluation.plan.observation
             inputs = (
                 decision,
                 evaluation.plan.defers_to,
                 evaluation.plan.inactivity,
+                evaluation.plan.by_policy,
                 resource.generation,
                 self.spec.org_id,
                 observation.account_id,
@@ -408,6 +420,7 @@ class AccountSide(OwnerState):
                     now=now,
                     defers_to=evaluation.plan.defers_to,
                     inactivity=evaluation.plan.inactivity,
+                    by_policy=evaluation.plan.by_policy,
                 )
                 state.rendered = Rendered(observation.user, view, resource.spec, inputs, desired)
         desired = self._with_pending(state, view, desired, result)
@@ -416,6 +429,11 @@ class AccountSide(OwnerState):
         self._announce(state, desired, result)
         if evaluation.plan is not None and evaluation.plan.exemption_not_durable:
             self._warn_not_durable(state)
+        if newly_warned(view, desired):
+            self._event(
+                resource.ref, "Warning", "InactivityWarning",
+                str((find(desired.get("conditions"), INACTIVITY) or {}).get("message", "")),
+            )  # fmt: skip
 
     @staticmethod
     def _with_pending(
@@ -434,10 +452,23 @@ class AccountSide(OwnerState):
             return {k: v for k, v in desired.items() if k != "pendingAction"}  # settled
         return {**desired, "pendingAction": stale}
 
-    def _waits(self, action: Action) -> Blocked:
-        """Why a call that may be made waits: the brake on mass calls, or the budget."""
+    def _waits(self, action: Action, name: str) -> Blocked:
+        """Why a call that may be made waits: the brake on mass calls, the budget, or the
+        inactivity policy's share of it."""
         now = self._clock()
         assert self.spec is not None
+        policy = self.spec.inactivity
+        if policy is not None and not self.budget.within_share(name, now):
+            share = policy.share(self.spec.suspension.max_per_sync)
+            return Blocked(
+                "SuspensionBudgetExceeded",
+                f"the inactivity policy made {self.budget.share_spent(now)} suspensions for org "
+                f"{self.spec.org_id} in the last {self._interval():.0f}s, its share of the "
+                f"budget ({share}, spec.inactivity.maxPerSync of AtlassianOrg {self.ref.name}); "
+                "this one waits its turn, after every explicit offboarding (longest inactive "
+                f"first; {len(self.budget)} waiting)",
+                action,
+            )
         brake = self._brake_shown
         if brake is not None and brake.paused:
             return Blocked(

@@ -14,10 +14,9 @@ from typing import Any
 
 from atlassian_operator.atlassian import User
 from atlassian_operator.core.decisions import Action, Blocked
-from atlassian_operator.core.inactivity import POLICY_REQUESTER
 from atlassian_operator.core.plan import Rival
 from atlassian_operator.core.resources import AccountResource, AccountSpec, InvalidSpec
-from atlassian_operator.core.status import ActionResult
+from atlassian_operator.core.status import ActionResult, suspended_by_policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,19 +73,33 @@ class AccountState:
         return self.resource.ref.name
 
 
+#: The counts of status.inactivity, each a kind `inactivity_kinds` gives.
+INACTIVITY_COUNTS = (
+    "eligible", "eligibleBillable", "suspended", "warned", "refused", "refusedBillable",
+    "keptByIntent",
+)  # fmt: skip
+
+
 def inactivity_kinds(status: Mapping[str, Any]) -> frozenset[str]:
-    """What an account's status counts as under the inactivity policy."""
+    """What an account's status counts as under the inactivity policy: eligible only when the
+    operator would actually suspend it; warned while in the warning period (not eligible
+    yet); refused when the policy takes it up (past warnAfterDays, else suspendAfterDays) but
+    the operator would refuse (identity provider, admin, unmanaged, protected); keptByIntent
+    when its own desiredState: Active keeps it; suspended when the policy suspended it."""
     kinds = set()
     if status.get("inactivityEligible"):
         kinds.add("eligible")
         if status.get("billable"):
             kinds.add("eligibleBillable")
-    last = status.get("lastAction") or {}
-    if (
-        status.get("accountStatus") == "Suspended"
-        and last.get("requestedBy") == POLICY_REQUESTER
-        and last.get("result") == "Succeeded"
-    ):
+    elif status.get("inactivityWarnedAt"):
+        kinds.add("warned")  # in the warning period, not eligible yet
+    if status.get("inactivityRefused"):
+        kinds.add("refused")
+        if status.get("billable"):
+            kinds.add("refusedBillable")
+    if status.get("keptByIntent"):
+        kinds.add("keptByIntent")
+    if suspended_by_policy(status):
         kinds.add("suspended")
     return frozenset(kinds)
 
@@ -100,7 +113,7 @@ class AccountBook:
         self._retries: list[tuple[float, str]] = []  # (when, name), stale entries skipped
         self.readiness: Counter[tuple[str, str]] = Counter()  # (Ready, reason) -> accounts
         self.readiness_changed = False
-        self.inactivity: Counter[str] = Counter()  # eligible, eligibleBillable, suspended
+        self.inactivity: Counter[str] = Counter()  # the kinds of `inactivity_kinds`
         self.inactivity_changed = False
 
     def __len__(self) -> int:

@@ -7,6 +7,7 @@ import platform
 from collections import Counter as Tally
 from collections import defaultdict
 from collections.abc import Mapping
+from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
@@ -89,9 +90,19 @@ class Metrics:
         )
         self.inactivity_accounts = Gauge(
             "atlassian_operator_inactivity_accounts",
-            "AtlassianAccounts under the org's inactivity policy: eligible (for suspension), "
-            "eligible_billable (reclaimable seats), suspended (by the policy)",
+            "AtlassianAccounts under the org's inactivity policy: eligible (the operator would "
+            "suspend them), eligible_billable (reclaimable seats), suspended (by the policy), "
+            "warned (in the warning period of spec.inactivity.warnAfterDays, not eligible yet), "
+            "refused (taken up by the policy, but an identity provider's, an admin, unmanaged "
+            "or protected), refused_billable, kept_by_intent (idle, pinned desiredState Active)",
             [*labels, "state"],
+            registry=self.registry,
+        )
+        self.inactivity_as_of = Gauge(
+            "atlassian_operator_inactivity_as_of_timestamp_seconds",
+            "Unix time of the listing the inactivity counts come from: while syncs fail or the "
+            "API key is unusable the counts keep their last good values, and this ages",
+            labels,
             registry=self.registry,
         )
         self.unreadable_last_active = Gauge(
@@ -174,15 +185,22 @@ class Metrics:
         if seconds is not None:
             self._labels(self.sync_seconds, ref).observe(seconds)
 
-    def inactivity(self, ref: ObjectRef, counts: Mapping[str, int] | None) -> None:
-        """The policy's counts; None (no policy) drops the series."""
+    def inactivity(self, ref: ObjectRef, counts: Mapping[str, Any] | None) -> None:
+        """The policy's counts (status.inactivity) and their asOf; None (no policy) drops the
+        series."""
         for key, state in _INACTIVITY_STATES:
             labels = (ref.namespace, ref.name, state)
             if counts is None:
                 with contextlib.suppress(KeyError):
                     self.inactivity_accounts.remove(*labels)
             else:
-                self._labels(self.inactivity_accounts, ref, state).set(counts[key])
+                self._labels(self.inactivity_accounts, ref, state).set(counts.get(key, 0))
+        as_of = _unix_time(counts.get("asOf")) if counts is not None else None
+        if as_of is None:
+            with contextlib.suppress(KeyError):
+                self.inactivity_as_of.remove(ref.namespace, ref.name)
+        else:
+            self._labels(self.inactivity_as_of, ref).set(as_of)
 
     def unreadable_times(self, ref: ObjectRef, users: int) -> None:
         self._labels(self.unreadable_last_active, ref).set(users)
@@ -213,7 +231,21 @@ _INACTIVITY_STATES = (
     ("eligible", "eligible"),
     ("eligibleBillable", "eligible_billable"),
     ("suspended", "suspended"),
+    ("warned", "warned"),
+    ("refused", "refused"),
+    ("refusedBillable", "refused_billable"),
+    ("keptByIntent", "kept_by_intent"),
 )
+
+
+def _unix_time(text: object) -> float | None:
+    """An RFC 3339 time of a status (`2026-12-06T10:00:00Z`) as Unix time; None if unreadable."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _version_of(package: str) -> str:

@@ -30,7 +30,7 @@ from atlassian_operator.core.conditions import (
 )
 from atlassian_operator.core.directory import Directory
 from atlassian_operator.core.discovery import discovered_account, unclaimed_users
-from atlassian_operator.core.mapping import parse_time
+from atlassian_operator.core.mapping import parse_time, timestamp
 from atlassian_operator.core.reasons import DUPLICATE_ORG, is_configuration_error
 from atlassian_operator.core.resources import (
     ORG_KIND,
@@ -45,6 +45,7 @@ from atlassian_operator.core.snapshot import OrgSnapshot
 from atlassian_operator.core.status import org_status
 from atlassian_operator.reconcile import effects
 from atlassian_operator.reconcile.account_side import AccountSide
+from atlassian_operator.reconcile.accounts import INACTIVITY_COUNTS
 from atlassian_operator.reconcile.effects import Listing
 from atlassian_operator.reconcile.kube import ApiKey
 from atlassian_operator.reconcile.messages import (
@@ -100,7 +101,9 @@ class OrgSide(AccountSide):
                     self._inherited_directory = None  # and another org's people
                     self._considered = None  # an approval of another org's calls
                 self._budget_org = self.spec.org_id
-                self.budget.resize(self.spec.suspension.max_per_sync, self._interval())
+                limit, policy = self.spec.suspension.max_per_sync, self.spec.inactivity
+                share = policy.share(limit) if policy is not None else None
+                self.budget.resize(limit, self._interval(), share)
             except InvalidSpec as exc:
                 self.spec, self.spec_error = None, exc
             self._next_sync = self._clock()
@@ -644,11 +647,19 @@ class OrgSide(AccountSide):
             desired["inactivity"] = summary
         self._writes.want(ORG_KEY, self.ref, desired, self._status)
 
-    def _inactivity_summary(self) -> dict[str, int] | None:
+    def _inactivity_summary(self) -> dict[str, Any] | None:
+        """status.inactivity: the counts, and `asOf`, the time of the listing they come from.
+
+        A failed sync or an unusable key changes no account's standing (each keeps what its
+        last listing showed), so the counts keep their last good values; asOf says how old.
+        """
         if self.spec is None or self.spec.inactivity is None:
             return None
         counts = self.accounts.inactivity
-        return {k: counts[k] for k in ("eligible", "eligibleBillable", "suspended")}
+        summary: dict[str, Any] = {k: counts[k] for k in INACTIVITY_COUNTS}
+        if self.snapshot is not None:
+            summary["asOf"] = timestamp(self.snapshot.taken_at)
+        return summary
 
     def _brake_changed(self) -> None:
         """The brake as the account side last saw it: the org's status, condition, metric, and

@@ -22,6 +22,8 @@ from atlassian_operator.report.review import (
 )
 
 BUDGET_REASON = "SuspensionBudgetExceeded"
+#: The Inactivity reason of an account the policy selected that waits for the budget.
+POLICY_BUDGET_REASON = "WaitingForBudget"
 _HINTS = {
     "ProtectedAccount": "the org protects it: remove it from spec.suspension.protectedAccounts "
     "of the AtlassianOrg to allow a suspension",
@@ -32,6 +34,9 @@ _HINTS = {
     "ReactivationNotAllowed": "the org must set spec.suspension.allowReactivation: true",
     "InactivityEligible": "the org's inactivity policy finds it eligible; in mode Report "
     "that is all, in mode Enforce it is suspended within the budget",
+    "InactivityWarning": "the org's inactivity policy warns this person (spec.inactivity."
+    "warnAfterDays): using any product ends the warning; else it becomes eligible once the "
+    "warning period is over",
     "LastActiveUnreadable": "Atlassian sent a last-active time the operator cannot read: the "
     "inactivity policy leaves the account alone until a listing brings a readable one",
 }
@@ -187,7 +192,14 @@ def _verdict(review: AccessReview, account: AccountLine) -> list[str]:
         )
     if reason in _HINTS:
         lines.append(_HINTS[reason])
-    if reason == BUDGET_REASON:
+    verdict = account.inactivity_verdict
+    if verdict is not None:
+        lines.append(f"inactivity policy: {verdict} (the Inactivity condition)")
+        # A refusal (RefusedOrganizationAdmin) has the hint of what refuses it.
+        hint = _HINTS.get(verdict) or _HINTS.get(verdict.removeprefix("Refused"))
+        if hint is not None and verdict != reason:
+            lines.append(hint)
+    if reason == BUDGET_REASON or verdict == POLICY_BUDGET_REASON:
         lines.append(_place_in_line(review, account))
     if account.inactivity_eligible and reason != "InactivityEligible":
         mode = (account.org.inactivity_policy or {}).get("mode", "Report")
@@ -208,7 +220,10 @@ def _place_in_line(review: AccessReview, account: AccountLine) -> str:
     waiting = [
         a
         for a in review.accounts
-        if a.org.key == account.org.key and _ready(a).get("reason") == BUDGET_REASON
+        if a.org.key == account.org.key
+        and (
+            _ready(a).get("reason") == BUDGET_REASON or a.inactivity_verdict == POLICY_BUDGET_REASON
+        )
     ]
     # The operator's order: explicit suspensions first, oldest request first (the Ready
     # condition turned to this reason when the request began to wait); then the policy's,
@@ -257,6 +272,12 @@ def _inactivity_of(account: AccountLine) -> str:
     eligible = account.inactivity_eligible
     if eligible is not None:
         parts.append("eligible for suspension" if eligible else "not eligible")
+    if account.kept_by_intent:
+        parts.append(
+            "kept by intent: its spec pins desiredState Active, which keeps it from the policy"
+        )
+    if account.inactivity_refused:
+        parts.append(f"refused by the operator ({account.inactivity_refused}): not reclaimable")
     if account.first_observed:
         parts.append(f"first observed {account.first_observed}")
     if account.flags.exempt:

@@ -128,6 +128,10 @@ def _flag_words(account: AccountLine) -> list[str]:
     words = account.flags.words()
     if account.inactivity_eligible:
         words.append("eligible")
+    if account.inactivity_refused:
+        words.append("refused")
+    if account.kept_by_intent:
+        words.append("kept-by-intent")
     return words
 
 
@@ -150,6 +154,10 @@ _FLAG_TITLES = {
     "unmanaged": "outside the org's verified domains: no lifecycle call applies",
     "admin": "org or site admin",
     "eligible": "eligible for suspension under the org's inactivity policy",
+    "refused": "idle past the inactivity policy's threshold, but the operator would refuse to "
+    "suspend it (identity provider, admin, unmanaged or protected): not reclaimable",
+    "kept-by-intent": "idle past the inactivity policy's threshold, kept by its own "
+    "desiredState: Active",
 }
 
 

@@ -50,6 +50,12 @@ def flags_of(row: AccessRow) -> str:
     words = account.flags.words()
     if account.inactivity_eligible:
         words.append("eligible")
+    elif account.inactivity_verdict == "InactivityWarning":
+        words.append("warned")
+    if account.inactivity_refused:
+        words.append("refused")
+    if account.kept_by_intent:
+        words.append("kept-by-intent")
     return ",".join(words) or NONE
 
 

@@ -61,6 +61,7 @@ td.num { text-align:right; font-variant-numeric:tabular-nums; }
 .f-admin { color:var(--adm); background:var(--adm-bg); }
 .f-IdP, .f-unmanaged, .f-exempt { color:var(--off); background:var(--off-bg); }
 .f-eligible { color:var(--bad); background:var(--bad-bg); }
+.f-refused, .f-kept-by-intent { color:var(--warn); background:var(--warn-bg); }
 .prod { display:inline-block; margin:1px 6px 1px 0; white-space:nowrap; }
 .prod.gone { color:var(--muted); text-decoration:line-through; }
 .idle-long { color:var(--bad); font-weight:600; }

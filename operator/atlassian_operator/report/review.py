@@ -18,7 +18,7 @@ from typing import Any
 from atlassian_operator.atlassian import UnreadableTime
 from atlassian_operator.atlassian.v2_choices import ADMIN_ROLES
 from atlassian_operator.core.brake import approve_command
-from atlassian_operator.core.conditions import READY, SYNCED
+from atlassian_operator.core.conditions import INACTIVITY, READY, SYNCED
 from atlassian_operator.core.inactivity import (
     LabelSelector,
     SelectorError,
@@ -186,7 +186,33 @@ class OrgView:
             )
             if self.inactivity_as_of:
                 text += f" (as of {self.inactivity_as_of})"
+        if (caveat := self.stale()) is not None:
+            text += f" ({caveat})"
         return text
+
+    @property
+    def counted_at(self) -> str | None:
+        """When the listing the operator's counts come from was taken: status.inactivity.asOf,
+        else (no policy, or an operator that did not say) the last complete sync."""
+        return self.inactivity_as_of or str(self.status.get("lastSyncTime") or "") or None
+
+    def stale(self) -> str | None:
+        """Why what the operator shows of this org may be out of date: its last sync failed
+        (Synced or Ready False), so counts and statuses are those of the last complete listing.
+        None when the org is synced, or not in the cluster."""
+        if not self.found:
+            return None
+        for kind in (READY, SYNCED):
+            condition = self.condition(kind)
+            if condition is not None and condition.get("status") == "False":
+                when = self.counted_at
+                return (
+                    f"not current: the org's {kind} condition is False "
+                    f"({condition.get('reason') or 'no reason'}), so these are the counts of "
+                    + (f"the listing at {when}" if when else "its last complete listing")
+                    + f"; see kubectl describe aorg {self.name}"
+                )
+        return None
 
 
 def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
@@ -405,6 +431,23 @@ class AccountLine:
         return value if isinstance(value, bool) else None
 
     @property
+    def kept_by_intent(self) -> bool:
+        """Idle past the policy's threshold, kept by its own desiredState: Active."""
+        return self.status.get("keptByIntent") is True
+
+    @property
+    def inactivity_refused(self) -> str | None:
+        """Idle past the policy's threshold, but the operator would refuse to suspend it: why."""
+        value = self.status.get("inactivityRefused")
+        return str(value) if value else None
+
+    @property
+    def inactivity_verdict(self) -> str | None:
+        """The reason of the account's Inactivity condition: the policy's verdict on it."""
+        found = _condition(self.status, INACTIVITY)
+        return str(found.get("reason")) if found and found.get("reason") else None
+
+    @property
     def first_observed(self) -> str | None:
         return self.status.get("firstObserved") or None
 
@@ -495,6 +538,8 @@ class AccessRow:
             "identityProvider": a.flags.identity_provider,
             "unmanaged": a.flags.unmanaged,
             "admin": a.flags.admin,
+            "keptByIntent": a.kept_by_intent,
+            "inactivityRefused": a.inactivity_refused,
         }
 
 
@@ -506,7 +551,7 @@ COLUMNS = (
     "lastActionApprovalCount", "lastActionApprovalBy", "lastActionApprovalAt", "billable",
     "lastActive", "daysSinceActive", "inactiveDays", "inactivityEligible", "firstObserved",
     "product", "productStatus", "productLastActive", "protected", "exempt", "identityProvider",
-    "unmanaged", "admin",
+    "unmanaged", "admin", "keptByIntent", "inactivityRefused",
 )  # fmt: skip
 
 
@@ -554,8 +599,9 @@ class OrgSummary:
         return f"{self.covered} of {total} users of the org have an AtlassianAccount"
 
     def notes(self) -> list[str]:
-        """What a reviewer must not miss: a condition that is not True (with its message),
-        a review that covers only hand-made accounts, calls paused by the brake."""
+        """What a reviewer must not miss: a condition that is not True (with its message) and
+        that the counts are therefore not current, a review that covers only hand-made
+        accounts, calls paused by the brake."""
         org = self.org
         if not org.found:
             return []
@@ -564,6 +610,8 @@ class OrgSummary:
             c = org.condition(kind)
             if c is not None and c.get("status") != "True" and c.get("message"):
                 lines.append(f"{kind} {c.get('status')} ({c.get('reason')}): {c['message']}")
+        if (caveat := org.stale()) is not None:
+            lines.append(f"the counts and statuses shown are {caveat}")
         if not org.discovers_accounts:
             others = (org.users_total or 0) - self.covered
             rest = f", not the org's other {others} users" if others > 0 else ""
@@ -598,6 +646,7 @@ class OrgSummary:
             "ready": org.condition(READY),
             "synced": org.condition(SYNCED),
             "inactivityAsOf": org.inactivity_as_of,
+            "stale": org.stale(),
             "accountDiscovery": org.discovers_accounts if org.found else None,
             "coverage": {"usersWithAccount": self.covered, "users": org.users_total},
             "suspensionBrake": org.status.get("suspensionBrake"),
@@ -674,6 +723,8 @@ class AccessReview:
                 f"eligible under the org's inactivity policy "
                 f"(suspendAfterDays {policy.get('suspendAfterDays')})"
             )
+            if org.counted_at:
+                basis += f" as of the listing at {org.counted_at}"
         elif self.inactive_days is not None:
             reclaimable = sum(1 for a in billable if a.idle_for(self.inactive_days, self.as_of))
             basis = f"billable and inactive {self.inactive_days}+ days"
