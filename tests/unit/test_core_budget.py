@@ -98,6 +98,14 @@ def test_a_restored_call_counts_for_the_account_that_recorded_it() -> None:
     assert (len(made), budget.waiting_besides(made)) == (3, 0)
 
 
+def test_calls_of_one_second_restore_whether_or_not_a_record_names_their_account() -> None:
+    budget = SuspensionBudget(100, 300.0)
+
+    budget.restore([(5.0, "alice"), (5.0, None)], 10.0)  # make fuzz: this raised TypeError
+
+    assert budget.spent(10.0) == 2
+
+
 def test_recorded_calls_name_the_account_an_account_record_shows() -> None:
     at = [datetime(2026, 12, 6, 10, m, tzinfo=UTC) for m in range(4)]
 
