@@ -230,7 +230,7 @@ def main() -> int:
 
 
 PROTECTED_OFFBOARDING = """
-apiVersion: atlassian.operators.dev/v1alpha1
+apiVersion: atlassian.operators.dev/v1beta1
 kind: AtlassianAccount
 metadata:
   name: ada-admin
@@ -243,7 +243,7 @@ spec:
 
 
 IDP_OFFBOARDING = """
-apiVersion: atlassian.operators.dev/v1alpha1
+apiVersion: atlassian.operators.dev/v1beta1
 kind: AtlassianAccount
 metadata:
   name: idp-user

@@ -48,7 +48,7 @@ def observe_everyone(e2e: E2E) -> None:
     e2e.apply(
         [
             {
-                "apiVersion": "atlassian.operators.dev/v1alpha1",
+                "apiVersion": "atlassian.operators.dev/v1beta1",
                 "kind": "AtlassianAccount",
                 "metadata": {"name": name},
                 "spec": {"orgRef": {"name": "acme"}, "accountId": ident(name)},
@@ -147,7 +147,7 @@ def test_a_mass_revert_of_re_enables_pauses_too(e2e: E2E) -> None:
     e2e.apply(
         [
             {
-                "apiVersion": "atlassian.operators.dev/v1alpha1",
+                "apiVersion": "atlassian.operators.dev/v1beta1",
                 "kind": "AtlassianAccount",
                 "metadata": {"name": name},
                 "spec": {

@@ -67,7 +67,7 @@ def accounts(e2e: E2E) -> None:
             spec["desiredState"] = "Active"
         e2e.apply(
             {
-                "apiVersion": "atlassian.operators.dev/v1alpha1",
+                "apiVersion": "atlassian.operators.dev/v1beta1",
                 "kind": "AtlassianAccount",
                 "metadata": {
                     "name": name,

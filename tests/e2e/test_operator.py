@@ -124,11 +124,15 @@ def test_org_status_and_mapped_account_states(e2e: E2E) -> None:
         "EMAIL",
         "DESIRED",
         "STATUS",
+        "READY",
+        "REASON",
         "LAST-ACTIVE",
         "PRODUCTS",
-        "SYNCED",
         "AGE",
     ]
+    row = next(line.split() for line in table.splitlines() if line.startswith("alice "))
+    # READY and its reason without -o wide (DESIRED is blank: split() drops it)
+    assert row[3:5] == ["True", "Observed"], row
     assert not e2e.sim.requests("disable") and not e2e.sim.requests("enable")
 
 
@@ -487,7 +491,7 @@ def test_email_matching_nobody_and_unknown_org_say_what_to_fix(e2e: E2E) -> None
 )
 def test_schema_rejects_invalid_accounts(e2e: E2E, spec: dict, message: str) -> None:
     manifest = (
-        "apiVersion: atlassian.operators.dev/v1alpha1\nkind: AtlassianAccount\n"
+        "apiVersion: atlassian.operators.dev/v1beta1\nkind: AtlassianAccount\n"
         f"metadata: {{name: bad}}\nspec: {json.dumps(spec)}\n"
     )
     result = e2e.kube.kubectl("apply", "-f", "-", input=manifest, check=False)

@@ -41,7 +41,7 @@ def private(tmp_path: Path) -> Iterator[tuple[ControlPlane, Kube]]:
         kube.kubectl("apply", "-k", str(ROOT / "crds"), namespaced=False)
         kube.wait_for(
             lambda: kube.kubectl(
-                "get", "--raw", "/apis/atlassian.operators.dev/v1alpha1/atlassianaccounts",
+                "get", "--raw", "/apis/atlassian.operators.dev/v1beta1/atlassianaccounts",
                 check=False, namespaced=False,
             ).returncode == 0,
             60, "the CRDs served",

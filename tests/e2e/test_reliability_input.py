@@ -246,7 +246,7 @@ def test_schema_rejects(
     kube: Any, crds: None, kind: str, spec: dict[str, Any], message: str
 ) -> None:
     manifest = {
-        "apiVersion": "atlassian.operators.dev/v1alpha1",
+        "apiVersion": "atlassian.operators.dev/v1beta1",
         "kind": kind,
         "metadata": {"name": "bad"},
         "spec": spec,

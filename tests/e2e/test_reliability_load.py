@@ -94,7 +94,7 @@ def test_thousands_of_accounts_with_churn_stay_responsive_and_flat(kube: Any, cr
                 sim.update_user(account_id, **fields)
             bulk.custom.patch_namespaced_custom_object(
                 "atlassian.operators.dev",
-                "v1alpha1",
+                "v1beta1",
                 kube.namespace,
                 "atlassianorgs",
                 "acme",

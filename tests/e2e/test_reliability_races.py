@@ -115,7 +115,7 @@ def test_two_accounts_created_at_once_for_one_user_conflict_and_call_at_most_onc
     e2e.apply(
         [
             {
-                "apiVersion": "atlassian.operators.dev/v1alpha1",
+                "apiVersion": "atlassian.operators.dev/v1beta1",
                 "kind": "AtlassianAccount",
                 "metadata": {"name": name},
                 "spec": {"orgRef": {"name": "acme"}, **spec, "desiredState": "Suspended"},

@@ -94,7 +94,7 @@ class Org:
         self.started = time.time()
         bulk.patch_accounts(self.names, {"desiredState": "Suspended"})
         bulk.custom.patch_namespaced_custom_object(
-            "atlassian.operators.dev", "v1alpha1", self.e2e.kube.namespace, "atlassianorgs",
+            "atlassian.operators.dev", "v1beta1", self.e2e.kube.namespace, "atlassianorgs",
             self.signal, {"metadata": {"annotations": {SYNC_ANNOTATION: str(time.time_ns())}}},
         )  # fmt: skip
 

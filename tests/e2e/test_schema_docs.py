@@ -146,7 +146,7 @@ def org(interval: str | None) -> str:
         spec["syncInterval"] = interval
     return yaml.safe_dump(
         {
-            "apiVersion": "atlassian.operators.dev/v1alpha1",
+            "apiVersion": "atlassian.operators.dev/v1beta1",
             "kind": "AtlassianOrg",
             "metadata": {"name": "acme"},
             "spec": spec,

@@ -129,7 +129,7 @@ def test_last_action_names_who_asked(e2e: E2E) -> None:
         "patch", "aacct/by-patch", "--type=merge", "-p", '{"spec":{"desiredState":"Suspended"}}'
     )
     manifest = {
-        "apiVersion": "atlassian.operators.dev/v1alpha1",
+        "apiVersion": "atlassian.operators.dev/v1beta1",
         "kind": "AtlassianAccount",
         "metadata": {"name": "by-ssa"},
         "spec": {

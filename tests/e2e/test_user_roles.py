@@ -104,7 +104,7 @@ def assert_forbidden(proc: Any, user: str, verb: str, resource: str) -> None:
 def org(name: str, **suspension: Any) -> str:
     return json.dumps(
         {
-            "apiVersion": f"{GROUP}/v1alpha1",
+            "apiVersion": f"{GROUP}/v1beta1",
             "kind": "AtlassianOrg",
             "metadata": {"name": name},
             "spec": {
@@ -119,7 +119,7 @@ def org(name: str, **suspension: Any) -> str:
 def account(name: str, **spec: Any) -> str:
     return json.dumps(
         {
-            "apiVersion": f"{GROUP}/v1alpha1",
+            "apiVersion": f"{GROUP}/v1beta1",
             "kind": "AtlassianAccount",
             "metadata": {"name": name},
             "spec": {"orgRef": {"name": "acme"}, "email": f"{name}@acme.example", **spec},

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-GROUP, VERSION = "atlassian.operators.dev", "v1alpha1"
+GROUP, VERSION = "atlassian.operators.dev", "v1beta1"
 API_VERSION = f"{GROUP}/{VERSION}"
 AS_OF = "2026-12-02T09:00:00Z"
 XSS_NAME = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'

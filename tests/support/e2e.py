@@ -43,7 +43,7 @@ class E2E:
     def org_manifest(self, name: str = "acme", **spec: Any) -> dict[str, Any]:
         """An AtlassianOrg pointing at this test's simulator; `spec` overrides the defaults."""
         return {
-            "apiVersion": "atlassian.operators.dev/v1alpha1",
+            "apiVersion": "atlassian.operators.dev/v1beta1",
             "kind": "AtlassianOrg",
             "metadata": {"name": name},
             "spec": {
@@ -63,7 +63,7 @@ class E2E:
     def account(self, name: str, org: str = "acme", **spec: Any) -> None:
         self.apply(
             {
-                "apiVersion": "atlassian.operators.dev/v1alpha1",
+                "apiVersion": "atlassian.operators.dev/v1beta1",
                 "kind": "AtlassianAccount",
                 "metadata": {"name": name},
                 "spec": {"orgRef": {"name": org}, **spec},

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 from support.e2e import API_KEY
 from support.operator import OperatorProcess
 
-GROUP, VERSION = "atlassian.operators.dev", "v1alpha1"
+GROUP, VERSION = "atlassian.operators.dev", "v1beta1"
 ACCOUNTS, ORGS = "atlassianaccounts", "atlassianorgs"
 SYNC_ANNOTATION = f"{GROUP}/sync-requested"
 

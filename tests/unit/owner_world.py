@@ -363,7 +363,7 @@ class World:
         stored = self.kube.objects.get(("AtlassianOrg", self.name))
         kept = stored is not None and stored["metadata"]["uid"] == uid
         body = {
-            "apiVersion": "atlassian.operators.dev/v1alpha1",
+            "apiVersion": "atlassian.operators.dev/v1beta1",
             "kind": "AtlassianOrg",
             "metadata": {
                 "name": self.name, "namespace": self.namespace, "uid": uid,

@@ -378,7 +378,7 @@ def managed(manager: str, time: str | None, *spec_fields: str) -> dict[str, Any]
     entry: dict[str, Any] = {
         "manager": manager,
         "operation": "Apply",
-        "apiVersion": "atlassian.operators.dev/v1alpha1",
+        "apiVersion": "atlassian.operators.dev/v1beta1",
         "fieldsType": "FieldsV1",
         "fieldsV1": {"f:spec": {f: {} for f in spec_fields}},
     }

@@ -31,8 +31,12 @@ def crd(kind: str) -> dict[str, Any]:
     raise AssertionError(f"no CRD for {kind}")
 
 
+def version(kind: str, name: str = resources.VERSION) -> dict[str, Any]:
+    return next(v for v in crd(kind)["spec"]["versions"] if v["name"] == name)  # type: ignore[no-any-return]
+
+
 def schema(kind: str) -> dict[str, Any]:
-    return crd(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]  # type: ignore[no-any-return]
+    return version(kind)["schema"]["openAPIV3Schema"]  # type: ignore[no-any-return]
 
 
 def undeclared(value: Any, node: dict[str, Any], path: str = "") -> list[str]:
@@ -236,7 +240,7 @@ def test_every_spec_field_in_the_crd_is_read_by_the_operator(kind: str, reader: 
     [
         pytest.param(
             "AtlassianAccount",
-            ["Email", "Desired", "Status", "Last-Active", "Products", "Synced", "Age"],
+            ["Email", "Desired", "Status", "Ready", "Reason", "Last-Active", "Products", "Age"],
             id="accounts",
         ),
         pytest.param(
@@ -247,7 +251,7 @@ def test_every_spec_field_in_the_crd_is_read_by_the_operator(kind: str, reader: 
     ],
 )
 def test_printer_columns_answer_the_design_questions(kind: str, columns: list[str]) -> None:
-    printed = crd(kind)["spec"]["versions"][0]["additionalPrinterColumns"]
+    printed = version(kind)["additionalPrinterColumns"]
     assert [c["name"] for c in printed if not c.get("priority")] == columns
 
 
@@ -346,3 +350,21 @@ def test_cel_guard_pattern_and_operator_agree_on_what_a_duration_is() -> None:
         assert not all(re.search(g, text) for g in guards), text
         with pytest.raises(resources.InvalidSpec):
             resources.parse_duration(text)
+
+
+@pytest.mark.parametrize("kind", ["AtlassianOrg", "AtlassianAccount"])
+def test_v1beta1_is_stored_and_v1alpha1_is_the_same_api_deprecated(kind: str) -> None:
+    """conversion: None is only safe while the versions are the same API: the API server then
+    changes apiVersion and nothing else, so no field is ever lost between them."""
+    spec = crd(kind)["spec"]
+    assert spec["conversion"] == {"strategy": "None"}
+    assert resources.VERSION == "v1beta1"
+    assert [(v["name"], v["served"], v["storage"]) for v in spec["versions"]] == [
+        ("v1beta1", True, True),
+        ("v1alpha1", True, False),
+    ]
+    beta, alpha = spec["versions"]
+    assert alpha["deprecated"] is True and "v1beta1" in alpha["deprecationWarning"]
+    assert "deprecated" not in beta
+    same = ("schema", "subresources", "additionalPrinterColumns")
+    assert {k: alpha[k] for k in same} == {k: beta[k] for k in same}

@@ -12,7 +12,7 @@ from typing import Any
 from atlassian_operator.core.inactivity import InactivityPolicy, is_listed, listed_name
 
 GROUP = "atlassian.operators.dev"
-VERSION = "v1alpha1"
+VERSION = "v1beta1"
 API_VERSION = f"{GROUP}/{VERSION}"
 ORG_PLURAL = "atlassianorgs"
 ACCOUNT_PLURAL = "atlassianaccounts"
