@@ -204,7 +204,8 @@ def test_protected_account_is_never_suspended(e2e: E2E) -> None:
         "alice ProtectedAccount",
     )
     assert status["accountStatus"] == "Active"
-    assert condition(status, "Synced") == "False"
+    assert condition(status, "Stalled", "reason") == "ProtectedAccount"  # Flux fails at once
+    assert condition(status, "Synced") == "True"  # the listing is fresh; Ready says why not
     assert disables(e2e) == []
     assert [(ev["type"], ev["reason"]) for ev in e2e.events("alice")] == [
         ("Warning", "ProtectedAccount")
@@ -227,8 +228,8 @@ def test_budget_limits_suspensions_per_interval(e2e: E2E) -> None:
     e2e.kube.wait_for(
         lambda: (
             sum(
-                condition(e2e.status("aacct", f"leaver{i}"), "Synced", "reason")
-                in ("Synced", "SuspensionBudgetExceeded")
+                condition(e2e.status("aacct", f"leaver{i}"), "Ready", "reason")
+                in ("InDesiredState", "SuspensionBudgetExceeded")
                 for i in range(5)
             )
             == 5
@@ -284,10 +285,10 @@ def test_reactivation_only_when_the_org_allows_it(e2e: E2E) -> None:
     status = e2e.wait_status(
         "aacct",
         "bob",
-        lambda s: condition(s, "Synced", "reason") == "ReactivationNotAllowed",
+        lambda s: condition(s, "Ready", "reason") == "ReactivationNotAllowed",
         "ReactivationNotAllowed",
     )
-    assert condition(status, "Synced") == "False"
+    assert condition(status, "Stalled") == "True"
     assert e2e.sim.requests("enable") == []
 
     e2e.kube.kubectl(
@@ -327,7 +328,7 @@ def test_a_refusal_the_search_did_not_foresee_is_reported_not_retried(e2e: E2E) 
     status = e2e.wait_status(
         "aacct",
         "sam",
-        lambda s: condition(s, "Synced", "reason") == "ManagedByIdentityProvider",
+        lambda s: condition(s, "Ready", "reason") == "ManagedByIdentityProvider",
         "ManagedByIdentityProvider",
     )
     assert status["lastAction"]["result"] == "Failed"

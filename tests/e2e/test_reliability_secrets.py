@@ -41,11 +41,13 @@ def forms(secret: str) -> list[str]:
 
 
 def reason(e2e: E2E, kind: str, name: str, expected: str, timeout: float = 30) -> None:
+    """An org's failed listing shows on its Synced condition; an account's problem on Ready."""
+    type_ = "Synced" if kind == "aorg" else "Ready"
     e2e.wait_status(
         kind,
         name,
-        lambda s: condition(s, "Synced", "reason") == expected,
-        f"{kind}/{name} Synced reason {expected}",
+        lambda s: condition(s, type_, "reason") == expected,
+        f"{kind}/{name} {type_} reason {expected}",
         timeout,
     )
 

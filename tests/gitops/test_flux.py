@@ -210,63 +210,80 @@ def test_the_kustomization_is_not_ready_until_the_operator_has_acted(
         assert account(gitops, name)["status"]["accountStatus"] == "Suspended"
 
 
-def test_a_blocked_offboarding_keeps_the_kustomization_not_ready(gitops: GitOps) -> None:
+def test_a_waiting_offboarding_keeps_flux_waiting_and_a_stalled_one_fails_it_at_once(
+    gitops: GitOps,
+) -> None:
+    """kstatus's conditions: Reconciling (the budget's turn) is InProgress, so the Kustomization
+    waits until its timeout; Stalled (a protected account: only a person can change that) is
+    Failed, so it fails within one health poll, naming the account."""
     start(
         gitops,
         timeout="30s",
         suspension={"maxPerSync": 1, "protectedAccounts": ["admin@acme.example"]},
     )
-    for name in ("it-admin", "john-smith", "ravi-patel"):
+    for name in ("john-smith", "ravi-patel"):
         gitops.edit_yaml(
             f"atlassian/accounts/{name}.yaml",
             lambda doc: doc["spec"].update(desiredState="Suspended"),
         )
-    revision = gitops.fetch(gitops.repo.commit("Offboard the IT admin, John and Ravi"))
+    revision = gitops.fetch(gitops.repo.commit("Offboard John and Ravi"))
 
     failed = gitops.wait_kustomization(
         lambda k: (
             (k.get("status") or {}).get("lastAttemptedRevision") == revision
             and condition_of(k, "Ready").get("reason") == "HealthCheckFailed"
         ),
-        "the health check to fail on the blocked accounts",
+        "the health check to time out on the account waiting for the budget",
     )
     assert len(disables(gitops.sim)) == 1  # the budget: one per sync window
     suspended = "john-smith" if disables(gitops.sim, JOHN) else "ravi-patel"
-    waiting = {"john-smith", "ravi-patel"} - {suspended}
+    [waiting] = {"john-smith", "ravi-patel"} - {suspended}
     message = condition_of(failed, "Ready")["message"]
     ns = gitops.kube.namespace
-    for name in ("it-admin", *waiting):
-        assert f"AtlassianAccount/{ns}/{name} status: 'InProgress'" in message, message
+    assert "timeout waiting for" in message and "stalled" not in message, message
+    assert f"AtlassianAccount/{ns}/{waiting} status: 'InProgress'" in message, message
     assert f"AtlassianAccount/{ns}/{suspended}" not in message
     # Applied (Flux records lastAppliedRevision only once healthy), waiting on the operator.
-    assert failed["status"]["lastAttemptedRevision"] == revision
     assert failed["status"]["lastAppliedRevision"] != revision
-    assert account(gitops, "it-admin")["spec"]["desiredState"] == "Suspended"
+    blocked, done = account(gitops, waiting), account(gitops, suspended)
+    assert [condition_of(blocked, t).get("status") for t in ("Reconciling", "Stalled")] == [
+        "True",
+        "False",
+    ]
+    assert condition_of(blocked, "Reconciling")["reason"] == "SuspensionBudgetExceeded"
+    assert condition_of(blocked, "Synced")["status"] == "True"  # fresh data; Ready says why
 
-    admin, blocked, done = (account(gitops, n) for n in ("it-admin", *waiting, suspended))
-    assert condition_of(admin, "Ready")["reason"] == "ProtectedAccount"
-    assert condition_of(blocked, "Ready")["reason"] == "SuspensionBudgetExceeded"
-    assert health(admin, blocked, done) == [
+    gitops.edit_yaml(
+        "atlassian/accounts/it-admin.yaml",
+        lambda doc: doc["spec"].update(desiredState="Suspended"),
+    )
+    committed = time.monotonic()
+    revision = gitops.fetch(gitops.repo.commit("Offboard the IT admin"))
+    stalled = gitops.wait_kustomization(
+        lambda k: (
+            (k.get("status") or {}).get("lastAttemptedRevision") == revision
+            and condition_of(k, "Ready").get("reason") == "HealthCheckFailed"
+        ),
+        "the health check to fail on the protected account",
+    )
+    failed_after = time.monotonic() - committed
+    message = condition_of(stalled, "Ready")["message"]
+    assert "failed early due to stalled resources" in message, message
+    assert f"AtlassianAccount/{ns}/it-admin status: 'Failed'" in message, message
+    admin = account(gitops, "it-admin")
+    assert condition_of(admin, "Stalled")["status"] == "True"
+    assert condition_of(admin, "Stalled")["reason"] == "ProtectedAccount"
+    assert health(admin, account(gitops, waiting), account(gitops, suspended)) == [
         ("Degraded", "ProtectedAccount"),
         ("Progressing", "SuspensionBudgetExceeded"),
         ("Healthy", "InDesiredState"),
     ]
-    # The next reconciliation fails the same way: the block is not forgotten.
-    token = gitops.request_reconcile(
-        "kustomization.kustomize.toolkit.fluxcd.io", "atlassian-accounts"
-    )
-    again = gitops.wait_kustomization(
-        lambda k: (
-            (k.get("status") or {}).get("lastHandledReconcileAt") == token
-            and condition_of(k, "Ready").get("reason") == "HealthCheckFailed"
-        ),
-        "a second failed health check",
-    )
-    assert f"AtlassianAccount/{ns}/it-admin" in condition_of(again, "Ready")["message"]
+    print(f"stalled: the Kustomization failed {failed_after:.1f}s after the commit")
     assert (
         len(disables(gitops.sim)) == 1
         and gitops.sim.user(ADMIN)["user"]["account_status"] == "active"
     )
+    assert done["status"]["accountStatus"] == "Suspended"
 
 
 def test_an_offboarding_past_the_brake_waits_for_an_approval_flux_leaves_alone(

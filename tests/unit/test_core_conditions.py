@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from atlassian_operator.core.conditions import READY, SYNCED, Condition, find, render_conditions
+from atlassian_operator.core.conditions import (
+    READY,
+    RECONCILING,
+    STALLED,
+    STALLED_REASONS,
+    SYNCED,
+    Condition,
+    find,
+    progress,
+    render_conditions,
+)
 
 EARLIER = "2024-06-01T12:00:00Z"
 NOW = "2024-06-01T12:05:00Z"
@@ -94,3 +106,40 @@ def test_find_returns_the_condition_of_a_type() -> None:
     assert find(conditions, SYNCED) == conditions[1]
     assert find(conditions, "Other") is None
     assert find(None, READY) is None
+
+
+def test_the_readme_lists_exactly_the_reasons_that_stall() -> None:
+    """What a person reads as "waits for me" and what kstatus reads as Failed are one list."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    listed = re.search(r"<!-- stalled-reasons -->(.*?)<!-- /stalled-reasons -->", readme, re.S)
+    assert listed is not None
+    assert set(re.findall(r"`(\w+)`", listed.group(1))) == STALLED_REASONS
+
+
+@pytest.mark.parametrize(
+    ("ready", "pending", "reconciling", "stalled"),
+    [
+        pytest.param(("True", "InDesiredState"), None, "False", "False", id="ready"),
+        pytest.param(("False", "ProtectedAccount"), None, "False", "True", id="refused"),
+        pytest.param(("False", "SuspensionBudgetExceeded"), None, "True", "False", id="waits"),
+        pytest.param(("False", "SomeNewReason"), None, "True", "False", id="unknown-waits"),
+        pytest.param(("True", "Observed"), {"action": "Suspend"}, "True", "False", id="in-flight"),
+        pytest.param(
+            ("False", "ProtectedAccount"), {"action": "Suspend"}, "True", "False",
+            id="in-flight-before-stall",
+        ),
+    ],
+)  # fmt: skip
+def test_reconciling_and_stalled_follow_ready_and_the_recorded_call(
+    ready: tuple[str, str], pending: dict[str, Any] | None, reconciling: str, stalled: str
+) -> None:
+    status: dict[str, Any] = {"conditions": [rendered(ready[0], ready[1])]}
+    if pending:
+        status["pendingAction"] = pending
+    derived = progress(status)
+    assert derived is not None
+    assert {c.type: "True" if c.status else "False" for c in derived} == {
+        RECONCILING: reconciling,
+        STALLED: stalled,
+    }
+    assert progress({"conditions": []}) is None  # kstatus reads observedGeneration until then

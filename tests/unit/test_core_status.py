@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from atlassian_operator.atlassian import User
-from atlassian_operator.core.conditions import READY, SYNCED, find
+from atlassian_operator.core.conditions import (
+    READY,
+    RECONCILING,
+    STALLED,
+    SYNCED,
+    find,
+    with_progress,
+)
 from atlassian_operator.core.decisions import Action, Blocked, Decision, decide_account
 from atlassian_operator.core.resources import AccountSpec, DesiredState, SuspensionPolicy
 from atlassian_operator.core.snapshot import Observation
@@ -134,7 +141,23 @@ def test_an_observed_user_shows_everything_kubectl_get_needs() -> None:
                 "type": "Synced",
                 "status": "True",
                 "reason": "Synced",
-                "message": "observed in the last complete listing of org acme",
+                "message": "from a complete listing of org acme within two sync intervals",
+                "observedGeneration": 1,
+                "lastTransitionTime": T0,
+            },
+            {
+                "type": "Reconciling",
+                "status": "False",
+                "reason": "Idle",
+                "message": "nothing is in progress",
+                "observedGeneration": 1,
+                "lastTransitionTime": T0,
+            },
+            {
+                "type": "Stalled",
+                "status": "False",
+                "reason": "NotStalled",
+                "message": "nothing waits for a person",
                 "observedGeneration": 1,
                 "lastTransitionTime": T0,
             },
@@ -311,7 +334,8 @@ def test_an_identity_change_is_not_ready_and_keeps_what_was_observed(
     after = render(identity_changed(), desired=desired, previous=before, now=T1)
 
     assert condition(after, READY) == ("False", "IdentityChanged", IDENTITY_PROBLEM)
-    assert condition(after, SYNCED) == ("False", "IdentityChanged", IDENTITY_PROBLEM)
+    assert condition(after, SYNCED)[0] == "True"  # the listing is current: the email moved
+    assert condition(after, STALLED) == ("True", "IdentityChanged", IDENTITY_PROBLEM)
     observed = {k: v for k, v in before.items() if k not in ("conditions", "observedGeneration")}
     assert {k: v for k, v in after.items() if k in observed} == observed
     assert after.keys() - {"conditions", "observedGeneration"} == observed.keys()
@@ -431,7 +455,8 @@ def test_a_user_never_observed_is_account_not_found(previous: dict[str, Any]) ->
     status = render(Observation(None, ACCOUNT_ID, problem), previous=previous)
 
     assert condition(status, READY) == ("False", "AccountNotFound", problem)
-    assert condition(status, SYNCED) == ("False", "AccountNotFound", problem)
+    assert condition(status, SYNCED)[0] == "True"  # a current listing, without the user
+    assert condition(status, STALLED) == ("True", "AccountNotFound", problem)
     assert "accountStatus" not in status
     assert "atlassianStatus" not in status
     assert status["accountId"] == ACCOUNT_ID
@@ -492,14 +517,74 @@ def test_a_problem_before_anything_was_observed_names_the_account_from_its_spec(
         pytest.param(Blocked("DryRun", "dry run: would suspend", Action.SUSPEND), id="dry-run"),
     ],
 )
-def test_a_blocked_action_shows_its_reason_on_both_conditions(blocked: Blocked) -> None:
+def test_a_blocked_action_shows_its_reason_on_ready_and_stalled_or_reconciling(
+    blocked: Blocked,
+) -> None:
+    """kstatus reads Stalled as Failed and Reconciling as InProgress: a Flux Kustomization fails
+    at once on a refusal only a person can lift, and keeps waiting on the budget."""
     status = render(
         seen(user()), desired=DesiredState.SUSPENDED, decision=Decision(blocked=blocked)
     )
 
     assert condition(status, READY) == ("False", blocked.reason, blocked.message)
-    assert condition(status, SYNCED) == ("False", blocked.reason, blocked.message)
+    assert condition(status, SYNCED)[0] == "True"  # the data is current; Ready says what waits
+    waits_for_a_person = blocked.reason != "SuspensionBudgetExceeded"
+    assert condition(status, STALLED) == (
+        ("True", blocked.reason, blocked.message)
+        if waits_for_a_person
+        else ("False", "NotStalled", "nothing waits for a person")
+    )
+    assert condition(status, RECONCILING) == (
+        ("False", "Idle", "nothing is in progress")
+        if waits_for_a_person
+        else ("True", blocked.reason, blocked.message)
+    )
     assert status["accountStatus"] == "Active"
+
+
+def test_synced_turns_false_when_the_orgs_listings_have_failed_for_two_intervals() -> None:
+    """SYNCED has one meaning: the status comes from a recent complete listing. An outage turns
+    it False (with why) while Ready keeps what the last listing showed."""
+    fresh = render(seen(user()))
+    stale = account_status(
+        spec=spec(None),
+        generation=1,
+        observation=seen(user()),
+        decision=Decision(),
+        result=None,
+        previous=fresh,
+        org=ORG,
+        now=T1,
+        stale="the last complete listing of org acme was at T0, more than two sync intervals ago",
+    )
+
+    assert condition(stale, SYNCED) == (
+        "False",
+        "StaleListing",
+        "the last complete listing of org acme was at T0, more than two sync intervals ago",
+    )
+    assert condition(stale, READY)[:2] == ("True", "Observed")
+    assert condition(stale, STALLED)[0] == condition(stale, RECONCILING)[0] == "False"
+
+
+def test_a_recorded_call_is_reconciling_until_it_is_settled() -> None:
+    status = render(
+        seen(user()),
+        desired=DesiredState.SUSPENDED,
+        decision=Decision(blocked=Blocked("SuspensionBudgetExceeded", "waits", Action.SUSPEND)),
+    )
+    pending = {"action": "Suspend", "accountId": ACCOUNT_ID, "time": T1}
+
+    recorded = with_progress({**status, "pendingAction": pending}, status, T1)
+
+    assert condition(recorded, RECONCILING) == (
+        "True",
+        "LifecycleCallInFlight",
+        f"the suspend of {ACCOUNT_ID} was recorded at {T1} and is being sent; a complete "
+        "listing confirms it",
+    )
+    assert condition(recorded, STALLED)[0] == "False"
+    assert with_progress(recorded, recorded, T1) is recorded  # derived once, not copied again
 
 
 def test_a_failed_action_is_recorded_and_makes_the_account_not_ready() -> None:
@@ -528,8 +613,8 @@ def test_a_failed_action_is_recorded_and_makes_the_account_not_ready() -> None:
         "ManagedByIdentityProvider",
         "the account is managed by SCIM",
     )
-    assert condition(status, SYNCED) == (
-        "False",
+    assert condition(status, STALLED) == (
+        "True",
         "ManagedByIdentityProvider",
         "the account is managed by SCIM",
     )

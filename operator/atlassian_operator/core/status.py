@@ -13,6 +13,7 @@ from atlassian_operator.core.conditions import (
     SYNCED,
     Condition,
     render_conditions,
+    with_progress,
 )
 from atlassian_operator.core.decisions import Action, Blocked, Decision
 from atlassian_operator.core.directory import IDENTITY_PROVIDER
@@ -76,6 +77,8 @@ IDENTITY_CHANGED = "IdentityChanged"
 #: Ready reason of an observe-only account whose last activity Atlassian sent unreadably.
 LAST_ACTIVE_UNREADABLE = "LastActiveUnreadable"
 INTERNAL_ERROR = "InternalError"
+#: Synced=False on an account: its org has not listed completely for two sync intervals.
+STALE_LISTING = "StaleListing"
 _OBSERVED_KEYS = (
     "accountId",
     "pinnedFrom",
@@ -326,7 +329,7 @@ def _last_action(
     return last
 
 
-def _conditions(
+def _ready(
     spec: AccountSpec,
     obs: Observation,
     fields: Mapping[str, Any],
@@ -336,24 +339,16 @@ def _conditions(
     defers_to: str | None,
     inactivity: Inactivity | None,
     by_policy: bool = False,
-) -> tuple[Condition, Condition]:
+) -> Condition:
+    """The account's Ready condition: is it observed and in its desired state, and if not, why."""
     if obs.user is None and obs.reason == IDENTITY_CHANGED:
         problem = obs.problem or "the account's email resolves to another Atlassian account"
-        return (
-            Condition(READY, False, IDENTITY_CHANGED, problem),
-            Condition(SYNCED, False, IDENTITY_CHANGED, problem),
-        )
+        return Condition(READY, False, IDENTITY_CHANGED, problem)
     if obs.user is None and "atlassianStatus" not in fields:
         problem = obs.problem or f"account not found in org {org}"
-        return (
-            Condition(READY, False, "AccountNotFound", problem),
-            Condition(SYNCED, False, "AccountNotFound", problem),
-        )
+        return Condition(READY, False, "AccountNotFound", problem)
     if result is not None and not result.succeeded:
-        return (
-            Condition(READY, False, result.reason, result.message),
-            Condition(SYNCED, False, result.reason, result.message),
-        )
+        return Condition(READY, False, result.reason, result.message)
     state = fields.get("accountStatus")
     desired = spec.desired_state
     blocked = decision.blocked
@@ -364,9 +359,6 @@ def _conditions(
             "in Atlassian and cannot be re-enabled by this operator; restore it "
             "in admin.atlassian.com",
         )
-    synced = Condition(
-        SYNCED, True, "Synced", f"observed in the last complete listing of org {org}"
-    )
     verdict = policy_verdict(blocked) if blocked is not None and by_policy else None
     if blocked is not None and verdict is not None and desired is None:
         # The inactivity policy waits or is refused: not a failure of this account, whose
@@ -377,12 +369,9 @@ def _conditions(
             f"{'is refused' if verdict.startswith('Refused') else 'waits'} ({blocked.reason}): "
             "see the Inactivity condition"
         )
-        return Condition(READY, True, "Observed", message), synced
+        return Condition(READY, True, "Observed", message)
     if blocked is not None:
-        return (
-            Condition(READY, False, blocked.reason, blocked.message),
-            Condition(SYNCED, False, blocked.reason, blocked.message),
-        )
+        return Condition(READY, False, blocked.reason, blocked.message)
     if desired is None:
         shown = state or f"{fields.get('atlassianStatus')!r} in Atlassian"
         if defers_to:
@@ -390,7 +379,7 @@ def _conditions(
                 f"observe only; account is {shown}; AtlassianAccount {defers_to} states the "
                 "desired state of this Atlassian account"
             )
-            return Condition(READY, True, "DefersToAccount", message), synced
+            return Condition(READY, True, "DefersToAccount", message)
         newest = newest_activity(obs.user) if obs.user is not None else None
         if isinstance(newest, UnreadableTime):
             # Said whether or not the org has an inactivity policy: a review of idle accounts
@@ -399,14 +388,14 @@ def _conditions(
                 f"observe only; account is {shown}; last activity unreadable ({newest}): "
                 "the inactivity policy suspends nobody whose last activity it cannot read"
             )
-            return Condition(READY, True, LAST_ACTIVE_UNREADABLE, message), synced
+            return Condition(READY, True, LAST_ACTIVE_UNREADABLE, message)
         if obs.facts is not None and obs.facts.unmanaged:
             message = (
                 f"observe only; account is {shown}; unmanaged account (its email domain is not "
                 "verified by the org): lifecycle calls do not apply to it"
             )
-            return Condition(READY, True, "Observed", message), synced
-        return Condition(READY, True, "Observed", f"observe only; account is {shown}"), synced
+            return Condition(READY, True, "Observed", message)
+        return Condition(READY, True, "Observed", f"observe only; account is {shown}")
     if state == str(desired):
         message = f"account is {state}"
         if inactivity is not None and inactivity.kept_by_intent:
@@ -414,25 +403,26 @@ def _conditions(
                 f"; kept by intent, {inactivity.explain()}: spec.desiredState: Active keeps it "
                 "from the inactivity policy (remove the desiredState to let the policy decide)"
             )
-        return Condition(READY, True, "InDesiredState", message), synced
+        return Condition(READY, True, "InDesiredState", message)
     if desired is DesiredState.SUSPENDED and state == DEPROVISIONED:
-        return (
-            Condition(
-                READY,
-                True,
-                "Deprovisioned",
-                "account is deprovisioned: it has no access and is not billed",
-            ),
-            synced,
-        )
-    return (
-        Condition(
-            READY,
-            False,
-            "Unknown",
-            f"Atlassian status {fields.get('atlassianStatus')!r} is not one this operator knows",
-        ),
-        synced,
+        message = "account is deprovisioned: it has no access and is not billed"
+        return Condition(READY, True, "Deprovisioned", message)
+    return Condition(
+        READY,
+        False,
+        "Unknown",
+        f"Atlassian status {fields.get('atlassianStatus')!r} is not one this operator knows",
+    )
+
+
+def synced_condition(org: str, stale: str | None) -> Condition:
+    """Synced has one meaning for an account: what its status shows comes from a listing of its
+    org that succeeded within two sync intervals (`stale` says otherwise, and why). A waiting,
+    refused or failed action is Ready's to say, not Synced's."""
+    if stale is not None:
+        return Condition(SYNCED, False, STALE_LISTING, stale)
+    return Condition(
+        SYNCED, True, "Synced", f"from a complete listing of org {org} within two sync intervals"
     )
 
 
@@ -449,12 +439,14 @@ def account_status(
     defers_to: str | None = None,
     inactivity: Inactivity | None = None,
     by_policy: bool = False,
+    stale: str | None = None,
 ) -> dict[str, Any]:
     """The whole status the operator owns for one account (without lastSyncTime).
 
     `defers_to`: another AtlassianAccount that states the desired state of the same user, when
     this one is observe-only. `inactivity`: where it stands under the org's inactivity policy
-    (its Inactivity condition); `by_policy`: the decision is the policy's suspension.
+    (its Inactivity condition); `by_policy`: the decision is the policy's suspension. `stale`:
+    why the org's last complete listing is too old to call this status current (Synced).
     """
     previous = about(previous, observation.account_id)
     fields = {k: v for k, v in _observed_fields(observation, previous).items() if v is not None}
@@ -475,14 +467,14 @@ def account_status(
     ]
     if products and fields.get("accountStatus") == ACTIVE:
         fields["activeProducts"] = ", ".join(products)
-    ready, synced = _conditions(
+    ready = _ready(
         spec, observation, fields, decision, result, org, defers_to, inactivity, by_policy
     )
     status: dict[str, Any] = {**fields, "observedGeneration": generation}
     last = _last_action(decision, result, previous, generation, now)
     if last:
         status["lastAction"] = dict(last)
-    conditions = [ready, synced]
+    conditions = [ready, synced_condition(org, stale)]
     if inactivity is not None:
         failed = result if result is not None and not result.succeeded else None
         conditions.append(
@@ -493,7 +485,7 @@ def account_status(
     status["conditions"] = render_conditions(
         conditions, previous.get("conditions"), generation, now
     )
-    return status
+    return with_progress(status, previous, now)
 
 
 def org_status(
@@ -556,12 +548,13 @@ def problem_status(
         named = {"accountId": spec.account_id, "email": spec.email}
         if spec.account_id and "accountId" not in previous:
             named["pinnedFrom"] = spec_identity(spec)  # the ID is the spec's own
-    return {
+    status = {
         **{k: v for k, v in named.items() if v},
         **previous,
         "observedGeneration": generation,
         "conditions": render_conditions(conditions, previous.get("conditions"), generation, now),
     }
+    return with_progress(status, previous, now)
 
 
 def internal_error_status(
@@ -577,11 +570,12 @@ def internal_error_status(
         Condition(READY, False, INTERNAL_ERROR, message),
         Condition(SYNCED, False, INTERNAL_ERROR, message),
     )
-    return {
+    status = {
         **stored,
         "observedGeneration": generation,
         "conditions": render_conditions(conditions, None, generation, now),
     }
+    return with_progress(status, {}, now)
 
 
 def status_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from atlassian_operator.core.brake import (
 from atlassian_operator.core.conditions import INACTIVITY, READY, find
 from atlassian_operator.core.decisions import Action, Blocked, Decision
 from atlassian_operator.core.inactivity import POLICY_REQUESTER
+from atlassian_operator.core.mapping import timestamp
 from atlassian_operator.core.plan import (
     EXEMPTION_NOT_DURABLE,
     AccountPlan,
@@ -385,8 +386,10 @@ class AccountSide(OwnerState):
             if evaluation.wants is not None and result is None:
                 decision = Decision(blocked=self._waits(evaluation.wants, evaluation.name))
             observation = evaluation.plan.observation
+            stale = self._stale()
             inputs = (
                 decision,
+                stale,
                 evaluation.plan.defers_to,
                 evaluation.plan.inactivity,
                 evaluation.plan.by_policy,
@@ -421,6 +424,7 @@ class AccountSide(OwnerState):
                     defers_to=evaluation.plan.defers_to,
                     inactivity=evaluation.plan.inactivity,
                     by_policy=evaluation.plan.by_policy,
+                    stale=stale,
                 )
                 state.rendered = Rendered(observation.user, view, resource.spec, inputs, desired)
         desired = self._with_pending(state, view, desired, result)
@@ -434,6 +438,24 @@ class AccountSide(OwnerState):
                 resource.ref, "Warning", "InactivityWarning",
                 str((find(desired.get("conditions"), INACTIVITY) or {}).get("message", "")),
             )  # fmt: skip
+
+    def _stale(self) -> str | None:
+        """Why the accounts' statuses are no longer current (Synced=False): the org's listings
+        have failed for more than two sync intervals; None while the last good one is recent.
+        Worded without the failure, so that accounts are written once when it turns, not at
+        every failed listing (the org's Synced condition says what fails)."""
+        snapshot = self.snapshot
+        if snapshot is None or self._failure is None or self.spec is None:
+            return None
+        window = 2 * self._interval()
+        if (datetime.now(UTC) - snapshot.taken_at).total_seconds() <= window:
+            return None
+        return (
+            f"the last complete listing of org {self.spec.org_id} was at "
+            f"{timestamp(snapshot.taken_at)}, more than two sync intervals ({window:.0f}s) ago; "
+            f"what this status shows may have changed since (AtlassianOrg {self.ref.name}'s "
+            "Synced condition says why its listings fail)"
+        )
 
     @staticmethod
     def _with_pending(

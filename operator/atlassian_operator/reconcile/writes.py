@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from atlassian_operator.core.conditions import with_progress
+from atlassian_operator.core.mapping import timestamp
 from atlassian_operator.core.resources import ObjectRef
 from atlassian_operator.core.status import status_patch
 
@@ -36,7 +39,10 @@ class StatusWrites:
     def want(
         self, key: str, ref: ObjectRef, desired: dict[str, Any], stored: Mapping[str, Any]
     ) -> None:
+        """Store `desired` (with its Reconciling and Stalled, derived here for every status)."""
         latest = self.latest(key)
+        now = timestamp(datetime.now(UTC)) or ""
+        desired = with_progress(desired, stored if latest is None else latest, now)
         if latest is not None:
             if latest == desired:
                 return
