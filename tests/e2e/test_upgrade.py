@@ -72,12 +72,9 @@ class Cluster:
         return proc
 
     def apply_crds(self, docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
-        """Server-side apply, as the README says (a CRD is too large for the annotation of a
-        client-side apply); the discovery cache goes with the old CRDs."""
-        proc = self.kubectl(
-            "apply", "--server-side", "--force-conflicts", "-f", "-",
-            input=yaml.safe_dump_all(docs), check=False,
-        )  # fmt: skip
+        """`kubectl apply`, as the README's "Upgrading" does; the discovery cache goes with
+        the CRDs it described."""
+        proc = self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs), check=False)
         shutil.rmtree(self.cache, ignore_errors=True)
         return proc
 
