@@ -114,6 +114,35 @@ class Cluster:
         return proc
 
 
+def migrator_without_crd_status(cluster: Cluster, kube: Kube, path: Path) -> Path:
+    """A kubeconfig for someone who may list and patch both kinds and read CRDs, but not
+    patch customresourcedefinitions/status."""
+    rules = [
+        {"apiGroups": [GROUP], "resources": ["atlassianorgs", "atlassianaccounts"],
+         "verbs": ["get", "list", "patch"]},
+        {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
+         "verbs": ["get"]},
+    ]  # fmt: skip
+    subject = {"kind": "ServiceAccount", "name": "migrator", "namespace": kube.namespace}
+    ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "migrator"}
+    kube.kubectl("create", "serviceaccount", "migrator")
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": "migrator"}, "rules": rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": "migrator"}, "roleRef": ref, "subjects": [subject]},
+    ]))  # fmt: skip
+    token = kube.kubectl("create", "token", "migrator", "--duration=1h").stdout.strip()
+    admin = json.loads(cluster.kubectl("config", "view", "--raw", "--minify", "-o", "json").stdout)
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "migrator",
+        "clusters": [{"name": "cp", "cluster": admin["clusters"][0]["cluster"]}],
+        "users": [{"name": "migrator", "user": {"token": token}}],
+        "contexts": [{"name": "migrator", "context": {"cluster": "cp", "user": "migrator"}}],
+    }))  # fmt: skip
+    return path
+
+
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
@@ -287,6 +316,14 @@ def test_upgrade_from_v1alpha1_keeps_every_object_acted_on_and_lets_v1alpha1_go(
                          if v == ALPHA]  # fmt: skip
             assert "elsewhere/ann" in still_old  # nobody wrote it since 0.1.0
             old_orgs = [k for k, v in cluster.stored_in_etcd("atlassianorgs").items() if v == ALPHA]
+
+            # ---- migrate-storage: refused without the CRD status permission, saying which
+            limited = migrator_without_crd_status(cluster, kube, tmp_path / "migrator.kubeconfig")
+            denied = cluster.migrate_storage("--dry-run", f"--kubeconfig={limited}")
+            print(f"$ kubectl atlassian migrate-storage --dry-run (no CRD status rights)\n"
+                  f"{denied.stdout}{denied.stderr}")  # fmt: skip
+            assert denied.returncode == 1
+            assert "needs RBAC patch on customresourcedefinitions/status" in denied.stderr
 
             # ---- migrate-storage: first what it would do, then do it
             dry = cluster.migrate_storage("--dry-run")
