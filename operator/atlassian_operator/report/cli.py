@@ -1,5 +1,6 @@
 """The command line of `kubectl atlassian` (the `kubectl-atlassian` plugin): report, who-has,
-explain. `atlassian-operator` adds the same three commands with `add_commands`.
+explain, and migrate-storage (the one command that writes: after an upgrade, see
+migrate_storage.py). `atlassian-operator` adds the same commands with `add_commands`.
 
 A problem the user can fix prints `error: ...` (what is wrong, what to do) and exits 1; no
 traceback. Nothing here reaches Atlassian: the cluster is the only source.
@@ -30,7 +31,10 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def add_commands(commands: Any) -> None:
-    """Adds `report`, `who-has` and `explain` to an argparse subparsers object."""
+    """Adds `report`, `who-has`, `explain` and `migrate-storage` to an argparse subparsers
+    object."""
+    from atlassian_operator.report import migrate_storage
+
     report = commands.add_parser(
         "report",
         help="access review: who has which product on which site, and when they last used it",
@@ -82,6 +86,8 @@ def add_commands(commands: Any) -> None:
     why.add_argument("account", metavar="ACCOUNT")
     _cluster_arguments(why)
     why.set_defaults(main=_guarded(_explain))
+
+    migrate_storage.add_command(commands, _guarded)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -83,6 +83,11 @@ class Cluster:
         self._api = client.ApiClient(cfg)
         self._custom = client.CustomObjectsApi(self._api)
 
+    @property
+    def api_client(self) -> Any:
+        """The configured client, for the commands that do more than LIST (migrate-storage)."""
+        return self._api
+
     def close(self) -> None:
         self._api.close()  # type: ignore[no-untyped-call]
 
