@@ -665,3 +665,37 @@ async def test_stopping_gives_up_on_a_call_that_outlasts_the_drain() -> None:
     await world.owner.stop(drain=0.05)  # returns although the call never answers
     assert world.atlassian.call_gate.waiting == 0  # cancelled
     assert world.atlassian.users[ALICE].account_status == "active"
+
+
+def synced_of(world: World, name: str) -> tuple[str, str]:
+    found = find(world.status(name).get("conditions"), "Synced") or {}
+    return str(found.get("status")), str(found.get("reason"))
+
+
+async def test_an_accounts_synced_turns_false_after_two_intervals_of_failed_listings(
+    world: World,
+) -> None:
+    """SYNCED means "what this row shows is current": one failed listing does not say the
+    account changed (no mass rewrite at every blip), but once the last complete listing is more
+    than two intervals old it does, with why, and the next complete listing puts it back."""
+    world.org(suspension={"maxPerSync": 1})  # syncInterval 60s
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    world.account("bob", accountId=BOB, desiredState="Suspended")
+    await until(lambda: world.reason("bob") == "SuspensionBudgetExceeded", "bob waits")
+    assert synced_of(world, "bob") == ("True", "Synced")  # waiting is Ready's to say
+
+    world.atlassian.fail_list = AtlassianUnavailable("Atlassian is unavailable: HTTP 503")
+    world.tick(61)
+    await until(lambda: world.org_reason() == "AtlassianUnavailable", "the failed listing")
+    await quiet(world)
+    assert synced_of(world, "alice") == ("True", "Synced")
+
+    world.tick(60)  # 121 s since the last complete listing started, and a failed one now
+    await until(lambda: synced_of(world, "alice") == ("False", "StaleListing"), "stale")
+    message = str((find(world.status("alice").get("conditions"), "Synced") or {})["message"])
+    assert "more than two sync intervals (120s) ago" in message and "HTTP 503" not in message
+    assert world.reason("alice") == "InDesiredState"  # what was seen is kept, not forgotten
+
+    world.atlassian.fail_list = None
+    world.tick(60)
+    await until(lambda: synced_of(world, "bob") == ("True", "Synced"), "current again")

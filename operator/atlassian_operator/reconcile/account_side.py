@@ -448,7 +448,7 @@ class AccountSide(OwnerState):
         if snapshot is None or self._failure is None or self.spec is None:
             return None
         window = 2 * self._interval()
-        if (datetime.now(UTC) - snapshot.taken_at).total_seconds() <= window:
+        if self._clock() - self._listed_at <= window:
             return None
         return (
             f"the last complete listing of org {self.spec.org_id} was at "
