@@ -15,7 +15,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "atlassian-operator"
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-CLUSTER_SCOPED = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+}
 # Helm's standard labels (templates/_helpers.tpl); manifests/ uses none of them.
 HELM_LABELS = frozenset(
     {

@@ -86,3 +86,23 @@ def test_helm_install_upgrade_and_uninstall(helm: Helm, kube: Any) -> None:
     assert proc.returncode == 0, proc.stderr
     gone = kube.kubectl("get", "deployment", "ao-atlassian-operator", check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
+
+
+def test_the_api_server_accepts_the_admission_guard_as_values_change_it(
+    helm: Helm, kube: Any
+) -> None:
+    """The API server compiles every CEL expression when a policy is created: the approver
+    groups and ceilings the chart writes into them must still compile."""
+    objs = [
+        o
+        for o in helm.template(
+            "--set",
+            "admissionGuard.enabled=true,admissionGuard.approverGroups={platform-admins,ci},"
+            "admissionGuard.maxPerSyncCeiling=25,admissionGuard.validationActions={Warn,Audit}",
+            namespace=kube.namespace,
+        )
+        if o["kind"].startswith("ValidatingAdmissionPolicy")
+    ]
+    assert len(objs) == 6
+    out = apply_server_dry_run(kube, objs)
+    assert "atlassian-operator-org-limits created (server dry run)" in out

@@ -3,11 +3,14 @@ values equals `kubectl kustomize manifests`, and with ci/namespaced-values.yaml 
 `kubectl kustomize manifests/overlays/namespaced`, object by object and field by field, after
 chart_support.normalize (Helm's standard labels, CRD labels) and without the Namespace object.
 A change to a limit, probe, arg, RBAC rule or label in only one of them fails here.
+The admission guard likewise: `--set admissionGuard.enabled=true` equals `manifests` with the
+component manifests/components/admission-guard.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +21,8 @@ import yaml
 from chart_support import CHART, HELM_LABELS, ROOT, Helm, Obj, by_key, differences, kustomize
 
 NAMESPACED_VALUES = CHART / "ci" / "namespaced-values.yaml"
+ADMISSION_GUARD = ROOT / "manifests" / "components" / "admission-guard"
+GUARD_KINDS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 
 
 def without_namespace(objs: list[Obj]) -> list[Obj]:
@@ -52,6 +57,38 @@ def test_namespaced_values_render_what_the_namespaced_overlay_renders(helm: Helm
     manifests = without_namespace(kustomize("manifests/overlays/namespaced"))
     assert differences(chart, manifests) == ""
     assert not {"ClusterRole", "ClusterRoleBinding"} & {o["kind"] for o in chart}
+
+
+def with_admission_guard(overlay: Path, base: str = "manifests") -> list[Obj]:
+    """`kubectl kustomize` of an overlay of `base` with the admission guard, as a user writes it
+    (kustomize takes relative paths only)."""
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [os.path.relpath(ROOT / base, overlay)],
+                "components": [os.path.relpath(ADMISSION_GUARD, overlay)],
+            }
+        )
+    )
+    return without_namespace(kustomize(str(overlay)))
+
+
+def test_admission_guard_renders_what_the_component_renders(helm: Helm, tmp_path: Path) -> None:
+    chart = helm.template("--include-crds", "--set", "admissionGuard.enabled=true")
+    manifests = with_admission_guard(tmp_path / "guarded")
+    assert differences(chart, manifests) == ""
+    guard = sorted(o["metadata"]["name"] for o in chart if o["kind"] in GUARD_KINDS)
+    assert guard == sorted(
+        2 * ["atlassian-operator-protected-accounts", "atlassian-operator-account-needs-an-org"]
+        + 2 * ["atlassian-operator-org-limits"]
+    )
+
+
+def test_admission_guard_is_off_by_default(chart: list[Obj]) -> None:
+    assert not GUARD_KINDS & {o["kind"] for o in chart}
 
 
 def test_service_monitor_is_the_monitoring_one(helm: Helm) -> None:

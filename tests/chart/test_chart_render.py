@@ -24,7 +24,9 @@ def container(objs: list[Obj]) -> Obj:
 
 
 @pytest.mark.parametrize(
-    "values", [[], ["-f", str(NAMESPACED_VALUES)]], ids=["default", "namespaced"]
+    "values",
+    [[], ["-f", str(NAMESPACED_VALUES)], ["--set", "admissionGuard.enabled=true"]],
+    ids=["default", "namespaced", "admission-guard"],
 )
 def test_helm_lint_strict_passes(helm: Helm, values: list[str]) -> None:
     proc = helm("lint", "--strict", str(CHART), "--namespace", "atlassian-operator", *values)
@@ -53,6 +55,15 @@ INVALID = {
         ["--set", "extraArgs={--leader-election-namespace=x}"],
         "--leader-election-namespace=x",
     ),
+    "guard action": (
+        ["--set", "admissionGuard.validationActions={Refuse}"],
+        "at '/admissionGuard/validationActions/0'",
+    ),
+    "guard ceiling": (["--set", "admissionGuard.maxPerSyncCeiling=ten"], "maxPerSyncCeiling"),
+    "guard group with a quote": (
+        ["--set", "admissionGuard.approverGroups[0]=a'b"],
+        "at '/admissionGuard/approverGroups/0'",
+    ),
     "servicemonitor without service": (
         ["--set", "serviceMonitor.enabled=true", "--set", "metrics.service.enabled=false"],
         "serviceMonitor.enabled needs metrics.service.enabled",
@@ -77,7 +88,7 @@ def test_a_typo_in_a_values_file_fails_lint(helm: Helm, tmp_path: Path) -> None:
 
 
 def test_every_namespaced_object_is_in_the_release_namespace(helm: Helm) -> None:
-    objs = helm.template("--include-crds", namespace="ops")
+    objs = helm.template("--include-crds", "--set", "admissionGuard.enabled=true", namespace="ops")
     for obj in objs:
         expected = None if obj["kind"] in CLUSTER_SCOPED else "ops"
         assert obj["metadata"].get("namespace") == expected, obj["metadata"]
@@ -135,6 +146,41 @@ def test_release_name_prefixes_every_name_and_references_follow(helm: Helm) -> N
         assert (binding["roleRef"]["kind"], binding["roleRef"]["name"]) in names
         assert [s["name"] for s in binding["subjects"]] == ["acme-atlassian-operator"]
     assert only(objs, "Service")["metadata"]["name"] == "acme-atlassian-operator-metrics"
+
+
+def test_admission_guard_values_reach_its_objects(helm: Helm) -> None:
+    """The values other than `enabled` change what the component's files say, as documented."""
+    objs = helm.template(
+        "--set",
+        "admissionGuard.enabled=true,admissionGuard.requireOrg=false,"
+        "admissionGuard.maxPerSyncCeiling=25,admissionGuard.pauseAboveCeiling=40,"
+        "admissionGuard.approverGroups={platform-admins,system:masters},"
+        "admissionGuard.validationActions={Warn}",
+        release="acme",
+        namespace="ops",
+    )
+    keyed = by_key(objs)
+    assert (
+        "ValidatingAdmissionPolicyBinding",
+        "",
+        "acme-atlassian-operator-account-needs-an-org",
+    ) not in keyed
+    policy = keyed[("ValidatingAdmissionPolicy", "", "acme-atlassian-operator-org-limits")]
+    settings = {v["name"]: v["expression"] for v in policy["spec"]["variables"][:3]}
+    assert settings == {
+        "approverGroups": "['platform-admins', 'system:masters']",
+        "maxPerSyncCeiling": "25",
+        "pauseAboveCeiling": "40",
+    }
+    assert {
+        tuple(o["spec"]["validationActions"])
+        for o in objs
+        if o["kind"] == "ValidatingAdmissionPolicyBinding"
+    } == {("Warn",)}
+    for binding in (o for o in objs if o["kind"] == "ValidatingAdmissionPolicyBinding"):
+        assert ("ValidatingAdmissionPolicy", binding["spec"]["policyName"]) in {
+            (o["kind"], o["metadata"]["name"]) for o in objs
+        }
 
 
 def test_fullname_override(helm: Helm) -> None:
