@@ -153,10 +153,17 @@ async def test_a_missing_secret_costs_one_event_no_requests_and_a_fix_lands_at_o
     assert len(world.atlassian.keys_used) == requests, "no Atlassian request without a key"
     assert world.kube.warnings("alice") == ["SecretNotUsable"]
     assert world.owner.alive(world.now) is None
+    # Both wait for a person (kstatus: Failed), the org's Ready and Synced say why.
+    for status in (world.org_status(), world.status("alice")):
+        stalled = find(status["conditions"], "Stalled") or {}
+        assert (stalled.get("status"), stalled.get("reason")) == ("True", "SecretNotUsable")
     world.kube.secret = "key-1"
     world.tick(5)  # the next key check (every 5 s, a Kubernetes GET) sees it
     await until(lambda: world.atlassian.disables(ALICE) == 1, "the suspension")
     await until(lambda: world.status("alice").get("accountStatus") == "Suspended", "Suspended")
+    for status in (world.org_status(), world.status("alice")):
+        stalled = find(status["conditions"], "Stalled") or {}
+        assert stalled.get("status") == "False", status["conditions"]
 
 
 async def test_a_new_key_unblocks_a_permanent_failure_without_touching_the_account(
