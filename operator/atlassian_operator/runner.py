@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -195,24 +196,36 @@ def _run_while_served(
             logging.getLogger("atlassian_operator").debug("Discovery failed: %s", exc)
             return None
 
-    def run(stop_flag: threading.Event) -> None:
+    async def kopf_until(stop: threading.Event) -> None:
+        # kopf waits for a threading.Event on a thread of asyncio's default executor, which
+        # asyncio.run then waits for at exit: after a SIGTERM, for ever. Relay it to an
+        # asyncio.Event from a daemon thread instead.
+        loop, flag = asyncio.get_running_loop(), asyncio.Event()
+
+        def relay() -> None:
+            stop.wait()
+            with contextlib.suppress(RuntimeError):  # kopf's loop has ended already
+                loop.call_soon_threadsafe(flag.set)
+
+        threading.Thread(target=relay, name="stop-kopf", daemon=True).start()
+        await kopf.operator(
+            standalone=True,  # one acting operator is the Lease's job (--leader-election)
+            memories=event_memories(),
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            stop_flag=flag,
+            memo=kopf.Memo(
+                metrics=metrics,
+                health=health,
+                namespaced=bool(namespaces),
+                atlassian_timeout=args.atlassian_timeout,
+                allowed_base_urls=tuple(args.allowed_base_urls),
+            ),
+        )
+
+    def run(stop: threading.Event) -> None:
         try:
-            asyncio.run(
-                kopf.operator(
-                    standalone=True,  # one acting operator is the Lease's job (--leader-election)
-                    memories=event_memories(),
-                    clusterwide=not namespaces,
-                    namespaces=namespaces,
-                    stop_flag=stop_flag,
-                    memo=kopf.Memo(
-                        metrics=metrics,
-                        health=health,
-                        namespaced=bool(namespaces),
-                        atlassian_timeout=args.atlassian_timeout,
-                        allowed_base_urls=tuple(args.allowed_base_urls),
-                    ),
-                )
-            )
+            asyncio.run(kopf_until(stop))
         finally:
             health.watch(None, None)
             # asyncio.run's loop put SIGTERM back to its default: waiting must stop on it too.

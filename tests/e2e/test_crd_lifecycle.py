@@ -98,12 +98,13 @@ def test_operator_waits_while_the_crds_are_gone_and_resumes_when_they_return(
         # delete them all before the CRDs themselves are gone).
         private.kubectl("delete", "-k", str(ROOT / "crds"), "--wait=true", namespaced=False)
 
-        def waiting() -> bool:
-            assert operator.running(), f"the operator exited:\n{operator.log_text()[-4000:]}"
-            return NOT_SERVED in operator.log_text() and not operator.ready()
+        def settled() -> bool:
+            exited = not operator.running()
+            return exited or (NOT_SERVED in operator.log_text() and not operator.ready())
 
-        private.wait_for(waiting, 60, "the operator to report the CRDs missing, not ready")
-        assert operator.running() and operator.pid == pid
+        private.wait_for(settled, 60, "the operator to report the CRDs missing, not ready")
+        assert operator.running(), f"the operator exited:\n{operator.log_text()[-4000:]}"
+        assert operator.pid == pid
         assert operator.healthy(), "the liveness probe failed: Kubernetes would restart the Pod"
         log = operator.log_text()
         assert "Traceback" not in log, log[-5000:]
@@ -120,4 +121,6 @@ def test_operator_waits_while_the_crds_are_gone_and_resumes_when_they_return(
         assert RESUMED in operator.log_text()
     finally:
         operator.stop()
+    assert operator.process is not None
+    assert operator.process.returncode == 0, "SIGTERM did not stop the operator cleanly"
     operator.assert_clean_log([API_KEY], errors_allowed=False)
