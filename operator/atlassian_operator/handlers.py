@@ -8,6 +8,7 @@ enqueue; they never await Atlassian, so one org's slow calls cannot hold kopf's 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from typing import Any
@@ -82,8 +83,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # 280 -> 268 MiB.
     settings.watching.chunk_size = 500
     # Watching named namespaces only: no cluster-wide CRD or namespace scanning, so a
-    # single-namespace install needs no cluster-wide permission at all (the CRDs must exist
-    # when the operator starts, which kustomize and Helm orderings give).
+    # single-namespace install needs no cluster-wide permission at all (kopf runs only while
+    # the CRDs are served: supervisor.py reads the API server's discovery, open to anyone).
     settings.scanning.disabled = bool(memo.get("namespaced"))
     timeout = float(memo.get("atlassian_timeout") or 30.0)
     memo.fleet = Fleet(
@@ -92,6 +93,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         functools.partial(new_client, timeout=timeout),
         allowed_base_urls(memo.get("allowed_base_urls") or ()),
     )
+    if (health := memo.get("health")) is not None:
+        # The liveness probe fails when an org's loop died or stalled (Kubernetes restarts
+        # us), or when this loop cannot answer.
+        health.watch(asyncio.get_running_loop(), memo.fleet.problems)
 
 
 # On SIGTERM, suspensions already sent to Atlassian get this long to be answered, so that a
@@ -102,6 +107,8 @@ DRAIN_SECONDS = 35.0
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
+    if (health := memo.get("health")) is not None:
+        health.watch(None, None)  # stopping is not a failure
     await memo.fleet.close(drain=DRAIN_SECONDS)
 
 
@@ -113,15 +120,6 @@ async def org_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any
 @kopf.on.event(GROUP, VERSION, ACCOUNT_PLURAL)
 async def account_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     memo.fleet.account_event(type, body)
-
-
-@kopf.on.probe(id="orgs")
-async def orgs_alive(memo: kopf.Memo, **_: Any) -> int:
-    """The liveness endpoint fails when an org's loop died or stalled: Kubernetes restarts us."""
-    problems = memo.fleet.problems()
-    if problems:
-        raise kopf.PermanentError("; ".join(problems))
-    return len(memo.fleet.owners)
 
 
 logging.getLogger("kubernetes.client.rest").setLevel(logging.WARNING)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import http.server
 import logging
 import os
+import signal
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from atlassian_operator.health import Health, serve
 from atlassian_operator.leadership import (
     DURATION_SECONDS,
     RENEW_DEADLINE_SECONDS,
@@ -91,7 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--health-port",
         type=int,
         default=8081,
-        help="liveness endpoint port, /healthz; 0 turns it off (default 8081)",
+        help="port of the liveness (/healthz) and readiness (/readyz) endpoints; 0 turns them "
+        "off (default 8081)",
     )
     parser.add_argument(
         "--bind",
@@ -139,6 +140,7 @@ def main(args: argparse.Namespace) -> int:
     # 429 "storage is (re)initializing" and retries; that is start-up, not an error.
     for handler in logging.getLogger().handlers:  # kopf's loggers are passed around: filter
         handler.addFilter(_StartupNoise())  # where every record ends up
+        handler.addFilter(_KindsGone(keep=args.debug))
     logging.getLogger("atlassian_operator").setLevel(logging.DEBUG if args.debug else logging.INFO)
     if not args.verbose and not args.debug:
         # One line per watch event or HTTP request drowns what matters at 10,000 accounts.
@@ -156,43 +158,85 @@ def main(args: argparse.Namespace) -> int:
     if args.metrics_port:
         metrics.serve(args.metrics_port, args.bind)
     namespaces = args.namespaces or []
-    liveness = f"http://{args.bind}:{args.health_port}/healthz" if args.health_port else None
+    health = Health()  # a standby is alive and ready: ready to take over (rollouts wait for it)
+    stop_health = serve(health, args.bind, args.health_port) if args.health_port else None
     leadership = _leadership(args) if args.leader_election else None
-    if leadership is not None:
-        metrics.leader.set(0)
-        # Waiting is healthy: answer the liveness probe until kopf serves it.
-        with _standby_liveness(args.bind, args.health_port):
-            leadership.acquire()
-        leadership.keep(on_lost=_lost)
-    metrics.leader.set(1)
     try:
-        _run_kopf(args, kopf, metrics, namespaces, liveness)
-    finally:
         if leadership is not None:
-            leadership.release()
+            metrics.leader.set(0)
+            leadership.acquire()
+            leadership.keep(on_lost=_lost)
+        metrics.leader.set(1)
+        try:
+            _run_while_served(args, kopf, metrics, namespaces, health)
+        finally:
+            if leadership is not None:
+                leadership.release()
+    finally:
+        if stop_health is not None:
+            stop_health()
     return 0
 
 
-def _run_kopf(
-    args: argparse.Namespace, kopf: Any, metrics: Any, namespaces: list[str], liveness: str | None
+def _run_while_served(
+    args: argparse.Namespace, kopf: Any, metrics: Any, namespaces: list[str], health: Health
 ) -> None:
+    """kopf, stopped while the CRDs are not served and started again when they are."""
+    from atlassian_operator.core.served import not_served
     from atlassian_operator.handlers import event_memories
+    from atlassian_operator.reconcile.kube import KubeError, new_api_client, served_kinds
+    from atlassian_operator.supervisor import run_while_served
 
-    asyncio.run(
-        kopf.operator(
+    api_client = new_api_client()
+
+    def why_not() -> str | None:
+        try:
+            return not_served(served_kinds(api_client))
+        except KubeError as exc:  # no answer: kopf meets the same API server and says so
+            logging.getLogger("atlassian_operator").debug("Discovery failed: %s", exc)
+            return None
+
+    async def kopf_until(stop: threading.Event) -> None:
+        # kopf waits for a threading.Event on a thread of asyncio's default executor, which
+        # asyncio.run then waits for at exit: after a SIGTERM, for ever. Relay it to an
+        # asyncio.Event from a daemon thread instead.
+        loop, flag = asyncio.get_running_loop(), asyncio.Event()
+
+        def relay() -> None:
+            stop.wait()
+            with contextlib.suppress(RuntimeError):  # kopf's loop has ended already
+                loop.call_soon_threadsafe(flag.set)
+
+        threading.Thread(target=relay, name="stop-kopf", daemon=True).start()
+        await kopf.operator(
             standalone=True,  # one acting operator is the Lease's job (--leader-election)
             memories=event_memories(),
             clusterwide=not namespaces,
             namespaces=namespaces,
-            liveness_endpoint=liveness,
+            stop_flag=flag,
             memo=kopf.Memo(
                 metrics=metrics,
+                health=health,
                 namespaced=bool(namespaces),
                 atlassian_timeout=args.atlassian_timeout,
                 allowed_base_urls=tuple(args.allowed_base_urls),
             ),
         )
-    )
+
+    def run(stop: threading.Event) -> None:
+        try:
+            asyncio.run(kopf_until(stop))
+        finally:
+            health.watch(None, None)
+            # asyncio.run's loop put SIGTERM back to its default: waiting must stop on it too.
+            signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        run_while_served(run, why_not, health, stopping)
+    finally:
+        api_client.close()  # type: ignore[no-untyped-call]
 
 
 def _leadership(args: argparse.Namespace) -> Leadership:
@@ -221,40 +265,29 @@ def _leadership(args: argparse.Namespace) -> Leadership:
     return Leadership(store, identity, duration=duration, renew_deadline=deadline, retry=retry)
 
 
-@contextlib.contextmanager
-def _standby_liveness(bind: str, port: int) -> Iterator[None]:
-    """/healthz answers 200 while the operator waits for the lease (kopf's comes later)."""
-    if not port:
-        yield
-        return
-
-    class Standby(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"waiting for the leader-election lease\n"
-            self.send_response(200 if self.path.startswith("/healthz") else 404)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = http.server.ThreadingHTTPServer((bind, port), Standby)
-    thread = threading.Thread(target=server.serve_forever, name="standby-liveness", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _lost(why: str) -> None:
     """Stop at once: another operator may be acting already (the Pod is restarted)."""
     logging.getLogger("atlassian_operator").error("stopping: %s", why)
     logging.shutdown()
     os._exit(3)
+
+
+class _KindsGone(logging.Filter):
+    """kopf's watch streams fail with 404 when the CRDs are deleted, and kopf logs each with a
+    traceback; the supervisor says why in one line instead (or, if the kinds are served after
+    all, the error ends the process with its traceback as before). `keep`: log them as DEBUG."""
+
+    def __init__(self, keep: bool) -> None:
+        super().__init__()
+        self.keep = keep
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not record.name.startswith("kopf") or getattr(error, "status", None) != 404:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.exc_info, record.exc_text = None, None
+        return self.keep
 
 
 class _StartupNoise(logging.Filter):

@@ -70,7 +70,8 @@ def test_renders_a_safe_highly_available_deployment(path: str) -> None:
     assert security["allowPrivilegeEscalation"] is False
     assert security["capabilities"]["drop"] == ["ALL"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    # Not ready while the CRDs are not served; only a dead or stalled loop restarts the Pod.
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
     assert {"requests", "limits"} <= set(container["resources"])
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert f"--health-port={ports['health']}" in container["args"]

@@ -108,6 +108,25 @@ class OperatorProcess:
         except OSError:
             return False
 
+    def ready(self) -> bool:
+        """The readiness endpoint answers 200 (it fails while the operator cannot act, e.g.
+        while its CRDs are not installed)."""
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.health_port}/readyz", timeout=5
+            ) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def running(self) -> bool:
+        """The process has not exited."""
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 

@@ -67,19 +67,42 @@ class ApiKey:
 REQUEST_TIMEOUT = (5.0, 30.0)
 
 
+def new_api_client(concurrency: int = 1) -> client.ApiClient:
+    """A client with the Pod's service account, or the current kubeconfig outside a Pod."""
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config()  # type: ignore[no-untyped-call]
+    cfg = client.Configuration.get_default_copy()
+    cfg.connection_pool_maxsize = concurrency
+    api_client = client.ApiClient(cfg)
+    # The API server names the field manager of our writes after this (managedFields,
+    # `kubectl get --show-managed-fields`); the client's default is "OpenAPI-Generator".
+    api_client.user_agent = f"atlassian-operator/{__version__}"
+    return api_client
+
+
+def served_kinds(api_client: client.ApiClient) -> list[str] | None:
+    """The resources the API server serves in GROUP/VERSION (its discovery document), None
+    when it serves none (404: the CRDs are deleted). Discovery is open to every authenticated
+    client (system:discovery): no RBAC rule needed. Other failures raise KubeError."""
+    try:
+        found = client.CustomObjectsApi(api_client).get_api_resources(
+            GROUP, VERSION, _request_timeout=REQUEST_TIMEOUT
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise KubeError(exc.status or 0, _api_message(exc)) from None
+    except urllib3.exceptions.HTTPError as exc:
+        raise KubeError(0, f"no answer from the API server ({type(exc).__name__})") from None
+    return [str(resource.name) for resource in found.resources or ()]
+
+
 class KubeApi:
     def __init__(self, api_client: client.ApiClient | None = None, concurrency: int = 8) -> None:
         if api_client is None:
-            try:
-                config.load_incluster_config()  # type: ignore[no-untyped-call]
-            except config.ConfigException:
-                config.load_kube_config()  # type: ignore[no-untyped-call]
-            cfg = client.Configuration.get_default_copy()
-            cfg.connection_pool_maxsize = concurrency
-            api_client = client.ApiClient(cfg)
-            # The API server names the field manager of our writes after this (managedFields,
-            # `kubectl get --show-managed-fields`); the client's default is "OpenAPI-Generator".
-            api_client.user_agent = f"atlassian-operator/{__version__}"
+            api_client = new_api_client(concurrency)
         self._api = api_client
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
