@@ -217,6 +217,7 @@ def _run_while_served(
             memo=kopf.Memo(
                 metrics=metrics,
                 health=health,
+                stop_flag=flag,
                 namespaced=bool(namespaces),
                 atlassian_timeout=args.atlassian_timeout,
                 allowed_base_urls=tuple(args.allowed_base_urls),

@@ -3,11 +3,14 @@ process (kopf is stood in for by a function that runs until it is told to stop).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 
+import kopf
 import pytest
 
+from atlassian_operator import handlers
 from atlassian_operator.health import Health
 from atlassian_operator.supervisor import run_while_served
 
@@ -84,3 +87,17 @@ def test_crds_missing_at_start_wait_without_running_kopf_until_stopped() -> None
     run_while_served(run, Cluster(served=False).why_not, health, stopping, poll=0.01)
     assert health.readiness() == (False, GONE)
     assert health.liveness() == (True, "ok")
+
+
+async def test_the_cleanup_raises_kopfs_stop_flag_so_a_sigterm_does_not_wait_5_s_more() -> None:
+    """kopf stopped by SIGTERM leaves the task that waits for its stop flag pending, then gives
+    such "hung" tasks 5 s before it exits: every operator stop and Pod rollout took 6.1 s
+    instead of 2.6 s (measured on this machine). The cleanup handler raises the flag."""
+
+    class Fleet:
+        async def close(self, drain: float) -> None:
+            return None
+
+    flag = asyncio.Event()
+    await handlers.stop(memo=kopf.Memo(fleet=Fleet(), stop_flag=flag))
+    assert flag.is_set()
