@@ -100,20 +100,17 @@ class OperatorProcess:
 
     def healthy(self) -> bool:
         """The liveness endpoint answers 200 (it fails when an org's loop died or stalled)."""
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.health_port}/healthz", timeout=5
-            ) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        return self._answers("/healthz")
 
     def ready(self) -> bool:
         """The readiness endpoint answers 200 (it fails while the operator cannot act, e.g.
         while its CRDs are not installed)."""
+        return self._answers("/readyz")
+
+    def _answers(self, path: str) -> bool:
         try:
             with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.health_port}/readyz", timeout=5
+                f"http://127.0.0.1:{self.health_port}{path}", timeout=5
             ) as response:
                 return response.status == 200
         except OSError:
