@@ -15,10 +15,6 @@ import logging
 
 from atlassian_operator.core.resources import ORG_KIND, ObjectRef
 
-# The fields, as JSON log lines carry them (README, "Troubleshooting"). `accountId` is the
-# Atlassian account a lifecycle call concerns; `logger` is the logger's full name.
-FIELDS = ("namespace", "org", "account", "action", "accountId")
-
 
 def about(
     org: ObjectRef | None = None,
@@ -28,7 +24,8 @@ def about(
     account_id: str | None = None,
 ) -> dict[str, str]:
     """The fields of a line about the AtlassianOrg `org` (its namespace and name), one of its
-    AtlassianAccounts, and the lifecycle action concerned; those not known are left out."""
+    AtlassianAccounts, the lifecycle action and the Atlassian account (`accountId`) concerned;
+    those not known are left out. README, "Troubleshooting", lists them for users."""
     fields = {
         "namespace": org.namespace if org is not None else None,
         "org": org.name if org is not None else None,

@@ -4,12 +4,13 @@ each line names what it is about as fields, which `--log-format json` writes out
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from owner_world import NS, ORG, World, quiet, synced, until, user
+from owner_world import DEADLINE, NS, ORG, World, quiet, synced, until, user
 
 from atlassian_operator.core.brake import APPROVE_ANNOTATION
 from atlassian_operator.reconcile.messages import OrgSeen
@@ -164,3 +165,25 @@ async def test_calls_the_brake_pauses_leave_one_warning_until_approved(
     assert len(lines("waits any more")) == 1
     assert len(lines("paused them")) == 1
     assert not lines("wait for its budget")
+
+
+async def test_stopping_never_says_the_waiting_calls_are_done(world: World, lines: Lines) -> None:
+    """A stopping operator leaves waiting calls to the next process: they are not made."""
+    for name, account_id in PEOPLE.items():
+        world.account(name, accountId=account_id, desiredState="Suspended")
+    world.org(suspension={"maxPerSync": 1})
+    await synced(world)
+    await until(lambda: world.reason("carol") == "SuspensionBudgetExceeded", "carol waits")
+    world.kube.status_gate.close()  # a status write stays in flight: the drain goes on
+    world.account("bob", accountId=BOB, desiredState="Suspended", suspensionMessage="bye")
+    await until(lambda: world.kube.status_gate.waiting, "bob's write held")
+    stopping = asyncio.ensure_future(world.owner.stop(drain=DEADLINE))
+    await until(lambda: world.owner._draining, "the drain")
+    for name in ("bob", "carol"):  # edited while stopping: each leaves the line
+        world.account(name, accountId=PEOPLE[name], desiredState="Suspended", suspensionMessage="x")
+    await until(lambda: not len(world.owner.budget), "the line empty")
+    world.kube.status_gate.open()
+    await stopping
+    assert len(lines("wait for its budget")) == 1
+    assert not lines("waits any more")
+    assert world.atlassian.disables() == 1

@@ -642,6 +642,8 @@ class AccountSide(OwnerState):
         """One log line when lifecycle calls start to wait (the budget is used up, or the brake
         pauses them), one when the reason changes, and one when none waits any more: not one
         per pass (each waiting account's condition says why it waits)."""
+        if self._draining:
+            return  # stopping: the calls are left to the next process, not cleared
         brake = self._brake_shown
         backlog = backlog_of(len(self.budget), paused=brake is not None and brake.paused)
         if backlog == self._backlog:
