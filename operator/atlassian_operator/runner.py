@@ -22,6 +22,7 @@ from atlassian_operator.leadership import (
     KubeLeaseStore,
     Leadership,
 )
+from atlassian_operator.logfields import LoggerName, text_formatter
 
 _POD_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
@@ -120,7 +121,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["full", "plain", "json"],
         default="full",
         help="full: time, logger and level; plain: the message only; json: one JSON object per "
-        "line, for log pipelines (default full)",
+        "line, for log pipelines, with the namespace, org, account and action a line is about "
+        "as fields (default full)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     parser.add_argument("--debug", action="store_true", help="log everything, including kopf's")
@@ -131,21 +133,7 @@ def main(args: argparse.Namespace) -> int:
 
     from atlassian_operator.reconcile.metrics import Metrics
 
-    kopf.configure(
-        debug=args.debug,
-        verbose=args.verbose or args.debug,
-        log_format=kopf.LogFormat[args.log_format.upper()],
-    )
-    # While the API server readies the storage of a CRD just created, kopf's first LIST gets
-    # 429 "storage is (re)initializing" and retries; that is start-up, not an error.
-    for handler in logging.getLogger().handlers:  # kopf's loggers are passed around: filter
-        handler.addFilter(_StartupNoise())  # where every record ends up
-        handler.addFilter(_KindsGone(keep=args.debug))
-    logging.getLogger("atlassian_operator").setLevel(logging.DEBUG if args.debug else logging.INFO)
-    if not args.verbose and not args.debug:
-        # One line per watch event or HTTP request drowns what matters at 10,000 accounts.
-        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(args.log_format, debug=args.debug, verbose=args.verbose)
     if args.peering is not None:
         raise SystemExit(
             "error: --peering is not supported: kopf's peering pauses kopf's handlers but not "
@@ -176,6 +164,29 @@ def main(args: argparse.Namespace) -> int:
         if stop_health is not None:
             stop_health()
     return 0
+
+
+def configure_logging(log_format: str, *, debug: bool = False, verbose: bool = False) -> None:
+    """kopf's log handler, in `log_format` (full, plain or json), with the operator's filters."""
+    import kopf
+
+    kopf.configure(
+        debug=debug, verbose=verbose or debug, log_format=kopf.LogFormat[log_format.upper()]
+    )
+    # While the API server readies the storage of a CRD just created, kopf's first LIST gets
+    # 429 "storage is (re)initializing" and retries; that is start-up, not an error.
+    for handler in logging.getLogger().handlers:  # kopf's loggers are passed around: filter
+        handler.addFilter(_StartupNoise())  # where every record ends up
+        handler.addFilter(_KindsGone(keep=debug))
+        if log_format == "full":
+            handler.setFormatter(text_formatter())  # kopf's cuts logger names at 20 characters
+        elif log_format == "json":
+            handler.addFilter(LoggerName())  # the namespace, org, ... are fields already
+    logging.getLogger("atlassian_operator").setLevel(logging.DEBUG if debug else logging.INFO)
+    if not verbose and not debug:
+        # One line per watch event or HTTP request drowns what matters at 10,000 accounts.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _run_while_served(

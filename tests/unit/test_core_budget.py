@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from atlassian_operator.core.brake import DAY_SECONDS
-from atlassian_operator.core.budget import SuspensionBudget, recorded_calls
+from atlassian_operator.core.budget import Backlog, SuspensionBudget, backlog_of, recorded_calls
 
 WINDOW = 300.0
 
@@ -452,3 +452,16 @@ def test_resize_to_a_shorter_window_frees_slots_sooner() -> None:
 
     assert budget.available(60.0) == 1
     assert (budget.limit, budget.window) == (1, 60.0)
+
+
+@pytest.mark.parametrize(
+    ("waiting", "paused", "backlog"),
+    [
+        pytest.param(0, False, None, id="nobody waits"),
+        pytest.param(0, True, None, id="nobody waits, whatever the brake says"),
+        pytest.param(3, False, Backlog.BUDGET, id="the budget is used up"),
+        pytest.param(3, True, Backlog.PAUSED, id="the brake holds them"),
+    ],
+)
+def test_the_backlog_the_log_reports(waiting: int, paused: bool, backlog: Backlog | None) -> None:
+    assert backlog_of(waiting, paused=paused) is backlog

@@ -8,6 +8,7 @@ import contextlib
 import heapq
 from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 
 from atlassian_operator.core.brake import DAY_SECONDS
 
@@ -199,6 +200,20 @@ class SuspensionBudget:
             shared = self._tier1_in_window(now)
             slot = max(slot, shared[len(shared) - (self.share or 0)] + self.window)
         return slot
+
+
+class Backlog(StrEnum):
+    """Why an org's lifecycle calls wait in line, when some do."""
+
+    BUDGET = "budget"  # maxPerSync is used up: they go in turn as the window moves
+    PAUSED = "paused"  # the brake on mass calls holds them until a person approves
+
+
+def backlog_of(waiting: int, *, paused: bool) -> Backlog | None:
+    """The org's backlog now: what its log says once when it starts, changes or clears."""
+    if waiting <= 0:
+        return None
+    return Backlog.PAUSED if paused else Backlog.BUDGET
 
 
 _AFTER = 2  # sorts after both flags of calls made at the same time: (t, _AFTER) > (t, True, k)

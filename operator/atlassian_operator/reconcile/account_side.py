@@ -30,6 +30,7 @@ from atlassian_operator.core.brake import (
     default_threshold,
     verdict,
 )
+from atlassian_operator.core.budget import Backlog, backlog_of
 from atlassian_operator.core.conditions import INACTIVITY, READY, find
 from atlassian_operator.core.decisions import Action, Blocked, Decision
 from atlassian_operator.core.inactivity import POLICY_REQUESTER
@@ -55,6 +56,7 @@ from atlassian_operator.core.status import (
     internal_error_status,
     problem_status,
 )
+from atlassian_operator.logfields import about
 from atlassian_operator.reconcile import effects
 from atlassian_operator.reconcile.accounts import (
     AccountState,
@@ -201,6 +203,7 @@ class AccountSide(OwnerState):
                 self.budget.spend(head, now, approved=brake.approved)
                 self._call(evaluation, spent_at=now, approved=brake.approved)
         self._show_brake(now)
+        self._note_backlog()
         for evaluation in evaluations.values():
             with self._contained(evaluation.name):
                 if evaluation.wants is None or self.budget.waiting(evaluation.name):
@@ -218,7 +221,10 @@ class AccountSide(OwnerState):
         try:
             yield
         except Exception as exc:
-            logger.exception("Internal error on AtlassianAccount %s/%s", self.ref.namespace, name)
+            logger.exception(
+                "Internal error on AtlassianAccount %s/%s", self.ref.namespace, name,
+                extra=about(self.ref, account=name),
+            )  # fmt: skip
             self.budget.withdraw(name)
             state = self.accounts.get(name)
             if state is None:
@@ -608,7 +614,7 @@ class AccountSide(OwnerState):
         standing = consider(seen, paused=paused, waiting=waiting)
         self._considered = Considered(seen, standing, utcnow(), now)
         logger.info("Approval of %d lifecycle calls for %s by %s: %s", seen.count, self.ref,
-                    seen.by, standing)  # fmt: skip
+                    seen.by, standing, extra=about(self.ref))  # fmt: skip
 
     def _show_brake(self, now: float) -> None:
         """What the org's status shows of the brake; the owner's step writes it on a change."""
@@ -631,6 +637,39 @@ class AccountSide(OwnerState):
         )
         if shown != self._brake_shown:
             self._brake_shown, self._brake_stale = shown, True
+
+    def _note_backlog(self) -> None:
+        """One log line when lifecycle calls start to wait (the budget is used up, or the brake
+        pauses them), one when the reason changes, and one when none waits any more: not one
+        per pass (each waiting account's condition says why it waits)."""
+        if self._draining:
+            return  # stopping: the calls are left to the next process, not cleared
+        brake = self._brake_shown
+        backlog = backlog_of(len(self.budget), paused=brake is not None and brake.paused)
+        if backlog == self._backlog:
+            return
+        self._backlog = backlog
+        org, waiting = f"AtlassianOrg {self.ref.namespace}/{self.ref.name}", len(self.budget)
+        calls = f"{waiting} lifecycle call{'s' if waiting != 1 else ''} of {org}"
+        if backlog is Backlog.PAUSED:
+            logger.warning(
+                "%s wait%s: the brake on mass calls paused them until a person approves them "
+                "with the annotation %s (its ActionsPaused condition says how many)", calls,
+                "s" if waiting == 1 else "", APPROVE_ANNOTATION, extra=about(self.ref),
+            )  # fmt: skip
+        elif backlog is Backlog.BUDGET:
+            share = (
+                " (the inactivity policy's within spec.inactivity.maxPerSync)"
+                if self.spec is not None and self.spec.inactivity is not None
+                else ""
+            )
+            logger.info(
+                "%s wait%s for its budget: %d per %.0fs (spec.suspension.maxPerSync)%s; they go "
+                "in turn, oldest first", calls, "s" if waiting == 1 else "", self.budget.limit,
+                self._interval(), share, extra=about(self.ref),
+            )  # fmt: skip
+        else:
+            logger.info("No lifecycle call of %s waits any more", org, extra=about(self.ref))
 
     # ----- lifecycle calls ----------------------------------------------------------------------
 
@@ -700,6 +739,7 @@ class AccountSide(OwnerState):
             effects.lifecycle(
                 self._client, intent.action, intent.account_id, intent.message,
                 intent.ask_first, done, self.post,
+                about(self.ref, account=name, action=intent.action, account_id=intent.account_id),
             ),
             call=True,
         )  # fmt: skip
@@ -790,13 +830,14 @@ class AccountSide(OwnerState):
         self._in_flight.discard(account_id)
         now = self._clock()
         permission = message.permission
+        fields = about(self.ref, account=message.name, action=action, account_id=account_id)
         if permission is not None and message.listed_at == self._listed_at:
             self._permissions[account_id] = permission  # asked once per listing
         if permission is not None and not permission.allowed:
             # Atlassian said no before any call: the account's plan now says why, and the
             # budget slot it took is given back.
             logger.info("Atlassian does not allow %s of %s (%s); no call made", action,
-                        account_id, permission.reason)  # fmt: skip
+                        account_id, permission.reason, extra=fields)  # fmt: skip
             if message.spent_at is not None:
                 self.budget.refund(
                     message.name, message.spent_at, approved=message.approval is not None
@@ -821,7 +862,7 @@ class AccountSide(OwnerState):
                 self.metrics.action(self.ref, action, "Succeeded")
             verb = action.terms.done
             logger.info("%s %s for %s/%s%s", verb.capitalize(), who, self.ref.namespace,
-                        message.name, by)  # fmt: skip
+                        message.name, by, extra=fields)  # fmt: skip
             result = ActionResult(
                 action, True, "Succeeded", f"{verb} {who} in Atlassian{by}", utcnow(),
                 message.requested_by, approval=message.approval,
@@ -832,7 +873,7 @@ class AccountSide(OwnerState):
             if self.exists:
                 self.metrics.action(self.ref, action, reason)
             logger.warning("%s of %s for %s/%s failed: %s", action, account_id,
-                           self.ref.namespace, message.name, error)  # fmt: skip
+                           self.ref.namespace, message.name, error, extra=fields)  # fmt: skip
             result = ActionResult(
                 action, False, reason, str(error), utcnow(), message.requested_by,
                 approval=message.approval,

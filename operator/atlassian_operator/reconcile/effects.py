@@ -21,6 +21,7 @@ from atlassian_operator.atlassian import (
 from atlassian_operator.core.decisions import Action
 from atlassian_operator.core.directory import DirectorySearch
 from atlassian_operator.core.resources import ObjectRef, OrgSpec
+from atlassian_operator.logfields import about
 from atlassian_operator.reconcile.kube import KubeApi, KubeError, SecretProblem
 from atlassian_operator.reconcile.messages import (
     KeyRead,
@@ -97,7 +98,7 @@ async def list_org(
     observer.listing = count = listing.count
     loop = asyncio.get_running_loop()
     started = loop.time()
-    search = asyncio.ensure_future(_search(client, org_id)) if enrich else None
+    search = asyncio.ensure_future(_search(client, org_id, org)) if enrich else None
     try:
         users = await client.list_org_users(org_id)
         claims = await kube.account_claims(org.namespace, org.name) if need_claims else None
@@ -114,7 +115,7 @@ async def list_org(
                     "did; it was abandoned for this sync"
                 )
     except Exception as exc:
-        post(Listed(listing.epoch, None, _as_error(exc, org), None, count))
+        post(Listed(listing.epoch, None, _as_error(exc, org, about(org)), None, count))
     else:
         post(Listed(listing.epoch, users, None, claims, count, directory, directory_error))
     finally:
@@ -124,7 +125,7 @@ async def list_org(
 
 
 async def _search(
-    client: AtlassianClient, org_id: str
+    client: AtlassianClient, org_id: str, org: ObjectRef
 ) -> tuple[DirectorySearch | None, AtlassianError | None]:
     """Every user's facts, page by page, then the unmanaged users with their activity."""
     found = DirectorySearch()
@@ -133,14 +134,14 @@ async def _search(
             found.add(page)
         found.add((await client.search_directory_users(org_id, unmanaged_only=True)).users)
     except Exception as exc:
-        return None, _as_error(exc, org_id)
+        return None, _as_error(exc, org_id, about(org))
     return found, None
 
 
-def _as_error(exc: Exception, what: object) -> AtlassianError:
+def _as_error(exc: Exception, what: object, fields: dict[str, str]) -> AtlassianError:
     if isinstance(exc, AtlassianError):
         return exc
-    logger.error("Listing %s failed unexpectedly", what, exc_info=exc)
+    logger.error("Listing %s failed unexpectedly", what, exc_info=exc, extra=fields)
     return InternalFailure(f"listing failed: {type(exc).__name__}: {exc}")
 
 
@@ -152,11 +153,13 @@ async def lifecycle(
     ask_first: bool,
     done: Callable[[AtlassianError | None, LifecyclePermission | None], LifecycleDone],
     post: Post,
+    fields: Mapping[str, str] | None = None,
 ) -> None:
     """One disable or enable call; `done` turns its outcome into the owner's message.
 
     `ask_first`: ask the user management API whether the call is allowed, and make it only
-    when it is; the answer goes back with the outcome so that the owner keeps it.
+    when it is; the answer goes back with the outcome so that the owner keeps it. `fields`:
+    what a log line of it is about (`logfields.about`).
     """
     error: AtlassianError | None = None
     permission: LifecyclePermission | None = None
@@ -173,7 +176,7 @@ async def lifecycle(
     except AtlassianError as exc:
         error = exc
     except Exception as exc:
-        logger.exception("%s of %s failed unexpectedly", action, account_id)
+        logger.exception("%s of %s failed unexpectedly", action, account_id, extra=fields)
         error = InternalFailure(
             f"unexpected {type(exc).__name__} during the call; see the operator log"
         )
@@ -222,7 +225,7 @@ async def create_accounts(
     finally:
         for task in creators:
             task.cancel()
-    logger.info("Discovered %d accounts in %s", created, org)
+    logger.info("Discovered %d accounts in %s", created, org, extra=about(org))
 
 
 async def close_later(client: AtlassianClient, delay: float) -> None:

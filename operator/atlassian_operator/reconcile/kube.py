@@ -31,6 +31,7 @@ from atlassian_operator.core.resources import (
     AccountClaim,
     ObjectRef,
 )
+from atlassian_operator.logfields import about_object
 from atlassian_operator.reconcile.claims import SharedClaimsListing
 
 logger = logging.getLogger(__name__)
@@ -256,7 +257,10 @@ class KubeApi:
             self.writes += 1
             await self._call(self._core.create_namespaced_event, ref.namespace, body)
         except ApiException as exc:
-            logger.warning("Failed to post an event on %s: %s %s", ref, exc.status, exc.reason)
+            logger.warning(
+                "Failed to post an event on %s: %s %s", ref, exc.status, exc.reason,
+                extra=about_object(ref),
+            )  # fmt: skip
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -43,6 +43,7 @@ from atlassian_operator.core.resources import (
 )
 from atlassian_operator.core.snapshot import OrgSnapshot
 from atlassian_operator.core.status import org_status
+from atlassian_operator.logfields import about
 from atlassian_operator.reconcile import effects
 from atlassian_operator.reconcile.account_side import AccountSide
 from atlassian_operator.reconcile.accounts import INACTIVITY_COUNTS
@@ -76,7 +77,7 @@ class OrgSide(AccountSide):
             return
         uid = str(meta.get("uid") or "")
         if self.exists and uid != self.ref.uid:
-            self._on_org_gone()  # a new object of the same name: nothing carries over
+            self._on_org_gone(replaced=True)  # a new object of the same name: nothing carries over
         version = str(meta.get("resourceVersion") or "")
         if self.exists and not newer_or_equal(version, self._resource_version):
             return
@@ -163,9 +164,20 @@ class OrgSide(AccountSide):
             fields={"observedGeneration": self.generation},
         )
 
-    def _on_org_gone(self) -> None:
+    def _on_org_gone(self, *, replaced: bool = False) -> None:
         """Deleted (or replaced by a new UID): forget everything learnt under it."""
+        if self.exists:  # once: the deletion is seen as a deletionTimestamp, then as DELETED
+            logger.info(
+                "AtlassianOrg %s/%s %s: nothing more is listed or changed in Atlassian for it%s",
+                self.ref.namespace, self.ref.name,
+                "was replaced by a new object of the same name" if replaced else "was deleted",
+                "; the new one starts from a listing of its own" if replaced
+                else f", and the AtlassianAccounts naming it ({len(self.accounts)}) show "
+                "OrgNotFound until it is created again",
+                extra=about(self.ref),
+            )  # fmt: skip
         self.exists = False
+        self._key_problem = None  # a new object's key is a new story
         self._retire_client()
         self._epoch += 1  # a listing in flight answers an object that is gone
         self._listing, self._reading_key = None, False
@@ -226,6 +238,7 @@ class OrgSide(AccountSide):
             self._key_check_at = self._clock() + KEY_RECHECK_SECONDS
         if message.key is None:
             self._retire_client()  # a deleted or emptied Secret revokes the use of the key
+            self._note_key_problem(str(message.problem))
             if message.then_sync:
                 self._sync_failed(
                     "SecretNotUsable",
@@ -240,14 +253,34 @@ class OrgSide(AccountSide):
                 self._install_client(message.key)
             except ValueError as exc:
                 self._retire_client()
+                self._note_key_problem(str(exc))
                 self._sync_failed(
                     "SecretNotUsable", str(exc), config_error=True, answers=self._unanswered_request
                 )
                 return
+        self._note_key_problem(None)
         if message.then_sync:
             self._start_listing()
         elif self._config_failure is not None and self._config_failure[2] != self._key_fingerprint:
             self._next_sync = self._clock()  # a new key: try it now
+
+    def _note_key_problem(self, problem: str | None) -> None:
+        """One log line when the org's key becomes unusable (or unusable for another reason),
+        and one when it is usable again; not one at every re-read (every few seconds)."""
+        if problem == self._key_problem:
+            return
+        if problem is not None:
+            logger.warning(
+                "The API key of AtlassianOrg %s/%s cannot be used: %s; nothing is listed or "
+                "changed in Atlassian for it until it can", self.ref.namespace, self.ref.name,
+                problem, extra=about(self.ref),
+            )  # fmt: skip
+        else:
+            logger.info(
+                "The API key of AtlassianOrg %s/%s can be used again", self.ref.namespace,
+                self.ref.name, extra=about(self.ref),
+            )  # fmt: skip
+        self._key_problem = problem
 
     def _install_client(self, key: ApiKey) -> None:
         assert self.spec is not None
@@ -290,7 +323,9 @@ class OrgSide(AccountSide):
         duration = now - started
         if message.error is not None:
             error = message.error
-            logger.warning("Listing org %s failed: %s", self.spec.org_id, error)
+            logger.warning(
+                "Listing org %s failed: %s", self.spec.org_id, error, extra=about(self.ref)
+            )
             self._sync_failed(
                 reason_of(error),
                 str(error),

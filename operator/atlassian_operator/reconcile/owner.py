@@ -23,6 +23,7 @@ from atlassian_operator.core.resources import (
     AccountResource,
 )
 from atlassian_operator.core.status import status_patch
+from atlassian_operator.logfields import about
 from atlassian_operator.reconcile import effects
 from atlassian_operator.reconcile.messages import (
     AccountGone,
@@ -165,7 +166,7 @@ class OrgOwner(OrgSide):
         try:
             fn(*args)
         except Exception as exc:  # no exception may end the org's loop
-            logger.exception("Internal error in the owner of %s", self.ref)
+            logger.exception("Internal error in the owner of %s", self.ref, extra=about(self.ref))
             self._failures += 1
             self._paused_until = self._clock() + backoff(
                 self._failures, FIRST_BACKOFF_SECONDS, self._interval()
@@ -286,7 +287,10 @@ class OrgOwner(OrgSide):
         write = self._writes.take_in_flight(key)
         if message.status == 404 or write is None:
             return  # the object is gone; its watch event says so
-        logger.warning("Writing the status of %s failed: %s", write.ref, message.message)
+        logger.warning(
+            "Writing the status of %s failed: %s", write.ref, message.message,
+            extra=about(self.ref, account=key or None),
+        )  # fmt: skip
         if message.status in (400, 422):
             if (state := self.accounts.get(key)) is not None:
                 self._abandon(state)  # its intent could not be recorded: it is never sent

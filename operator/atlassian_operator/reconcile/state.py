@@ -23,7 +23,7 @@ from atlassian_operator.atlassian import (
     LifecyclePermission,
 )
 from atlassian_operator.core.brake import Approval, ApprovalUnreadable, BrakeState, Considered
-from atlassian_operator.core.budget import SuspensionBudget
+from atlassian_operator.core.budget import Backlog, SuspensionBudget
 from atlassian_operator.core.conditions import READY, find
 from atlassian_operator.core.directory import Directory
 from atlassian_operator.core.reasons import failure_reason
@@ -146,6 +146,7 @@ class OwnerState:
         self._key_check_at: float | None = None
         self._failure: str | None = None  # why the last sync failed, until one succeeds
         self._config_failure: tuple[str, str, str | None] | None = None  # reason, message, key
+        self._key_problem: str | None = None  # why the key cannot be used, as last logged
         self._failures = 0
         self._epoch = 0
         self._listing: Listing | None = None
@@ -172,6 +173,7 @@ class OwnerState:
         self._brake_shown: BrakeState | None = None
         self._brake_written: BrakeState | None = None
         self._brake_stale = False
+        self._backlog: Backlog | None = None  # why calls wait in the budget's line, as logged
         # ---- the AtlassianAccounts naming this org
         self.accounts = AccountBook()
         self._writes = StatusWrites()
