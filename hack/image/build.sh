@@ -101,7 +101,7 @@ short_hash() { sha256sum | cut -c1-16; }
 image_id() { "${podman[@]}" image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
 
 # --- 1. The base: Debian minbase + Python, from the Debian mirror apt uses -------------------
-apt_uri() { # the URI apt uses for "<suite>/main", e.g. http://deb.debian.org/debian
+apt_uri() { # the URI of the mirror apt uses for "<suite>/main" (apt-cache policy)
   apt-cache policy 2>/dev/null | awk -v want="$1" '$3 == want { print $2; exit }'
 }
 arch=$(dpkg --print-architecture)
@@ -111,7 +111,7 @@ base_ref="localhost/atlassian-operator-base:$suite-$base_key"
 if [ ! -f "$base_tar" ]; then
   mirror="${DEBIAN_MIRROR:-$(apt_uri "$suite/main")}"
   security="${DEBIAN_SECURITY_MIRROR:-$(apt_uri "$suite-security/main")}"
-  [ -n "$mirror" ] || die "apt has no source for $suite/main (apt-cache policy): set DEBIAN_MIRROR, e.g. DEBIAN_MIRROR=http://deb.debian.org/debian"
+  [ -n "$mirror" ] || die "apt has no source for $suite/main (apt-cache policy): set DEBIAN_MIRROR to the URI of a Debian mirror (the one you would put in sources.list)"
   log "debootstrap --variant=minbase $suite from $mirror (first time only; about a minute)"
   rootfs="$tmp/rootfs"
   include=$(
