@@ -53,6 +53,29 @@ def test_the_api_server_accepts_a_namespaced_install_of_two_namespaces(
         kube.kubectl("delete", "namespace", other, "--wait=false", namespaced=False, check=False)
 
 
+def test_the_api_server_accepts_the_optional_parts(helm: Helm, kube: Any) -> None:
+    """Secret access listed per namespace (two of them) or cluster-wide, and the NetworkPolicy."""
+    other = f"{kube.namespace}-b"
+    kube.kubectl("create", "namespace", other, namespaced=False)
+    try:
+        listed = helm.template(
+            "--include-crds", "--set", f"secretAccess.namespaces={{{kube.namespace},{other}}}",
+            namespace=kube.namespace,
+        )  # fmt: skip
+        out = apply_server_dry_run(kube, listed)
+        binding = "rolebinding.rbac.authorization.k8s.io/atlassian-operator-secrets created"
+        assert out.count(binding) == 2, out
+        everywhere = helm.template(
+            "--include-crds", "--set", "secretAccess.clusterWide=true,networkPolicy.enabled=true",
+            namespace=kube.namespace,
+        )  # fmt: skip
+        out = apply_server_dry_run(kube, everywhere)
+        assert "networkpolicy.networking.k8s.io/atlassian-operator created" in out, out
+        assert "atlassian-operator-secrets" not in out
+    finally:
+        kube.kubectl("delete", "namespace", other, "--wait=false", namespaced=False, check=False)
+
+
 def test_helm_install_upgrade_and_uninstall(helm: Helm, kube: Any) -> None:
     ns = kube.namespace
     cluster = ["--kubeconfig", str(kube.kubeconfig), "--namespace", ns]

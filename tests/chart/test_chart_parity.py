@@ -3,13 +3,15 @@ values equals `kubectl kustomize manifests`, and with ci/namespaced-values.yaml 
 `kubectl kustomize manifests/overlays/namespaced`, object by object and field by field, after
 chart_support.normalize (Helm's standard labels, CRD labels) and without the Namespace object.
 A change to a limit, probe, arg, RBAC rule or label in only one of them fails here.
-The admission guard likewise: `--set admissionGuard.enabled=true` equals `manifests` with the
-component manifests/components/admission-guard.
+The optional parts likewise: `--set admissionGuard.enabled=true`, `secretAccess.clusterWide=true`
+and `networkPolicy.enabled=true` each equal `manifests` with its component (manifests/components/),
+and `secretAccess.namespaces` equals manifests/base/secret-namespaces.yaml with the same list.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -21,7 +23,8 @@ import yaml
 from chart_support import CHART, HELM_LABELS, ROOT, Helm, Obj, by_key, differences, kustomize
 
 NAMESPACED_VALUES = CHART / "ci" / "namespaced-values.yaml"
-ADMISSION_GUARD = ROOT / "manifests" / "components" / "admission-guard"
+COMPONENTS = ROOT / "manifests" / "components"
+ADMISSION_GUARD = COMPONENTS / "admission-guard"
 GUARD_KINDS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 
 
@@ -59,17 +62,19 @@ def test_namespaced_values_render_what_the_namespaced_overlay_renders(helm: Helm
     assert not {"ClusterRole", "ClusterRoleBinding"} & {o["kind"] for o in chart}
 
 
-def with_admission_guard(overlay: Path, base: str = "manifests") -> list[Obj]:
-    """`kubectl kustomize` of an overlay of `base` with the admission guard, as a user writes it
-    (kustomize takes relative paths only)."""
+def with_component(
+    overlay: Path, component: Path = ADMISSION_GUARD, base: Path = ROOT
+) -> list[Obj]:
+    """`kubectl kustomize` of an overlay of `base`/manifests with a component, as a user writes
+    it (kustomize takes relative paths only)."""
     overlay.mkdir()
     (overlay / "kustomization.yaml").write_text(
         yaml.safe_dump(
             {
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
-                "resources": [os.path.relpath(ROOT / base, overlay)],
-                "components": [os.path.relpath(ADMISSION_GUARD, overlay)],
+                "resources": [os.path.relpath(base / "manifests", overlay)],
+                "components": [os.path.relpath(component, overlay)],
             }
         )
     )
@@ -78,7 +83,7 @@ def with_admission_guard(overlay: Path, base: str = "manifests") -> list[Obj]:
 
 def test_admission_guard_renders_what_the_component_renders(helm: Helm, tmp_path: Path) -> None:
     chart = helm.template("--include-crds", "--set", "admissionGuard.enabled=true")
-    manifests = with_admission_guard(tmp_path / "guarded")
+    manifests = with_component(tmp_path / "guarded")
     assert differences(chart, manifests) == ""
     guard = sorted(o["metadata"]["name"] for o in chart if o["kind"] in GUARD_KINDS)
     assert guard == sorted(
@@ -89,6 +94,84 @@ def test_admission_guard_renders_what_the_component_renders(helm: Helm, tmp_path
 
 def test_admission_guard_is_off_by_default(chart: list[Obj]) -> None:
     assert not GUARD_KINDS & {o["kind"] for o in chart}
+
+
+def secret_grants(objs: list[Obj]) -> list[tuple[str, str, str]]:
+    """Where the operator may get Secrets: (binding kind, namespace, role) of every binding of
+    a role with a rule on Secrets."""
+    with_secrets = {
+        (o["kind"], o["metadata"]["name"])
+        for o in objs
+        if o["kind"] in ("Role", "ClusterRole")
+        and any("secrets" in r["resources"] for r in o["rules"])
+    }
+    return sorted(
+        (o["kind"], o["metadata"].get("namespace", ""), o["roleRef"]["name"])
+        for o in objs
+        if o["kind"].endswith("Binding")
+        and (o["roleRef"]["kind"], o["roleRef"]["name"]) in with_secrets
+    )
+
+
+def test_secret_access_is_the_release_namespace_by_default(chart: list[Obj]) -> None:
+    assert secret_grants(chart) == [
+        ("RoleBinding", "atlassian-operator", "atlassian-operator-secrets")
+    ]
+
+
+def test_cluster_wide_secret_access_renders_what_the_component_renders(
+    helm: Helm, tmp_path: Path
+) -> None:
+    chart = helm.template("--include-crds", "--set", "secretAccess.clusterWide=true")
+    manifests = with_component(tmp_path / "o", COMPONENTS / "secret-access-cluster-wide")
+    assert differences(chart, manifests) == ""
+    assert secret_grants(chart) == [("ClusterRoleBinding", "", "atlassian-operator")]
+
+
+def test_secret_namespaces_render_what_the_kustomize_list_renders(
+    helm: Helm, tmp_path: Path
+) -> None:
+    """The list's documented edit (copy an entry, set its namespace) against the chart value."""
+    copy_ = tmp_path / "repo"
+    for part in ("manifests", "crds"):
+        shutil.copytree(ROOT / part, copy_ / part)
+    listed = copy_ / "manifests" / "base" / "secret-namespaces.yaml"
+    [entry] = [d for d in yaml.safe_load_all(listed.read_text()) if d]
+    added = []
+    for namespace in ("team-a", "team-b"):
+        other = copy.deepcopy(entry)
+        other["metadata"]["namespace"] = namespace
+        added.append(other)
+    listed.write_text(listed.read_text() + "---\n" + yaml.safe_dump_all(added))
+    chart = helm.template(
+        "--include-crds", "--set", "secretAccess.namespaces={atlassian-operator,team-a,team-b}"
+    )
+    manifests = without_namespace(kustomize(str(copy_ / "manifests")))
+    assert differences(chart, manifests) == ""
+    assert secret_grants(chart) == [
+        ("RoleBinding", ns, "atlassian-operator-secrets")
+        for ns in ("atlassian-operator", "team-a", "team-b")
+    ]
+    subjects = {
+        json.dumps(o["subjects"]) for o in chart if o["metadata"]["name"].endswith("-secrets")
+        and o["kind"] == "RoleBinding"
+    }  # fmt: skip
+    assert subjects == {
+        json.dumps([{"kind": "ServiceAccount", "name": "atlassian-operator",
+                     "namespace": "atlassian-operator"}])
+    }  # fmt: skip
+
+
+def test_network_policy_renders_what_the_component_renders(helm: Helm, tmp_path: Path) -> None:
+    chart = helm.template("--include-crds", "--set", "networkPolicy.enabled=true")
+    manifests = with_component(tmp_path / "o", COMPONENTS / "network-policy")
+    assert differences(chart, manifests) == ""
+    [policy] = [o for o in chart if o["kind"] == "NetworkPolicy"]
+    assert policy["metadata"]["namespace"] == "atlassian-operator"
+
+
+def test_network_policy_is_off_by_default(chart: list[Obj]) -> None:
+    assert "NetworkPolicy" not in {o["kind"] for o in chart}
 
 
 def test_service_monitor_is_the_monitoring_one(helm: Helm) -> None:

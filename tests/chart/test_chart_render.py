@@ -25,8 +25,14 @@ def container(objs: list[Obj]) -> Obj:
 
 @pytest.mark.parametrize(
     "values",
-    [[], ["-f", str(NAMESPACED_VALUES)], ["--set", "admissionGuard.enabled=true"]],
-    ids=["default", "namespaced", "admission-guard"],
+    [
+        [],
+        ["-f", str(NAMESPACED_VALUES)],
+        ["--set", "admissionGuard.enabled=true"],
+        ["--set", "secretAccess.namespaces={atlassian-operator,team-a}"],
+        ["--set", "secretAccess.clusterWide=true,networkPolicy.enabled=true"],
+    ],
+    ids=["default", "namespaced", "admission-guard", "secret-namespaces", "cluster-wide-secrets"],
 )
 def test_helm_lint_strict_passes(helm: Helm, values: list[str]) -> None:
     proc = helm("lint", "--strict", str(CHART), "--namespace", "atlassian-operator", *values)
@@ -64,6 +70,20 @@ INVALID = {
         ["--set", "admissionGuard.approverGroups[0]=a'b"],
         "at '/admissionGuard/approverGroups/0'",
     ),
+    "bad secret namespace": (
+        ["--set", "secretAccess.namespaces={Team_A}"],
+        "at '/secretAccess/namespaces/0'",
+    ),
+    "secret access typo": (["--set", "secretAccess.clusterwide=true"], "'clusterwide' not allowed"),
+    "secret namespaces with watched namespaces": (
+        ["--set", "watchNamespaces={a}", "--set", "secretAccess.namespaces={b}"],
+        "secretAccess is for the cluster-wide install",
+    ),
+    "cluster-wide secrets with watched namespaces": (
+        ["--set", "watchNamespaces={a}", "--set", "secretAccess.clusterWide=true"],
+        "secretAccess is for the cluster-wide install",
+    ),
+    "bad egress port": (["--set", "networkPolicy.egressPorts={0}"], "/networkPolicy/egressPorts/0"),
     "servicemonitor without service": (
         ["--set", "serviceMonitor.enabled=true", "--set", "metrics.service.enabled=false"],
         "serviceMonitor.enabled needs metrics.service.enabled",
@@ -88,7 +108,12 @@ def test_a_typo_in_a_values_file_fails_lint(helm: Helm, tmp_path: Path) -> None:
 
 
 def test_every_namespaced_object_is_in_the_release_namespace(helm: Helm) -> None:
-    objs = helm.template("--include-crds", "--set", "admissionGuard.enabled=true", namespace="ops")
+    objs = helm.template(
+        "--include-crds",
+        "--set",
+        "admissionGuard.enabled=true,networkPolicy.enabled=true",
+        namespace="ops",
+    )
     for obj in objs:
         expected = None if obj["kind"] in CLUSTER_SCOPED else "ops"
         assert obj["metadata"].get("namespace") == expected, obj["metadata"]
@@ -296,3 +321,87 @@ def test_metrics_service_and_service_monitor(helm: Helm) -> None:
     assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert selector.items() <= service["metadata"]["labels"].items()
+
+
+def secret_rules(role: Obj) -> list[Obj]:
+    return [r for r in role["rules"] if "secrets" in r["resources"]]
+
+
+def test_secrets_are_readable_only_in_the_listed_namespaces(helm: Helm) -> None:
+    """The operator's ClusterRole holds no Secret rule; one RoleBinding per listed namespace
+    grants the ClusterRole <fullname>-secrets there, to the release's ServiceAccount."""
+    objs = helm.template(
+        "--set", "secretAccess.namespaces={team-a,team-b}", release="acme", namespace="ops"
+    )
+    keyed = by_key(objs)
+    assert secret_rules(keyed[("ClusterRole", "", "acme-atlassian-operator")]) == []
+    secrets_role = keyed[("ClusterRole", "", "acme-atlassian-operator-secrets")]
+    assert secrets_role["rules"] == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+    ]
+    bindings = [
+        o for o in objs if o.get("roleRef", {}).get("name") == "acme-atlassian-operator-secrets"
+    ]
+    assert sorted((b["kind"], b["metadata"]["namespace"]) for b in bindings) == [
+        ("RoleBinding", "team-a"),
+        ("RoleBinding", "team-b"),
+    ]  # not the release namespace: the list replaces the default
+    for binding in bindings:
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "acme-atlassian-operator", "namespace": "ops"}
+        ]
+    # The default: the release namespace only.
+    default = [
+        (o["kind"], o["metadata"]["namespace"])
+        for o in helm.template(namespace="ops")
+        if o.get("roleRef", {}).get("name") == "atlassian-operator-secrets"
+    ]
+    assert default == [("RoleBinding", "ops")]
+
+
+def test_cluster_wide_secret_access_is_the_operators_clusterrole(helm: Helm) -> None:
+    objs = helm.template("--set", "secretAccess.clusterWide=true")
+    keyed = by_key(objs)
+    assert secret_rules(keyed[("ClusterRole", "", "atlassian-operator")]) == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+    ]
+    assert not [o for o in objs if o["metadata"]["name"] == "atlassian-operator-secrets"]
+
+
+@pytest.mark.parametrize("release", ["atlassian-operator", "acme"])
+def test_the_lease_role_reaches_only_the_releases_lease(helm: Helm, release: str) -> None:
+    objs = helm.template(release=release)
+    [lease_id] = [
+        a.removeprefix("--leader-election-id=")
+        for a in container(objs)["args"]
+        if a.startswith("--leader-election-id=")
+    ]
+    [role] = [
+        o
+        for o in objs
+        if o["kind"] == "Role" and o["metadata"]["name"].endswith("-leader-election")
+    ]
+    named = [r for r in role["rules"] if "resourceNames" in r]
+    assert named == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+         "resourceNames": [lease_id], "verbs": ["get", "patch"]}
+    ]  # fmt: skip
+    # `create` cannot be limited to a name; it is the only verb without one.
+    assert [r["verbs"] for r in role["rules"] if "resourceNames" not in r] == [["create"]]
+
+
+def test_network_policy_values(helm: Helm) -> None:
+    objs = helm.template(
+        "--set", "networkPolicy.enabled=true", "--set", "networkPolicy.egressPorts={443,3128}",
+        release="acme", namespace="ops",
+    )  # fmt: skip
+    policy = only(objs, "NetworkPolicy")
+    pod = only(objs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod.items()
+    dns, other = policy["spec"]["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert other == {"ports": [{"port": 443, "protocol": "TCP"}, {"port": 3128, "protocol": "TCP"}]}
+    # In: only the ports the Service and the probes use, by the container's port names.
+    names = {p["name"] for p in container(objs)["ports"]}
+    [ingress] = policy["spec"]["ingress"]
+    assert {p["port"] for p in ingress["ports"]} == names == {"metrics", "health"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -83,19 +84,67 @@ def test_renders_a_safe_highly_available_deployment(path: str) -> None:
     assert container["args"][:2] == ["run", scope]
 
 
-def test_the_api_server_accepts_the_install_and_the_examples(kube: Any, crds: None) -> None:
-    docs = render("manifests")
-    for doc in docs:  # into the test namespace: the dry run creates no namespace to put it in
+def into_namespace(docs: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
+    """The render in a test namespace: the dry run creates no namespace to put it in."""
+    for doc in docs:
         if doc["kind"] not in CLUSTER_SCOPED:
-            doc["metadata"]["namespace"] = kube.namespace
+            doc["metadata"]["namespace"] = namespace
         for subject in doc.get("subjects", []):
-            subject["namespace"] = kube.namespace
-    docs = [d for d in docs if d["kind"] != "Namespace"]
+            subject["namespace"] = namespace
+    return [d for d in docs if d["kind"] != "Namespace"]
+
+
+def with_components(tmp_path: Path, *components: str) -> list[dict[str, Any]]:
+    """`manifests` with optional components, as a user's overlay adds them."""
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(ROOT / "manifests", overlay)],
+        "components": [
+            os.path.relpath(ROOT / "manifests" / "components" / c, overlay) for c in components
+        ],
+    }
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    return render(str(overlay))
+
+
+def test_the_api_server_accepts_the_optional_components(
+    kube: Any, crds: None, tmp_path: Path
+) -> None:
+    """The NetworkPolicy (no CNI here enforces it: only that it is valid is shown) and
+    cluster-wide Secret access."""
+    docs = with_components(tmp_path, "network-policy", "secret-access-cluster-wide")
+    [policy] = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    assert policy["metadata"]["namespace"] == "atlassian-operator"
+    assert "atlassian-operator-secrets" not in {d["metadata"]["name"] for d in docs}
+    result = kube.kubectl(
+        "apply", "--dry-run=server", "-f", "-",
+        input=yaml.safe_dump_all(into_namespace(docs, kube.namespace)), namespaced=False,
+    )  # fmt: skip
+    assert "networkpolicy.networking.k8s.io/atlassian-operator created" in result.stdout
+    # The policy's named ports are the Pod's, so that it admits the scrape and the probes.
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    [ingress] = policy["spec"]["ingress"]
+    assert {p["port"] for p in ingress["ports"]} == {p["name"] for p in container["ports"]}
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= (
+        deployment["spec"]["template"]["metadata"]["labels"].items()
+    )
+
+
+def test_the_api_server_accepts_the_install_and_the_examples(kube: Any, crds: None) -> None:
+    docs = into_namespace(render("manifests"), kube.namespace)
     result = kube.kubectl(
         "apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(docs), namespaced=False
     )
     assert "deployment.apps/atlassian-operator created (server dry run)" in result.stdout
     assert "clusterrole.rbac.authorization.k8s.io/atlassian-operator created" in result.stdout
+    # Secret `get` granted in the install's namespace only (base/secret-namespaces.yaml).
+    assert "rolebinding.rbac.authorization.k8s.io/atlassian-operator-secrets created" in (
+        result.stdout
+    )
     for role in ("viewer", "editor", "org-admin"):  # people's (test_user_roles may apply them)
         assert f"clusterrole.rbac.authorization.k8s.io/atlassian-operator-{role} " in result.stdout
 

@@ -13,8 +13,9 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,9 @@ ACCOUNTS_URL = "/apis/atlassian.operators.dev/v1beta1/atlassianaccounts"
 PERMISSION_PROBLEMS = re.compile(r"403|Forbidden|Not enough permissions|Failed to post an event")
 RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
 LEADER_ELECTION = f"{SA}-leader-election"  # the Lease role of manifests/base/leader-election.yaml
-OPERATOR_RBAC = {SA, LEADER_ELECTION}
+SECRETS = f"{SA}-secrets"  # Secret `get`: manifests/base/secret-access.yaml, secret-namespaces.yaml
+OPERATOR_RBAC = {SA, LEADER_ELECTION, SECRETS}
+SECRET_RULE = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
 
 
 def render(path: str) -> list[dict[str, Any]]:
@@ -46,13 +49,31 @@ def render(path: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(out) if d]
 
 
+CLUSTER_WIDE_SECRETS = "manifests/components/secret-access-cluster-wide"
+
+
+def render_with_component(component: str) -> list[dict[str, Any]]:
+    """`manifests` with a component, as a user's overlay adds it."""
+    with tempfile.TemporaryDirectory() as overlay:
+        kustomization = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [os.path.relpath(ROOT / "manifests", overlay)],
+            "components": [os.path.relpath(ROOT / component, overlay)],
+        }
+        (Path(overlay) / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+        out = subprocess.run(
+            [KUBECTL, "kustomize", overlay], capture_output=True, text=True, check=True
+        ).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
 def rbac_for_namespace(docs: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
     """The operator's ServiceAccount, roles and bindings of a render, moved into a test
     namespace (not the roles for people, manifests/base/user-roles.yaml).
 
     Cluster-scoped objects get a per-test name so that tests never share them.
     """
-    cluster_name = f"{SA}-{namespace}"
     result = []
     for doc in docs:
         if doc["kind"] not in RBAC_KINDS or doc["metadata"]["name"] not in OPERATOR_RBAC:
@@ -60,12 +81,12 @@ def rbac_for_namespace(docs: list[dict[str, Any]], namespace: str) -> list[dict[
         doc = json.loads(json.dumps(doc))
         meta = doc["metadata"]
         if doc["kind"].startswith("Cluster"):
-            meta["name"] = cluster_name
+            meta["name"] = f"{meta['name']}-{namespace}"
         else:
             meta["namespace"] = namespace
         if doc["kind"].endswith("Binding"):
             if doc["roleRef"]["kind"] == "ClusterRole":
-                doc["roleRef"]["name"] = cluster_name
+                doc["roleRef"]["name"] = f"{doc['roleRef']['name']}-{namespace}"
             for subject in doc["subjects"]:
                 assert (subject["kind"], subject["name"]) == ("ServiceAccount", SA)
                 subject["namespace"] = namespace
@@ -327,20 +348,23 @@ def test_cluster_wide_install_rbac_is_enough(
 
 STATUS_RULE = "atlassian.operators.dev/atlassianorgs/status,atlassianaccounts/status"
 # Every rule of the namespaced install, and what goes wrong without it. The cluster-wide
-# ClusterRole holds the same rules plus a CRD watch (test_roles_grant_only_what_is_needed).
+# install holds the same rules plus a CRD watch (test_roles_grant_only_what_is_needed).
 WITHOUT_RULE: dict[str, str] = {
     "atlassian.operators.dev/atlassianorgs,atlassianaccounts": r"atlassianorgs.* is forbidden",
     "atlassian.operators.dev/atlassianaccounts": r'cannot create resource \\?"atlassianaccounts',
     STATUS_RULE: r'cannot patch resource \\?"atlassian(orgs|accounts)/status',
     "/secrets": "SecretNotUsable",  # the org says so in its status
     "/events": "Failed to post an event",
-    # Without the Lease the operator never starts acting, and says why.
-    "coordination.k8s.io/leases": r"cannot read the leader-election lease: 403",
+    # Without the Lease the operator never starts acting, and says why: it cannot read its
+    # Lease, or (no Lease yet) cannot create it.
+    f"coordination.k8s.io/leases[{SA}]": r"cannot read the leader-election lease: 403",
+    "coordination.k8s.io/leases": r"cannot write the leader-election lease: 403",
 }
 
 
 def rule_key(rule: dict[str, Any]) -> str:
-    return f"{','.join(rule['apiGroups'])}/{','.join(rule['resources'])}"
+    names = f"[{','.join(rule['resourceNames'])}]" if "resourceNames" in rule else ""
+    return f"{','.join(rule['apiGroups'])}/{','.join(rule['resources'])}{names}"
 
 
 def roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -382,13 +406,26 @@ def test_every_rule_is_needed(
         if dropped == "/secrets":
             org = e2e.status("aorg", "acme")
             return condition(org, "Ready", "reason") == "SecretNotUsable" and (
-                "grant get on secrets" in str(condition(org, "Ready", "message"))
+                f"no get on Secrets in namespace {kube.namespace}"
+                in str(condition(org, "Ready", "message"))
             )
         return bool(symptom.search(operator.log_text()))
 
     kube.wait_for(noticed, 30, f"the symptom of a missing {dropped} rule")
     if dropped != "/secrets":
         assert permission_problems(run.stop())
+
+
+def lease_id(docs: list[dict[str, Any]]) -> str:
+    """The Lease the render's Deployment holds: its --leader-election-id."""
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    [lease] = [
+        a.removeprefix("--leader-election-id=")
+        for a in container["args"]
+        if a.startswith("--leader-election-id=")
+    ]
+    return lease
 
 
 def test_roles_grant_only_what_is_needed() -> None:
@@ -398,9 +435,16 @@ def test_roles_grant_only_what_is_needed() -> None:
             for rule in role["rules"]:
                 for field in ("apiGroups", "resources", "verbs"):
                     assert "*" not in rule[field], (role["kind"], rule)
-                assert "resourceNames" not in rule and "nonResourceURLs" not in rule
+                assert "nonResourceURLs" not in rule
                 if "secrets" in rule["resources"]:
                     assert rule["verbs"] == ["get"], "Secrets: get by name only, no list/watch"
+                # Names only where RBAC can use them: the Lease's get and patch, this
+                # Deployment's Lease only. `create` cannot be limited by name.
+                if "resourceNames" in rule:
+                    assert (rule["resources"], rule["verbs"]) == (["leases"], ["get", "patch"])
+                    assert rule["resourceNames"] == [lease_id(docs)]
+                elif rule["resources"] == ["leases"]:
+                    assert rule["verbs"] == ["create"]
     # The single-namespace install needs nothing cluster-wide.
     assert [d["kind"] for d in namespaced if d["kind"].startswith("Cluster")] == []
     # The roles for people (manifests/base/user-roles.yaml, tests/e2e/test_user_roles.py)
@@ -424,6 +468,7 @@ def test_roles_grant_only_what_is_needed() -> None:
     # Each rule says why it is there.
     for path in (
         "manifests/base/clusterrole.yaml",
+        "manifests/base/secret-access.yaml",
         "manifests/base/leader-election.yaml",
         "manifests/base/user-roles.yaml",
         "manifests/overlays/namespaced/role.yaml",
@@ -432,3 +477,115 @@ def test_roles_grant_only_what_is_needed() -> None:
         for i, line in enumerate(lines):
             if line.strip().startswith("- apiGroups:"):
                 assert lines[i - 1].strip().startswith("#"), f"{path}:{i + 1}: say why"
+
+
+def secret_grants(docs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(binding kind, namespace) of every binding of a role that may get Secrets."""
+    readers = {
+        (d["kind"], d["metadata"]["name"])
+        for d in roles(docs)
+        if any("secrets" in r["resources"] for r in d["rules"])
+    }
+    return sorted(
+        (d["kind"], d["metadata"].get("namespace", ""))
+        for d in docs
+        if d["kind"].endswith("Binding") and (d["roleRef"]["kind"], d["roleRef"]["name"]) in readers
+    )
+
+
+def test_the_cluster_wide_install_reads_secrets_only_where_listed() -> None:
+    """By default in its own namespace only (manifests/base/secret-namespaces.yaml); every
+    namespace only with the component that says so."""
+    base = render("manifests")
+    assert secret_grants(base) == [("RoleBinding", "atlassian-operator")]
+    [clusterrole] = [d for d in operator_roles(base) if d["metadata"]["name"] == SA]
+    assert SECRET_RULE not in clusterrole["rules"]
+    everywhere = render_with_component(CLUSTER_WIDE_SECRETS)
+    assert secret_grants(everywhere) == [("ClusterRoleBinding", "")]
+    [wide] = [d for d in operator_roles(everywhere) if d["metadata"]["name"] == SA]
+    assert wide["rules"] == [*clusterrole["rules"], SECRET_RULE]
+    assert SECRETS not in {d["metadata"]["name"] for d in everywhere}
+
+
+def grant(kube: Any, run: OperatorAsServiceAccount, entry: dict[str, Any]) -> None:
+    """The list's entry for kube's namespace, as the install renders it, bound to the run's
+    ServiceAccount and its (renamed) ClusterRole."""
+    binding = json.loads(json.dumps(entry))
+    binding["metadata"]["namespace"] = kube.namespace
+    binding["roleRef"]["name"] = f"{SECRETS}-{run.kube.namespace}"
+    binding["subjects"][0]["namespace"] = run.kube.namespace
+    kube.kubectl("apply", "-f", "-", input=yaml.safe_dump(binding))
+
+
+@pytest.fixture
+def cleanup() -> Iterator[list[Callable[[], Any]]]:
+    done: list[Callable[[], Any]] = []
+    yield done
+    for step in reversed(done):
+        step()
+
+
+def another_namespace(kube: Any, prefix: str, cleanup: list[Callable[[], Any]]) -> Any:
+    """A second namespace on kube's control plane, deleted after the test."""
+    other = type(kube)(f"{prefix}-{uuid.uuid4().hex[:6]}", kube.kubeconfig)
+    other.kubectl("create", "namespace", other.namespace, namespaced=False)
+    cleanup.append(
+        lambda: other.kubectl(
+            "delete", "namespace", other.namespace, "--wait=false", namespaced=False, check=False
+        )
+    )
+    return other
+
+
+def test_an_org_outside_the_listed_namespaces_says_what_to_grant(
+    as_service_account: Any,
+    private_kube: Any,
+    simulator: Simulator,
+    cleanup: list[Callable[[], Any]],
+) -> None:
+    """The cluster-wide install as shipped: an org in a namespace the list does not name is
+    told which grant is missing and where to add it; the list's entry for it fixes it, without
+    a restart. The operator's own namespace (listed) is not affected."""
+    docs = render("manifests")
+    run = as_service_account(private_kube, docs)
+    operator = run.start(
+        ["--all-namespaces", "--allow-api-base-url", simulator.url, *leader_election(private_kube)]
+    )
+    elsewhere = another_namespace(private_kube, "t-unlisted", cleanup)
+    e2e = E2E(elsewhere, simulator, operator)
+    e2e.org()
+    e2e.kube.wait_for(
+        lambda: condition(e2e.status("aorg", "acme"), "Ready", "reason") == "SecretNotUsable",
+        30,
+        "the org to say its Secret is not usable",
+    )
+    message = str(condition(e2e.status("aorg", "acme"), "Ready", "message"))
+    assert f"no get on Secrets in namespace {elsewhere.namespace}" in message, message
+    assert f"add {elsewhere.namespace} to the Helm value secretAccess.namespaces" in message
+    assert "manifests/base/secret-namespaces.yaml" in message
+    assert API_KEY not in message
+    [entry] = [d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == SECRETS]
+    grant(elsewhere, run, entry)
+    org = e2e.wait_synced()
+    assert condition(org, "Ready") == "True"
+    log = run.stop()
+    # The 403 before the grant is the only permission problem, and the org reported it.
+    assert all("secret" in line.lower() for line in permission_problems(log)), log[-5000:]
+
+
+def test_the_cluster_wide_secret_component_reads_any_namespace(
+    as_service_account: Any,
+    private_kube: Any,
+    simulator: Simulator,
+    cleanup: list[Callable[[], Any]],
+) -> None:
+    run = as_service_account(private_kube, render_with_component(CLUSTER_WIDE_SECRETS))
+    operator = run.start(
+        ["--all-namespaces", "--allow-api-base-url", simulator.url, *leader_election(private_kube)]
+    )
+    elsewhere = another_namespace(private_kube, "t-anywhere", cleanup)
+    e2e = E2E(elsewhere, simulator, operator)
+    e2e.org()
+    assert condition(e2e.wait_synced(), "Ready") == "True"
+    log = run.stop()
+    assert permission_problems(log) == [], log[-5000:]

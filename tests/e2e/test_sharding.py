@@ -32,6 +32,7 @@ KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 OVERLAY = "manifests/overlays/sharded"
 HOME = "atlassian-operator"  # the namespace the overlay runs its shards in
 SHARD_ROLE = "atlassian-operator-shard"  # the rules each shard gets in its namespaces
+LEASE_ROLE = "atlassian-operator-leader-election"  # manifests/base/leader-election.yaml
 CLUSTER_SCOPED = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
 RBAC_KINDS = {"ServiceAccount", "Role", "RoleBinding", "ClusterRole"}
 PERMISSION_PROBLEMS = re.compile(r"403|Forbidden|Not enough permissions|Failed to post an event")
@@ -108,6 +109,12 @@ def test_the_overlay_gives_each_namespace_to_exactly_one_shard() -> None:
         assert "--leader-election" in shard.args
     assert not set(a.namespaces) & set(b.namespaces), "a namespace in two shards: both would act"
     assert a.lease != b.lease, "one Lease id: the shards would elect one leader between them"
+    for shard in found:  # its Lease Role reaches its own Lease only (create cannot be named)
+        suffix = shard.name.removeprefix("atlassian-operator")  # nameSuffix: -shard-<x>
+        [role] = [
+            d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == LEASE_ROLE + suffix
+        ]
+        assert [r.get("resourceNames") for r in role["rules"]] == [[shard.lease], None], role
     assert a.service_account != b.service_account
     # Each Deployment runs as the base's does (replicas, rollout), and whatever selects Pods
     # (metrics Service, disruption budget) selects one shard's Pods only.
@@ -152,13 +159,17 @@ class Sharded:
     kube: Kube  # the shards' home namespace
     shards: list[Shard]
 
-    def can_i(self, shard: Shard, verb: str, resource: str, namespace: str | None) -> bool:
-        """`kubectl auth can-i` as the shard's ServiceAccount; namespace None: all of them."""
+    def can_i(
+        self, shard: Shard, verb: str, resource: str, namespace: str | None, name: str = ""
+    ) -> bool:
+        """`kubectl auth can-i` as the shard's ServiceAccount; namespace None: all of them;
+        `name`: the object of that name only."""
         where = f"--namespace={namespace}" if namespace else "--all-namespaces"
         resource, _, subresource = resource.partition("/")
         extra = [f"--subresource={subresource}"] if subresource else []
+        what = f"{resource}/{name}" if name else resource
         proc = self.kube.kubectl(
-            "auth", "can-i", verb, resource, *extra, where, f"--as={shard.user}",
+            "auth", "can-i", verb, what, *extra, where, f"--as={shard.user}",
             namespaced=False, check=False,
         )  # fmt: skip
         answer = proc.stdout.strip()
@@ -271,7 +282,11 @@ def test_each_shard_may_act_only_in_its_own_namespaces(sharded: Sharded) -> None
         }, shard.name
         for verb, resource in RIGHTS:  # and nothing cluster-wide
             assert not sharded.can_i(shard, verb, resource, None), (shard.name, verb, resource)
-        assert sharded.can_i(shard, "patch", "leases", shard.home)  # its Lease, at home
+        # Its own Lease, at home, and no other shard's: it cannot disturb their elections.
+        for other in sharded.shards:
+            for verb in ("get", "patch"):
+                mine = sharded.can_i(shard, verb, "leases", shard.home, name=other.lease)
+                assert mine is (other is shard), (shard.name, verb, other.lease)
 
 
 def test_each_shard_acts_only_on_its_own_org(sharded: Sharded, tmp_path: Path) -> None:

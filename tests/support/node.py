@@ -241,7 +241,26 @@ class PodOperator:
 
 
 def e2e_on_node(kube: Kube, sim: Simulator, install: Install) -> E2E:
+    grant_secret_access(kube, install)
     return E2E(kube, sim, PodOperator(install))  # type: ignore[arg-type]
+
+
+SECRET_ROLE = "atlassian-operator-secrets"  # manifests/base/secret-access.yaml, the chart's
+
+
+def grant_secret_access(kube: Kube, install: Install) -> None:
+    """What a cluster admin does for a cluster-wide install before an org goes into a new
+    namespace: the list's RoleBinding there (manifests/base/secret-namespaces.yaml; Helm
+    secretAccess.namespaces). A namespaced install watches its own namespace only: nothing."""
+    if kube.namespace == install.namespace:
+        return
+    role = install.kubectl("get", "clusterrole", SECRET_ROLE, namespaced=False, check=False)
+    if role.returncode != 0:
+        return
+    kube.kubectl(
+        "create", "rolebinding", SECRET_ROLE, f"--clusterrole={SECRET_ROLE}",
+        f"--serviceaccount={install.namespace}:atlassian-operator",
+    )  # fmt: skip
 
 
 def layout(cluster: ControlPlane) -> Any:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from atlassian_operator.core.authority import (
     API_KEY_LABEL,
+    SECRET_NAMESPACES_FILE,
+    SECRET_NAMESPACES_VALUE,
+    SECRET_ROLE,
     allowed_base_urls,
     base_url_problem,
     normalise_base_url,
+    secret_access_problem,
     secret_problem,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_ONLY = allowed_base_urls([])
 WITH_SIMULATOR = allowed_base_urls(["http://simulator.it.svc:8080/"])
@@ -141,6 +150,30 @@ def test_a_secret_without_the_opt_in_label_is_refused_saying_how_to_label_it(
     assert "it/atlassian-key" in problem
     assert f"{API_KEY_LABEL}=true" in problem
     assert f"kubectl -n it label secret atlassian-key {API_KEY_LABEL}=true" in problem
+
+
+def test_a_secret_the_operator_may_not_read_says_which_grant_is_missing_and_where() -> None:
+    problem = secret_access_problem("team-a", "atlassian-api-key")
+
+    assert problem.startswith("the operator may not read Secret team-a/atlassian-api-key (403)")
+    assert "no get on Secrets in namespace team-a" in problem
+    # The exact fix, in both installs, naming the namespace to add.
+    assert "add team-a to the Helm value secretAccess.namespaces" in problem
+    assert "manifests/base/secret-namespaces.yaml" in problem
+    assert "RoleBinding of ClusterRole atlassian-operator-secrets in namespace team-a" in problem
+
+
+def test_the_fix_names_what_the_install_really_has() -> None:
+    """The value, the file and the ClusterRole the message names exist, as named."""
+    values = yaml.safe_load((ROOT / "charts/atlassian-operator/values.yaml").read_text())
+    group, key = SECRET_NAMESPACES_VALUE.split(".")
+    assert values[group][key] == []  # the release namespace, by default
+    listed = [d for d in yaml.safe_load_all((ROOT / SECRET_NAMESPACES_FILE).read_text()) if d]
+    assert listed and {(d["kind"], d["roleRef"]["name"]) for d in listed} == {
+        ("RoleBinding", SECRET_ROLE)
+    }
+    [role] = yaml.safe_load_all((ROOT / "manifests/base/secret-access.yaml").read_text())
+    assert (role["kind"], role["metadata"]["name"]) == ("ClusterRole", SECRET_ROLE)
 
 
 # A CR author can write these (the CRD's pattern '^https?://[^\s/]+(/[^\s]*)?$' admits them);

@@ -14,7 +14,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from atlassian_operator.core.resources import ObjectRef
-from atlassian_operator.reconcile.kube import REQUEST_TIMEOUT, KubeApi, KubeError
+from atlassian_operator.reconcile.kube import REQUEST_TIMEOUT, KubeApi, KubeError, SecretProblem
 
 
 @pytest.fixture
@@ -70,3 +70,18 @@ async def test_orgs_of_a_namespace_asking_at_once_read_its_pages_once(kube: Kube
 
 def _account(org: str, account_id: str) -> dict[str, Any]:
     return {"spec": {"orgRef": {"name": org}, "accountId": account_id}}
+
+
+async def test_a_forbidden_secret_becomes_the_problem_the_org_reports(kube: KubeApi) -> None:
+    """A 403 on the Secret (its namespace not granted) names the namespace and the fix; the
+    org's Ready condition carries this text (reason SecretNotUsable; tests/e2e/test_rbac.py)."""
+
+    def forbidden(name: str, namespace: str, **kwargs: Any) -> None:
+        raise ApiException(status=403, reason="Forbidden")
+
+    kube._core.read_namespaced_secret = forbidden  # type: ignore[method-assign]
+    with pytest.raises(SecretProblem) as problem:
+        await kube.read_api_key("team-a", "atlassian-api-key", "api-key")
+    message = str(problem.value)
+    assert "Secret team-a/atlassian-api-key (403)" in message
+    assert "add team-a to the Helm value secretAccess.namespaces" in message

@@ -45,8 +45,9 @@ app.kubernetes.io/part-of: atlassian-operator
 {{- if not .Values.watchNamespaces }}true{{ end }}
 {{- end }}
 
-{{/* The operator's rules: manifests/base/clusterrole.yaml, and without the CRD rule
-manifests/overlays/namespaced/role.yaml. Pass (dict "crds" true|false). */}}
+{{/* The operator's rules: manifests/base/clusterrole.yaml (crds true, secrets false; the Secret
+rule is in secret-access.yaml), and with the Secret rule but without the CRD rule
+manifests/overlays/namespaced/role.yaml. Pass (dict "crds" true|false "secrets" true|false). */}}
 {{- define "atlassian-operator.rules" -}}
 {{- if .crds }}
 # kopf: watches the CRDs to notice when a version of ours is added or removed.
@@ -66,14 +67,27 @@ manifests/overlays/namespaced/role.yaml. Pass (dict "crds" true|false). */}}
 - apiGroups: [atlassian.operators.dev]
   resources: [atlassianorgs/status, atlassianaccounts/status]
   verbs: [patch]
-# The org API key: one Secret read by name (spec.apiKeySecretRef). No list, no watch.
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [get]
+{{- if .secrets }}
+{{ include "atlassian-operator.secretRule" . }}
+{{- end }}
 # Events: Suspended, Reactivated, ProtectedAccount, SuspensionBudgetExceeded, ...
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+{{- end }}
+
+{{/* The one rule on Secrets: manifests/base/secret-access.yaml. */}}
+{{- define "atlassian-operator.secretRule" -}}
+# The org API key: one Secret read by name (spec.apiKeySecretRef). No list, no watch.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- end }}
+
+{{/* The namespaces whose Secrets the operator may get (cluster-wide install, not clusterWide):
+secretAccess.namespaces, or the release namespace when that is empty. */}}
+{{- define "atlassian-operator.secretNamespaces" -}}
+{{- toJson (.Values.secretAccess.namespaces | default (list .Release.Namespace)) }}
 {{- end }}
 
 {{/* The image reference: repository:tag, repository:tag@digest or repository@digest. */}}

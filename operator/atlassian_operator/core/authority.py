@@ -59,3 +59,27 @@ def secret_problem(namespace: str, name: str, labels: Mapping[str, str] | None) 
         f"not use it as an API key; label it if it holds one: kubectl -n {namespace} label "
         f"secret {name} {API_KEY_LABEL}=true"
     )
+
+
+#: Where the cluster admin lists the namespaces whose Secrets the operator may read: the Helm
+#: value, and the kustomize list (one RoleBinding of the ClusterRole below per namespace).
+SECRET_NAMESPACES_VALUE = "secretAccess.namespaces"
+SECRET_NAMESPACES_FILE = "manifests/base/secret-namespaces.yaml"
+SECRET_ROLE = "atlassian-operator-secrets"
+
+
+def secret_access_problem(namespace: str, name: str) -> str:
+    """What a 403 on reading an org's Secret means, and the fix, for the org's condition.
+
+    The install grants Secret `get` namespace by namespace, so a 403 is almost always an org in
+    a namespace the cluster admin has not listed: the message names the namespace, the missing
+    grant and the two places that list it (Helm, kustomize), so that whoever reads the org's
+    status can ask for exactly that, or move the org.
+    """
+    return (
+        f"the operator may not read Secret {namespace}/{name} (403): it has no get on Secrets in "
+        f"namespace {namespace}, which the cluster admin grants namespace by namespace. To grant "
+        f"it, add {namespace} to the Helm value {SECRET_NAMESPACES_VALUE}, or to the kustomize "
+        f"list {SECRET_NAMESPACES_FILE} (a RoleBinding of ClusterRole {SECRET_ROLE} in namespace "
+        f"{namespace}); or move this AtlassianOrg and its Secret to a namespace that has the grant"
+    )

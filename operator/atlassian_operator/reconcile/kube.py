@@ -22,7 +22,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from atlassian_operator import __version__
-from atlassian_operator.core.authority import secret_problem
+from atlassian_operator.core.authority import secret_access_problem, secret_problem
 from atlassian_operator.core.resources import (
     ACCOUNT_PLURAL,
     GROUP,
@@ -201,9 +201,7 @@ class KubeApi:
                     f"key {key!r} (kubectl create secret generic {name} --from-literal={key}=...)"
                 ) from None
             if exc.status == 403:
-                raise SecretProblem(
-                    f"the operator may not read Secret {namespace}/{name}; grant get on secrets"
-                ) from None
+                raise SecretProblem(secret_access_problem(namespace, name)) from None
             raise SecretProblem(
                 f"reading Secret {namespace}/{name} failed: {exc.status} {exc.reason}"
             ) from None
