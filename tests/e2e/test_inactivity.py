@@ -139,7 +139,9 @@ def test_report_counts_then_enforce_suspends_the_longest_inactive_first(
     # Waiting for the budget is the policy's wait, not a failure: gamma stays Ready.
     assert condition(gamma, "Ready") == "True" and condition(gamma, "Ready", "reason") == "Observed"
     # The budget of two went to the longest inactive (300 and 200 days; both calls leave in
-    # one pass, so they may reach Atlassian in either order); 150 days waits.
+    # one pass, so they may reach Atlassian in either order); 150 days waits. Gamma is shown
+    # waiting in the pass that grants the two; each call goes once its intent is stored.
+    e2e.kube.wait_for(lambda: len(disabled(e2e.sim)) >= 2, 30, "the two granted calls")
     assert sorted(disabled(e2e.sim)) == ["alpha", "beta"]
     last = e2e.wait_status("aacct", "alpha", lambda s: s.get("lastAction"), "alpha's action")[
         "lastAction"
