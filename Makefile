@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 KUBECONFIG_DEV := .dev/kubeconfig
 
-.PHONY: install test unit fuzz lint demo demo-down bench controlplane promtool flux browser helm node e2e-gitops e2e-node e2e-outage cluster-up cluster-down e2e-kind image image-docker clean
+.PHONY: install docs test unit fuzz lint demo demo-down bench controlplane promtool flux browser helm node e2e-gitops e2e-node e2e-outage cluster-up cluster-down e2e-kind image image-docker clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -37,7 +37,7 @@ node: controlplane  # a real node (containerd, runc, kubelet, ...) and the opera
 	@hack/controlplane/build.sh node >/dev/null
 	@hack/image/build.sh >/dev/null
 
-test: lint controlplane promtool flux browser helm node  # lint first: CI enforces the style the README claims
+test: lint docs controlplane promtool flux browser helm node  # lint first: CI enforces the style the README claims
 	$(VENV)/bin/pytest -q tests
 
 e2e-node: install node helm  # only the tests on a real node: the image, kubectl apply -k, helm install
@@ -48,6 +48,11 @@ e2e-outage: install controlplane  # the Atlassian outage test at the issue's ful
 
 e2e-gitops: install controlplane flux  # only the GitOps tests: Flux applies commits, Argo CD's health script
 	$(VENV)/bin/pytest -q tests/gitops
+
+docs: install  # the docs site, strictly: generated pages fresh, every link, anchor and code block
+	$(PY) hack/docs/reference.py --check
+	$(PY) hack/docs/blocks.py
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 unit: install
 	$(VENV)/bin/pytest -q tests/unit
