@@ -1,7 +1,8 @@
-"""Argo CD's side: the README's health script is manifests/argocd/health.lua, run by Argo CD.
+"""Argo CD's side: the docs' health script is manifests/argocd/health.lua, run by Argo CD.
 
 The script's verdicts on real objects are asserted in test_flux.py, where they are captured live;
-here: that the README shows the file and its argocd-cm command installs it, and that the runner
+here: that the GitOps docs page (docs/tasks/gitops.md) shows the file and its argocd-cm command
+installs it, and that the runner
 really is Argo CD's code (its own verdict on an invalid status).
 """
 
@@ -19,10 +20,14 @@ from support.gitops import HEALTH_LUA, ROOT, argocd_health
 HEALTH_KEY = "resource.customizations.health.atlassian.operators.dev_{kind}"
 
 
-def readme_section() -> str:
-    text = (ROOT / "README.md").read_text()
-    match = re.search(r"^## GitOps offboarding\n(.*?)(?=^## )", text, re.S | re.M)
-    assert match, "README.md has no '## GitOps offboarding' section"
+GITOPS_PAGE = ROOT / "docs" / "tasks" / "gitops.md"
+
+
+def argocd_section() -> str:
+    """The page's Argo CD part: from its heading to the next one (or the end)."""
+    text = GITOPS_PAGE.read_text()
+    match = re.search(r"^## Argo CD\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert match, f"{GITOPS_PAGE.relative_to(ROOT)} has no '## Argo CD' section"
     return match.group(1)
 
 
@@ -30,16 +35,16 @@ def fenced(section: str, language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", section, re.S | re.M)
 
 
-def test_readme_shows_the_health_script_kept_in_the_repository() -> None:
-    assert fenced(readme_section(), "lua") == [HEALTH_LUA.read_text()]
+def test_the_docs_show_the_health_script_kept_in_the_repository() -> None:
+    assert fenced(argocd_section(), "lua") == [HEALTH_LUA.read_text()]
 
 
 @pytest.mark.e2e
-def test_readmes_command_installs_the_script_into_argocd_cm(kube: Any) -> None:
+def test_the_docs_command_installs_the_script_into_argocd_cm(kube: Any) -> None:
     command = next(
-        (block for block in fenced(readme_section(), "sh") if "argocd-cm" in block), None
+        (block for block in fenced(argocd_section(), "sh") if "argocd-cm" in block), None
     )
-    assert command, "the README section has no sh block that installs the script in argocd-cm"
+    assert command, "the docs' Argo CD section has no sh block installing the script in argocd-cm"
     # argocd-cm as Argo CD's installation leaves it, with a setting of its own.
     kube.kubectl("create", "configmap", "argocd-cm", "--from-literal=url=https://argocd.example")
     script = command.replace("-n argocd ", f"-n {kube.namespace} ")

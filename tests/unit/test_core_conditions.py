@@ -108,10 +108,10 @@ def test_find_returns_the_condition_of_a_type() -> None:
     assert find(None, READY) is None
 
 
-def test_the_readme_lists_exactly_the_reasons_that_stall() -> None:
+def test_the_reasons_page_lists_exactly_the_reasons_that_stall() -> None:
     """What a person reads as "waits for me" and what kstatus reads as Failed are one list."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    listed = re.search(r"<!-- stalled-reasons -->(.*?)<!-- /stalled-reasons -->", readme, re.S)
+    page = (Path(__file__).resolve().parents[2] / "docs" / "reference" / "reasons.md").read_text()
+    listed = re.search(r"<!-- stalled-reasons -->(.*?)<!-- /stalled-reasons -->", page, re.S)
     assert listed is not None
     assert set(re.findall(r"`(\w+)`", listed.group(1))) == STALLED_REASONS
 
