@@ -26,7 +26,7 @@ from controlplane import ControlPlane  # noqa: E402
 from support.operator import OperatorProcess  # noqa: E402
 from support.simulator import Simulator, start_simulator  # noqa: E402
 
-NAMESPACE = "atlassian-demo"
+NAMESPACE = "atlassian-operator"  # the one namespace of the docs: install, examples, demo
 API_KEY = "demo-org-api-key"
 EXAMPLE_USERS = [
     {

@@ -25,7 +25,7 @@ def about(
 ) -> dict[str, str]:
     """The fields of a line about the AtlassianOrg `org` (its namespace and name), one of its
     AtlassianAccounts, the lifecycle action and the Atlassian account (`accountId`) concerned;
-    those not known are left out. README, "Troubleshooting", lists them for users."""
+    those not known are left out. docs/tasks/troubleshooting.md lists them for users."""
     fields = {
         "namespace": org.namespace if org is not None else None,
         "org": org.name if org is not None else None,

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.e2e
 OUTAGE_SECONDS = float(os.environ.get("ATLASSIAN_OUTAGE_SECONDS", "120"))
 INTERVAL_SECONDS = 30  # the org's syncInterval (the CRD's minimum)
 TIMEOUT_SECONDS = 5  # --atlassian-timeout: how long a request may hang before it counts as failed
-# The documented retry policy (README, "Reliability"): what the bound below is computed from.
+# The documented retry policy (docs/concepts/reliability.md): what the bound below is computed from.
 FIRST_BACKOFF_SECONDS, MAX_ATTEMPTS, JITTER_FLOOR = 5.0, 6, 0.8
 EVERY_ENDPOINT = ("list_users", "search_users", "disable", "enable", "manage")
 

@@ -1,4 +1,4 @@
-"""Upgrading from 0.1.0 (v1alpha1 stored) to v1beta1 on the real control plane, as the README's
+"""Upgrading from 0.1.0 (v1alpha1 stored) to v1beta1 on the real control plane, as the docs'
 "Upgrading" tells a user: apply the new CRDs, run the new operator, keep using v1alpha1
 manifests (with a warning), `kubectl atlassian migrate-storage`, then drop v1alpha1.
 
@@ -72,7 +72,7 @@ class Cluster:
         return proc
 
     def apply_crds(self, docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
-        """`kubectl apply`, as the README's "Upgrading" does; the discovery cache goes with
+        """`kubectl apply`, as the docs' "Upgrading" does; the discovery cache goes with
         the CRDs it described."""
         proc = self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs), check=False)
         shutil.rmtree(self.cache, ignore_errors=True)

@@ -86,7 +86,7 @@ def ready_at_generation(obj: dict[str, Any]) -> bool:
 
 
 def health(*objects: dict[str, Any]) -> list[tuple[str, str]]:
-    """(status, reason) per object, as Argo CD would show it with the README's health script."""
+    """(status, reason) per object, as Argo CD shows it with the docs' health script."""
     results = argocd_health(objects)
     for result in results:
         assert "error" not in result, result
@@ -382,7 +382,7 @@ def test_flux_and_the_operator_never_fight(gitops: GitOps) -> None:
     assert gitops.sim.user(JOHN)["user"]["account_status"] == "inactive"
     for name in discovered:
         account(gitops, name)
-    # A person's sync request on a Git-managed org (the README's annotation). Flux takes over
+    # A person's sync request on a Git-managed org (the docs' annotation). Flux takes over
     # fields written by any `kubectl...` field manager and drops the annotation at its next apply;
     # written under a field manager of the person's own, it stays. Either way nothing loops.
     seen = len(applied_changes(gitops.flux))

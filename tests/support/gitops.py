@@ -425,7 +425,7 @@ class GitOps:
     def operator_sync(
         self, org: str = "acme", timeout: float = 30.0, field_manager: str = "kubectl-annotate"
     ) -> str:
-        """Ask the operator for a sync (the README's sync-requested annotation) and wait for it."""
+        """Ask the operator for a sync (the docs' sync-requested annotation) and wait for it."""
         token = str(time.time_ns())
         kind = "atlassianorg.atlassian.operators.dev"
         self.kube.kubectl(

@@ -1039,7 +1039,7 @@ class OwnerModel(RuleBasedStateMachine):
             fake.lands_when_cancelled = False
             self.world.restart()
             # What earlier searches said is in the old process's memory only (a known limit,
-            # README "Security model"): the new one knows what its own searches say.
+            # docs/concepts/safety.md): the new one knows what its own searches say.
             self.facts = {}
 
         self.run(stopping())

@@ -210,7 +210,7 @@ def inactivity_condition(
 ) -> Condition:
     """The inactivity policy's verdict on one account, apart from Ready: True while the policy
     has selected it (warned, eligible, waiting, refused, suspended by it), False otherwise,
-    with the reason in one word (README, "License management")."""
+    with the reason in one word (docs/tasks/licence-reclaim.md)."""
     mode = "Enforce" if inactivity.enforce else "Report"
     explained = inactivity.explain()
     if suspended_by_policy(status):
