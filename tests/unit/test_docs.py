@@ -137,3 +137,23 @@ def anchors(markdown: str) -> set[str]:
         slug = re.sub(r"[^\w\- ]", "", heading.strip().lower())
         found.add(re.sub(r"[\s]+", "-", slug))
     return found
+
+
+def test_every_ready_reason_the_operator_writes_is_in_the_catalogue_the_page_is_made_from() -> None:
+    """A new `Condition(READY, ...)` reason in the code, or one of the client's typed errors,
+    fails here until CONDITION_REASONS (and so docs/reference/reasons.md) explains it."""
+    from atlassian_operator.core import reasons
+
+    sources = [p.read_text() for p in (ROOT / "operator" / "atlassian_operator").rglob("*.py")]
+    constants = dict(
+        match for text in sources for match in re.findall(r'(?m)^([A-Z_]+) = "(\w+)"', text)
+    )
+    written = {
+        constants.get(word, word.strip('"'))
+        for text in sources
+        for word in re.findall(r"Condition\(\s*READY,\s*(?:True|False),\s*(\"\w+\"|[A-Z_]+)", text)
+    }
+    written |= {reason for _, reason in reasons._REASONS}
+    assert {"InDesiredState", "LastActiveUnreadable", "IdentityChanged"} <= written  # it scans
+    missing = sorted(w for w in written if w not in reasons.CONDITION_REASONS)
+    assert not missing, f"Ready reasons not in core/reasons.py CONDITION_REASONS: {missing}"
