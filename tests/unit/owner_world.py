@@ -24,6 +24,7 @@ from atlassian_operator.atlassian import (
 )
 from atlassian_operator.core.authority import allowed_base_urls
 from atlassian_operator.core.conditions import find
+from atlassian_operator.core.ledger import LedgerCall, ledger_name, parse_ledger
 from atlassian_operator.core.resources import ObjectRef
 from atlassian_operator.reconcile.fleet import Fleet
 from atlassian_operator.reconcile.kube import ApiKey, KubeError, SecretProblem
@@ -232,6 +233,10 @@ class FakeKube:
         self.refuse_status: Callable[[ObjectRef, dict[str, Any]], int] = lambda ref, patch: 0
         self.created: list[str] = []
         self._versions = itertools.count(1)
+        # The call ledgers' ConfigMaps (name -> data): no object's deletion takes them.
+        self.configmaps: dict[str, dict[str, str]] = {}
+        self.ledger_gate = Gate()  # holds ledger writes (before they are stored)
+        self.refuse_ledger = 0  # a status the ledger's reads and writes fail with (0: none)
 
     async def patch_status(self, ref: ObjectRef, patch: dict[str, Any]) -> dict[str, Any]:
         await self.status_gate.passage()
@@ -249,6 +254,23 @@ class FakeKube:
         obj["status"] = current
         obj["metadata"]["resourceVersion"] = str(next(self._versions))
         return _copy(obj)
+
+    async def read_ledger(self, namespace: str, org_id: str) -> list[LedgerCall]:
+        if self.refuse_ledger:
+            raise KubeError(self.refuse_ledger, f"{self.refuse_ledger} refused")
+        data = self.configmaps.get(ledger_name(org_id))
+        return [] if data is None else parse_ledger(data, org_id)
+
+    async def write_ledger(self, namespace: str, body: dict[str, Any]) -> None:
+        await self.ledger_gate.passage()
+        if self.refuse_ledger:
+            raise KubeError(self.refuse_ledger, f"{self.refuse_ledger} refused")
+        self.configmaps[body["metadata"]["name"]] = dict(body["data"])
+
+    def ledger(self, org_id: str) -> list[LedgerCall]:
+        """What the org's ledger holds now."""
+        data = self.configmaps.get(ledger_name(org_id))
+        return [] if data is None else parse_ledger(data, org_id)
 
     async def read_api_key(self, namespace: str, name: str, key: str) -> ApiKey:
         if self.secret is None:
@@ -517,6 +539,7 @@ async def quiet(world: World) -> None:
             world.owner._queue.empty()
             and not len(world.owner._writes)
             and not world.owner._writes.in_flight
+            and world.owner._ledger.idle
         ),
         "the owner to go quiet",
     )

@@ -52,7 +52,7 @@ def test_the_window_rolls_one_call_at_a_time() -> None:
 
     assert [budget.available(t) for t in (250.0, 300.0, 400.0, 500.0)] == [0, 1, 2, 3]
     # Out of the window, still in the brake's day; gone a day after the last one.
-    assert [t for t, _ in budget.kept(500.0)] == [0.0, 100.0, 200.0]
+    assert [t for t, _, _ in budget.kept(500.0)] == [0.0, 100.0, 200.0]
     assert budget.kept(DAY_SECONDS + 200.0) == []
 
 

@@ -76,10 +76,11 @@ class SuspensionBudget:
         """When the calls of the current window were made, oldest first."""
         return [t for t, _, _ in self._calls[self._since_index(now - self.window, now) :]]
 
-    def kept(self, now: float) -> list[tuple[float, bool]]:
-        """Every call of the last day (or window): when, and whether a person approved it."""
+    def kept(self, now: float) -> list[tuple[float, bool, str | None]]:
+        """Every call of the last day (or window): when, whether a person approved it, and
+        for whom (None: a restored call whose account no record named)."""
         self._expire(now)
-        return [(t, approved) for t, approved, _ in self._calls]
+        return [(t, approved, _named(key)) for t, approved, key in self._calls]
 
     def unapproved_today(self, now: float) -> set[str]:
         """Whom the calls of the last day that no approval covered were for: what the brake's
@@ -177,7 +178,7 @@ class SuspensionBudget:
         if len(restored) > len(self._calls):
             cut = len(restored) - min(approved, len(restored))
             self._calls = [
-                (t, i >= cut, key or f" restored {i}") for i, (t, key) in enumerate(restored)
+                (t, i >= cut, key or f"{_UNNAMED}{i}") for i, (t, key) in enumerate(restored)
             ]
 
     def next_slot(self, now: float) -> float | None:
@@ -214,6 +215,13 @@ def backlog_of(waiting: int, *, paused: bool) -> Backlog | None:
     if waiting <= 0:
         return None
     return Backlog.PAUSED if paused else Backlog.BUDGET
+
+
+_UNNAMED = " restored "  # the key of a restored call whose account no record names
+
+
+def _named(key: str) -> str | None:
+    return None if key.startswith(_UNNAMED) else key
 
 
 _AFTER = 2  # sorts after both flags of calls made at the same time: (t, _AFTER) > (t, True, k)

@@ -34,6 +34,7 @@ from atlassian_operator.core.budget import Backlog, backlog_of
 from atlassian_operator.core.conditions import INACTIVITY, READY, find
 from atlassian_operator.core.decisions import Action, Blocked, Decision
 from atlassian_operator.core.inactivity import POLICY_REQUESTER
+from atlassian_operator.core.ledger import LEDGER_UNAVAILABLE, LedgerCall, ledger_body
 from atlassian_operator.core.mapping import timestamp
 from atlassian_operator.core.plan import (
     EXEMPTION_NOT_DURABLE,
@@ -337,12 +338,12 @@ class AccountSide(OwnerState):
             self.budget.withdraw(name)
             evaluation.hold = True  # stopping: the next process decides, from a new listing
             return evaluation, touched
-        if self._client is None or self._config_failure is not None:
+        if self._client is None or self._config_failure or self._ledger_failure:
             self.budget.withdraw(name)
             reason, message, _ = self._config_failure or (
-                "SecretNotUsable",
-                "no usable API key yet",
-                None,
+                (LEDGER_UNAVAILABLE, self._ledger_failure, None)
+                if self._ledger_failure
+                else ("SecretNotUsable", "no usable API key yet", None)
             )
             # Blocked, but where it stands under the inactivity policy is what its last
             # listing showed: kept, so that the org's counts do not fall with the key.
@@ -706,15 +707,20 @@ class AccountSide(OwnerState):
         self._writes.want(
             resource.ref.name, resource.ref, {**view, "pendingAction": record}, resource.status
         )
+        state.intent.ledger_write = self._record_budget()
 
     def _on_recorded(self, name: str) -> None:
-        """A status write of `name` is stored: if it carries the account's intent, send it."""
+        """A status write of `name`, or a ledger write, is stored: if both records of the
+        account's intent are, send it."""
         state = self.accounts.get(name)
         intent = state.intent if state is not None else None
         if state is None or intent is None or intent.sent:
             return
         if state.resource.status.get("pendingAction") != intent.record:
             return  # an older write; the one carrying the intent is still to come
+        if intent.ledger_write > self._ledger.stored:
+            self._awaiting_ledger.add(name)  # the ledger write that holds it is to come
+            return
         if self._draining or self._client is None:
             return  # stays recorded: the next listing (or the next process) settles it
         intent.sent = True
@@ -744,24 +750,57 @@ class AccountSide(OwnerState):
             call=True,
         )  # fmt: skip
 
-    def _record_budget(self) -> None:
-        """The day's calls in the org's status (`status.budget`), those a person approved
-        marked: with the accounts' lastAction and pendingAction, what a restarted operator
-        rebuilds the window and the brake's day from, so that deleting the account that asked
-        gives back neither its slot nor its place under the brake's threshold."""
-        if not self.exists or self.spec is None:
-            return
+    def _record_budget(self) -> int:
+        """The day's calls, those a person approved marked, in the Atlassian org's ledger and
+        the org's status (`status.budget`): with the accounts' lastAction and pendingAction,
+        what a restarted operator rebuilds the window and the brake's day from, so that
+        deleting the account that asked, or the org too, gives back neither its slot nor its
+        place under the brake's threshold. Returns the number of the ledger write."""
+        org_id = self._budget_org
+        if org_id is None:
+            return self._ledger.wanted
         now, wall = self._clock(), datetime.now(UTC)
         kept = [
-            ((wall - timedelta(seconds=now - t)).strftime("%Y-%m-%dT%H:%M:%SZ"), approved)
-            for t, approved in self.budget.kept(now)
+            LedgerCall(wall - timedelta(seconds=now - t), key, approved)
+            for t, approved, key in self.budget.kept(now)
         ]
-        record: dict[str, Any] = {"orgId": self.spec.org_id, "calls": [t for t, _ in kept]}
-        if any(approved for _, approved in kept):
-            record["approved"] = [t for t, approved in kept if approved]
-        view = self._writes.latest(ORG_KEY) or self._status
-        desired = {**view, "budget": record}
-        self._writes.want(ORG_KEY, self.ref, desired, self._status)
+        number = self._ledger.want(ledger_body(org_id, kept))
+        if self.exists and self.spec is not None and self.spec.org_id == org_id:
+            stamps = [(timestamp(c.time) or "", c.approved) for c in kept]
+            record: dict[str, Any] = {"orgId": org_id, "calls": [t for t, _ in stamps]}
+            if any(approved for _, approved in stamps):
+                record["approved"] = [t for t, approved in stamps if approved]
+            view = self._writes.latest(ORG_KEY) or self._status
+            desired = {**view, "budget": record}
+            self._writes.want(ORG_KEY, self.ref, desired, self._status)
+        return number
+
+    def _ledger_write_of(self, name: str) -> int:
+        state = self.accounts.get(name)
+        return state.intent.ledger_write if state is not None and state.intent else 0
+
+    def _on_ledger_stored(self, number: int, problem: str | None) -> None:
+        """A ledger write ended. Stored: the intents it holds may go. Not stored: no call is
+        made until a write succeeds, and the intents not sent yet are dropped (their accounts
+        say why); the write is tried again after the owner's backoff."""
+        if problem is None:
+            self._ledger.done(number)
+            if self._ledger_failure is not None:
+                self._ledger_failure = None
+                self._replan_org()
+            for name in sorted(self._awaiting_ledger, key=self._ledger_write_of):
+                self._awaiting_ledger.discard(name)
+                self._on_recorded(name)  # in the order they were decided
+            return
+        self._ledger.failed(number)
+        logger.warning("%s", problem, extra=about(self.ref))
+        first = self._ledger_failure is None
+        self._ledger_failure = problem
+        self._awaiting_ledger.clear()
+        self._write_failures += 1
+        self._write_retry_at = self._clock() + backoff(self._write_failures, 1.0, self._interval())
+        if first:
+            self._replan_org()
 
     def _abandon(self, state: AccountState) -> None:
         """Drop an intent not sent yet: the person is free again, the slot given back.

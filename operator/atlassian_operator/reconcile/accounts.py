@@ -32,9 +32,9 @@ class Rendered:
 
 @dataclass(slots=True)
 class Intent:
-    """A lifecycle call decided for an account: recorded in its status (`pendingAction`)
-    before the request is sent, so that neither a drain nor a SIGKILL loses the call's record
-    or the budget slot it took."""
+    """A lifecycle call decided for an account: recorded in its status (`pendingAction`) and in
+    the org's call ledger before the request is sent, so that neither a drain nor a SIGKILL,
+    nor deleting the objects afterwards, loses the call's record or the budget slot it took."""
 
     action: Action
     account_id: str
@@ -46,6 +46,7 @@ class Intent:
     ask_first: bool
     listed_at: float
     approval: dict[str, Any] | None = None  # the approval past the brake it goes under
+    ledger_write: int = 0  # the number of the ledger write that holds it (LedgerWrites)
     sent: bool = False
 
 

@@ -20,11 +20,13 @@ from atlassian_operator.atlassian import (
 )
 from atlassian_operator.core.decisions import Action
 from atlassian_operator.core.directory import DirectorySearch
+from atlassian_operator.core.ledger import LedgerCall, ledger_name, ledger_problem
 from atlassian_operator.core.resources import ObjectRef, OrgSpec
 from atlassian_operator.logfields import about
 from atlassian_operator.reconcile.kube import KubeApi, KubeError, SecretProblem
 from atlassian_operator.reconcile.messages import (
     KeyRead,
+    LedgerStored,
     LifecycleDone,
     Listed,
     ListingCount,
@@ -43,6 +45,10 @@ class InternalFailure(AtlassianError):
 
 class SearchAbandoned(AtlassianError):
     """The v2 user search took too much longer than the v1 listing it goes with."""
+
+
+class LedgerFailure(AtlassianError):
+    """The org's call ledger (core/ledger.py) could not be read: nothing is acted on."""
 
 
 SEARCH_GRACE_SECONDS = 30.0
@@ -101,7 +107,10 @@ async def list_org(
     search = asyncio.ensure_future(_search(client, org_id, org)) if enrich else None
     try:
         users = await client.list_org_users(org_id)
-        claims = await kube.account_claims(org.namespace, org.name) if need_claims else None
+        claims, ledger = None, None
+        if need_claims:
+            claims = await kube.account_claims(org.namespace, org.name)
+            ledger = await _read_ledger(kube, org.namespace, org_id)
         directory, directory_error = None, None
         if search is not None:
             # A slow search must not hold the listing's statuses back for long: it gets as long
@@ -117,11 +126,34 @@ async def list_org(
     except Exception as exc:
         post(Listed(listing.epoch, None, _as_error(exc, org, about(org)), None, count))
     else:
-        post(Listed(listing.epoch, users, None, claims, count, directory, directory_error))
+        post(Listed(listing.epoch, users, None, claims, count, directory, directory_error, ledger))
     finally:
         observer.listing = None
         if search is not None:
             search.cancel()  # a no-op once it is done
+
+
+async def _read_ledger(kube: KubeApi, namespace: str, org_id: str) -> list[LedgerCall]:
+    try:
+        return await kube.read_ledger(namespace, org_id)
+    except KubeError as exc:
+        raise LedgerFailure(
+            ledger_problem(namespace, ledger_name(org_id), f"cannot be read ({exc})")
+        ) from None
+
+
+async def write_ledger(
+    kube: KubeApi, namespace: str, number: int, body: Mapping[str, Any], post: Post
+) -> None:
+    try:
+        await kube.write_ledger(namespace, body)
+    except KubeError as exc:
+        name = str(body["metadata"]["name"])
+        post(LedgerStored(number, ledger_problem(namespace, name, f"cannot be written ({exc})")))
+    except Exception as exc:
+        post(LedgerStored(number, f"writing the call ledger failed: {type(exc).__name__}"))
+    else:
+        post(LedgerStored(number, None))
 
 
 async def _search(

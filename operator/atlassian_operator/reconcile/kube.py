@@ -1,4 +1,5 @@
-"""The operator's few Kubernetes calls (status patches, Secrets, Events, discovery creates).
+"""The operator's few Kubernetes calls (status patches, Secrets, Events, discovery creates,
+the call ledger's ConfigMap).
 
 The official client is synchronous; calls run in a bounded thread pool so that thousands of
 status patches after a sync do not block the event loop or flood the API server.
@@ -23,6 +24,7 @@ from kubernetes.client.exceptions import ApiException
 
 from atlassian_operator import __version__
 from atlassian_operator.core.authority import secret_access_problem, secret_problem
+from atlassian_operator.core.ledger import LedgerCall, LedgerUnreadable, ledger_name, parse_ledger
 from atlassian_operator.core.resources import (
     ACCOUNT_PLURAL,
     GROUP,
@@ -189,6 +191,43 @@ class KubeApi:
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return by_org
+
+    async def read_ledger(self, namespace: str, org_id: str) -> list[LedgerCall]:
+        """The calls the org's ledger holds (core/ledger.py); none when it does not exist yet.
+
+        KubeError when it cannot be read or is not one the operator wrote: a ledger that might
+        hold calls is never taken as empty."""
+        name = ledger_name(org_id)
+        try:
+            found = await self._call(self._core.read_namespaced_config_map, name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return []
+            raise KubeError(exc.status or 0, _api_message(exc)) from None
+        try:
+            return parse_ledger(found.data, org_id)
+        except LedgerUnreadable as exc:
+            raise KubeError(0, f"it holds what the operator did not write: {exc}") from None
+
+    async def write_ledger(self, namespace: str, body: Mapping[str, Any]) -> None:
+        """Create the ledger, or merge-patch it (its data, labels and annotations) if it exists."""
+        name = str(body["metadata"]["name"])
+        patch = self._core.patch_namespaced_config_map
+        self.writes += 1
+        try:
+            try:
+                await self._call(patch, name, namespace, body)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                try:
+                    await self._call(self._core.create_namespaced_config_map, namespace, body)
+                except ApiException as created:
+                    if created.status != 409:  # created meanwhile (another process): patch it
+                        raise
+                    await self._call(patch, name, namespace, body)
+        except ApiException as exc:
+            raise KubeError(exc.status or 0, _api_message(exc)) from None
 
     async def read_api_key(self, namespace: str, name: str, key: str) -> ApiKey:
         """The key in a Secret that opted in with the api-key label; SecretProblem otherwise."""

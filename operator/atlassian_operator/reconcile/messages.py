@@ -13,6 +13,7 @@ from atlassian_operator.atlassian import (
 )
 from atlassian_operator.core.decisions import Action
 from atlassian_operator.core.directory import DirectorySearch
+from atlassian_operator.core.ledger import LedgerCall
 from atlassian_operator.core.resources import AccountClaim, AccountResource, ObjectRef
 from atlassian_operator.reconcile.kube import ApiKey
 
@@ -80,6 +81,15 @@ class Listed:
     count: ListingCount
     directory: DirectorySearch | None = None
     directory_error: AtlassianError | None = None
+    ledger: Sequence[LedgerCall] | None = None  # read with the claims: the calls it holds
+
+
+@dataclass(frozen=True)
+class LedgerStored:
+    """A write of the org's call ledger ended: stored, or why not."""
+
+    number: int
+    problem: str | None
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,7 @@ Message = (
     | Listed
     | LifecycleDone
     | StatusStored
+    | LedgerStored
     | RateLimitWait
     | Tick
     | EffectFailed

@@ -30,6 +30,7 @@ from atlassian_operator.core.conditions import (
 )
 from atlassian_operator.core.directory import Directory
 from atlassian_operator.core.discovery import discovered_account, unclaimed_users
+from atlassian_operator.core.ledger import LedgerCall
 from atlassian_operator.core.mapping import parse_time, timestamp
 from atlassian_operator.core.reasons import DUPLICATE_ORG, is_configuration_error
 from atlassian_operator.core.resources import (
@@ -346,7 +347,7 @@ class OrgSide(AccountSide):
         )
         self._replay_journal(snapshot, since=started)
         if self.snapshot is None and message.claims is not None:
-            self._restore_budget(message.claims)
+            self._restore_budget(message.claims, message.ledger or ())
         self.snapshot, self._listed_at, self._permissions = snapshot, started, {}
         # A call whose outcome was lost shows in a listing that started after it returned.
         self._unconfirmed = {a: t for a, t in self._unconfirmed.items() if t >= started}
@@ -543,14 +544,25 @@ class OrgSide(AccountSide):
             else:
                 del self._journal[account_id]
 
-    def _restore_budget(self, claims: Iterable[AccountClaim]) -> None:
-        """Calls recorded in the accounts' statuses still count against the rolling window.
+    def _restore_budget(self, claims: Iterable[AccountClaim], ledger: Iterable[LedgerCall]) -> None:
+        """Calls recorded in the org's ledger and the objects' statuses still count against the
+        rolling window and the brake's day.
 
         The window belongs to the Atlassian org, not to the AtlassianOrg object: calls made
         before a restart, or before the object was deleted and created again (a Flux
-        prune-and-create, an Argo CD Replace), count, whichever object made them.
+        prune-and-create, an Argo CD Replace), count, whichever object made them. The ledger
+        holds every call made since it was introduced, even when the objects are gone; the
+        statuses, the calls of an operator from before it. Each restores what it shows, and
+        the record that shows more calls stands (SuspensionBudget.restore).
         """
         wall, mono = datetime.now(UTC), self._clock()
+        day = wall - timedelta(seconds=DAY_SECONDS)
+        ledger = [call for call in ledger if call.time > day]
+        self.budget.restore(
+            ((mono - (wall - c.time).total_seconds(), c.account) for c in ledger),
+            mono,
+            approved=sum(1 for c in ledger if c.approved),
+        )
         claims = list(claims)
         by_accounts = [
             (t, c.account) for c in claims for t in map(parse_time, c.calls) if t is not None
@@ -564,7 +576,6 @@ class OrgSide(AccountSide):
         made = recorded_calls(by_org, by_accounts)
         # How many of the day's calls a person approved: the org's record, or as many as the
         # accounts show, whichever is more (each misses some; neither shows one not made).
-        day = wall - timedelta(seconds=DAY_SECONDS)
         org_approved = recorded.get("approved") or () if by_org else ()
         approved = max(
             sum(1 for t in map(parse_time, map(str, org_approved)) if t and t > day),

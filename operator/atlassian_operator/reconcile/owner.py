@@ -31,6 +31,7 @@ from atlassian_operator.reconcile.messages import (
     Duplicate,
     EffectFailed,
     KeyRead,
+    LedgerStored,
     LifecycleDone,
     Listed,
     Message,
@@ -111,6 +112,7 @@ class OrgOwner(OrgSide):
             and self._queue.empty()
             and not self._effects
             and not self._writes.in_flight
+            and self._ledger.idle
         )
 
     async def run(self) -> None:
@@ -220,6 +222,8 @@ class OrgOwner(OrgSide):
                 self._on_lifecycle_done(message)
             case StatusStored():
                 self._on_status_stored(message)
+            case LedgerStored(number, problem):
+                self._on_ledger_stored(number, problem)
             case RateLimitWait(seconds):
                 self._on_rate_limit_wait(seconds)
             case Tick():
@@ -254,6 +258,12 @@ class OrgOwner(OrgSide):
             return
         for write in self._writes.take(WRITE_CONCURRENCY - self._writes.in_flight):
             self._start_write(write)
+        if (ledger := self._ledger.take()) is not None:
+            number, body = ledger
+            self._spawn(
+                "writing the call ledger",
+                effects.write_ledger(self.kube, self.ref.namespace, number, body, self.post),
+            )
 
     def _stored_status(self, key: str) -> Mapping[str, Any] | None:
         if key == ORG_KEY:

@@ -26,6 +26,7 @@ from atlassian_operator.core.brake import Approval, ApprovalUnreadable, BrakeSta
 from atlassian_operator.core.budget import Backlog, SuspensionBudget
 from atlassian_operator.core.conditions import READY, find
 from atlassian_operator.core.directory import Directory
+from atlassian_operator.core.ledger import LEDGER_UNAVAILABLE
 from atlassian_operator.core.reasons import failure_reason
 from atlassian_operator.core.resources import (
     ORG_KIND,
@@ -37,6 +38,7 @@ from atlassian_operator.core.snapshot import OrgSnapshot
 from atlassian_operator.reconcile.accounts import AccountBook
 from atlassian_operator.reconcile.effects import (
     InternalFailure,
+    LedgerFailure,
     Listing,
     ListingObserver,
     SearchAbandoned,
@@ -48,7 +50,7 @@ from atlassian_operator.reconcile.messages import (
     RateLimitWait,
 )
 from atlassian_operator.reconcile.metrics import Metrics
-from atlassian_operator.reconcile.writes import StatusWrites
+from atlassian_operator.reconcile.writes import LedgerWrites, StatusWrites
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +179,12 @@ class OwnerState:
         # ---- the AtlassianAccounts naming this org
         self.accounts = AccountBook()
         self._writes = StatusWrites()
+        # The Atlassian org's call ledger (core/ledger.py): every call is in it before it is
+        # sent. The accounts whose recorded intent waits for it; why it cannot be written, while
+        # it cannot (no call is made meanwhile).
+        self._ledger = LedgerWrites()
+        self._awaiting_ledger: set[str] = set()
+        self._ledger_failure: str | None = None
         self._write_retry_at: float | None = None
         self._write_failures = 0
         self._refused: set[str] = set()  # objects whose last status the API server refused
@@ -214,6 +222,8 @@ def reason_of(error: AtlassianError) -> str:
         return "InternalError"
     if isinstance(error, SearchAbandoned):
         return "SearchTooSlow"
+    if isinstance(error, LedgerFailure):
+        return LEDGER_UNAVAILABLE
     return failure_reason(error)
 
 

@@ -83,3 +83,42 @@ class StatusWrites:
 
     def __len__(self) -> int:
         return len(self._pending)
+
+
+class LedgerWrites:
+    """The org's call ledger as the owner wants it stored (core/ledger.py): the newest body
+    replaces one not yet started, one write is in flight at a time, and each is numbered, so
+    that an intent knows when a write that holds its call is stored."""
+
+    def __init__(self) -> None:
+        self.wanted = 0  # the number of the newest body decided
+        self.stored = 0  # the number of the newest body known to be stored
+        self._pending: tuple[int, dict[str, Any]] | None = None
+        self._in_flight: tuple[int, dict[str, Any]] | None = None
+
+    @property
+    def idle(self) -> bool:
+        return self._pending is None and self._in_flight is None
+
+    def want(self, body: dict[str, Any]) -> int:
+        """Store `body`; returns its number."""
+        self.wanted += 1
+        self._pending = (self.wanted, body)
+        return self.wanted
+
+    def take(self) -> tuple[int, dict[str, Any]] | None:
+        """The write to start now, if any; it is in flight until `done` or `failed`."""
+        if self._in_flight is not None or self._pending is None:
+            return None
+        self._in_flight, self._pending = self._pending, None
+        return self._in_flight
+
+    def done(self, number: int) -> None:
+        self._in_flight = None
+        self.stored = max(self.stored, number)
+
+    def failed(self, number: int) -> None:
+        """It goes again (after the owner's backoff), unless a newer body was decided."""
+        if self._in_flight is not None and self._pending is None:
+            self._pending = self._in_flight
+        self._in_flight = None
