@@ -377,3 +377,65 @@ def test_no_crds_fail(bare_cluster: Path, simulator: Simulator) -> None:
     assert "kubectl apply -k crds/" in crds
     assert run.verdict("lease") == "WARN"
     assert run.verdict("key") == "PASS"
+
+
+def token_kubeconfig(kube: Kube, service_account: str, path: Path) -> Path:
+    """A kubeconfig with the cluster's server and CA and a ServiceAccount token: a user who
+    has only what that account's roles grant."""
+    token = kube.kubectl("create", "token", service_account, "--duration=10m").stdout.strip()
+    admin = json.loads(kube.kubectl("config", "view", "--raw", "--minify", "-o", "json").stdout)
+    cluster = admin["clusters"][0]["cluster"]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "reader",
+        "clusters": [{"name": "c", "cluster": {
+            "server": cluster["server"],
+            "certificate-authority-data": cluster["certificate-authority-data"],
+        }}],
+        "users": [{"name": "reader", "user": {"token": token}}],
+        "contexts": [{"name": "reader", "context": {
+            "cluster": "c", "user": "reader", "namespace": kube.namespace,
+        }}],
+    }  # fmt: skip
+    path.write_text(json.dumps(config))
+    path.chmod(0o600)
+    return path
+
+
+def test_a_user_who_may_not_ask_about_rbac_gets_a_warning(
+    kube: Kube, crds: None, simulator: Simulator, rbac: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """A namespace's own user: may read the org, its Secret and the Lease, nothing more."""
+    org_and_secret(kube, simulator)
+    reader = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "reader"}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "reader"},
+            "rules": [
+                {"apiGroups": ["atlassian.operators.dev"], "resources": ["atlassianorgs"],
+                 "verbs": ["get"]},
+                {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+                {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get"]},
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "reader"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": kube.namespace}],
+        },
+    ]  # fmt: skip
+    apply(kube, reader)
+    kubeconfig = token_kubeconfig(kube, "reader", tmp_path / "reader.kubeconfig")
+    # The context's namespace is the org's: no -n needed.
+    run = check(kubeconfig, "acme", "--operator-namespace", kube.namespace)
+    assert run.code == 0, run.stdout + run.stderr
+    assert run.verdict("rbac") == "WARN"
+    assert "you may not create SubjectAccessReviews" in run.lines("rbac")[0]
+    assert "kubectl auth can-i --list" in run.lines("rbac")[0]
+    assert run.verdict("crds") == "WARN"  # cluster-scoped: this user may not read them
+    assert run.verdict("key") == "PASS" and run.verdict("lifecycle") == "PASS"
