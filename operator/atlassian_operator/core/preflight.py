@@ -433,8 +433,8 @@ def _admin_roles(directory: Sequence[DirectoryUser]) -> Finding:
     admins = sum(1 for u in given if u.platform_roles)
     return Finding(
         "plan", Verdict.PASS,
-        f"admin roles: given for {len(given)} users of the search's first page ({admins} "
-        f"admin{'s' if admins != 1 else ''}, whom the operator protects)",
+        f"admin roles: given for {len(given)} users of the search's first page ({admins} of "
+        "them admins): the operator recognises org and site admins and does not suspend them",
     )  # fmt: skip
 
 
