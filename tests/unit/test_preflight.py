@@ -371,6 +371,7 @@ def test_an_unlabelled_secret_fails_with_the_command_that_labels_it() -> None:
         pytest.param(["check"], "nothing to check", id="nothing"),
         pytest.param(["check", "acme", "--org-id", "o"], "not both", id="both"),
         pytest.param(["check", "--org-id", "o"], "--org-id needs --api-key-file", id="no-key"),
+        pytest.param(["check", "--org-id", " "], "--org-id is empty", id="empty-org-id"),
         pytest.param(
             ["check", "--org-id", "o", "--api-key-file", "/nonexistent/key", "--no-cluster"],
             "cannot read the API key from /nonexistent/key",

@@ -178,6 +178,8 @@ def _validate(args: argparse.Namespace) -> None:
             else "nothing to check: name an AtlassianOrg (check ORG -n NS), or give --org-id ID "
             "--api-key-file PATH"
         )
+    if args.org_id is not None and not args.org_id.strip():
+        raise ReportError("--org-id is empty: give the organization's ID")
     if args.org_id is not None and args.api_key_file is None:
         raise ReportError("--org-id needs --api-key-file PATH ('-' reads the key from stdin)")
     if args.org is not None and (args.api_base_url or args.no_cluster):
