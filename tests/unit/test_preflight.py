@@ -402,3 +402,57 @@ def test_a_key_with_whitespace_is_refused_without_echoing_it(
     assert code == 2
     assert "whitespace" in err
     assert "secret-part" not in err
+
+
+# -- how much of a listing the check reads -------------------------------------------------------
+
+
+def listing_server(pages: int | None, total: int | None, requested: list[str]) -> Any:
+    """A v1 listing of `pages` pages of two users (None: endless), with or without meta.total."""
+    import httpx
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        requested.append(str(request.url))
+        number = int(request.url.params.get("cursor", "1"))
+        body: dict[str, Any] = {
+            "data": [
+                {
+                    "account_id": f"u{number}-{i}",
+                    "account_type": "atlassian",
+                    "account_status": "active",
+                    "name": "n",
+                    "picture": "p",
+                }
+                for i in range(2)
+            ],
+            "links": {},
+        }
+        if total is not None:
+            body["meta"] = {"total": total}
+        if pages is None or number < pages:
+            body["links"]["next"] = str(number + 1)
+        return httpx.Response(200, json=body)
+
+    return httpx.MockTransport(answer)
+
+
+@pytest.mark.parametrize(
+    ("pages", "total", "read", "complete", "managed"),
+    [
+        pytest.param(500, 1000, 1, False, 1000, id="counted: the first page says enough"),
+        pytest.param(3, None, 3, True, 6, id="uncounted and short: read to the end"),
+        pytest.param(None, None, 10, False, 20, id="uncounted and endless: cut at the bound"),
+    ],
+)
+async def test_the_check_reads_a_listing_no_further_than_it_must(
+    pages: int | None, total: int | None, read: int, complete: bool, managed: int
+) -> None:
+    from atlassian_operator.atlassian import AtlassianClient
+    from atlassian_operator.report.check_atlassian import LISTING_BOUND, _read_listing
+
+    requested: list[str] = []
+    transport = listing_server(pages, total, requested)
+    async with AtlassianClient("k" * 20, base_url="https://api.test", transport=transport) as c:
+        probe = await _read_listing(c, "o")
+    assert len(requested) == probe.pages_read == read <= LISTING_BOUND
+    assert (probe.complete, probe.managed, probe.total) == (complete, managed, total)

@@ -31,6 +31,8 @@ from atlassian_operator.core.preflight import (
 )
 from atlassian_operator.core.resources import GROUP, VERSION
 from atlassian_operator.core.sizing import SyncEstimate, estimate_sync
+from atlassian_operator.report.check_atlassian import AtlassianReport
+from atlassian_operator.report.check_cluster import OrgInput
 from atlassian_operator.report.cluster import Cluster, ReportError
 
 USAGE_ERROR = 2
@@ -120,7 +122,7 @@ def _check(args: argparse.Namespace) -> tuple[str, int, str]:
 
     _validate(args)
     cluster: Cluster | None = None
-    org: check_cluster.OrgInput | None = None
+    org: OrgInput | None = None
     key = ""
     findings_after: list[Finding] = []
     notes: list[str] = []
@@ -210,7 +212,7 @@ def _read_key_file(path: str) -> str:
 
 
 def _cluster_findings(
-    args: argparse.Namespace, cluster: Cluster, namespace: str, org: Any
+    args: argparse.Namespace, cluster: Cluster, namespace: str, org: OrgInput | None
 ) -> list[Finding]:
     from atlassian_operator.report import check_cluster
 
@@ -227,7 +229,9 @@ def _cluster_findings(
     return findings
 
 
-def _ask_atlassian(key: str, org_id: str, base_url: str, args: argparse.Namespace, org: Any) -> Any:
+def _ask_atlassian(
+    key: str, org_id: str, base_url: str, args: argparse.Namespace, org: OrgInput | None
+) -> AtlassianReport:
     from atlassian_operator.report.check_atlassian import new_client, probe_atlassian
 
     try:
@@ -235,7 +239,7 @@ def _ask_atlassian(key: str, org_id: str, base_url: str, args: argparse.Namespac
     except ValueError as exc:
         raise ReportError(str(exc)) from None
 
-    async def probe() -> Any:
+    async def probe() -> AtlassianReport:
         async with client:
             return await probe_atlassian(
                 client,
@@ -247,7 +251,7 @@ def _ask_atlassian(key: str, org_id: str, base_url: str, args: argparse.Namespac
     return asyncio.run(probe())
 
 
-def _estimate(report: Any, org: Any) -> SyncEstimate | None:
+def _estimate(report: AtlassianReport, org: OrgInput | None) -> SyncEstimate | None:
     listing, search = report.listing, report.search
     if listing is None:
         return None
