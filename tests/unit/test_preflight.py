@@ -190,7 +190,7 @@ def test_a_counted_listing_is_read_one_page_only() -> None:
     probe = ListingProbe([user(str(i)) for i in range(50)], 251, 1, 50, False, 10)
     finding = judge_listing(probe)
     assert finding.verdict is Verdict.PASS
-    assert "251 users by its meta.total, 50 a page" in finding.found
+    assert "251 users by its meta.total, 50 a page: a full sync reads 6 pages" in finding.found
     assert (probe.managed, probe.page_size) == (251, 50)
 
 
@@ -202,10 +202,12 @@ def test_an_uncounted_listing_says_it_was_cut_at_the_bound() -> None:
 
 def test_a_search_that_does_not_answer_warns_unless_enrichment_is_off() -> None:
     probe = SearchProbe(None, Forbidden("403"))
-    assert judge_search(probe, enrichment=True).verdict is Verdict.WARN
-    assert judge_search(probe, enrichment=False).verdict is Verdict.PASS
-    bounded = judge_search(SearchProbe([], None, 500, False, 5), enrichment=True)
+    assert judge_search(probe, enrichment=True, listed=10).verdict is Verdict.WARN
+    assert judge_search(probe, enrichment=False, listed=10).verdict is Verdict.PASS
+    bounded = judge_search(SearchProbe([], None, 500, False, 5), enrichment=True, listed=1000)
     assert "at least 500 unmanaged" in bounded.found
+    # 1,500 users at 100 a page, then 500 unmanaged ones at 100 a page.
+    assert "a full sync reads 20 pages of it" in bounded.found
 
 
 # -- 4: the lifecycle permission ------------------------------------------------------------------

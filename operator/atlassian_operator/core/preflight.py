@@ -29,7 +29,14 @@ from atlassian_operator.atlassian import (
     newest_time,
     restriction_advice,
 )
-from atlassian_operator.core.sizing import BENCH_RUN, MEMORY_WARN_SHARE, SyncEstimate
+from atlassian_operator.atlassian.v2_choices import SEARCH_PAGE_LIMIT
+from atlassian_operator.core.sizing import (
+    BENCH_RUN,
+    MEMORY_WARN_SHARE,
+    SyncEstimate,
+    estimate_sync,
+    pages,
+)
 
 DEFAULT_BASE_URL = "https://api.atlassian.com"
 NEW_KEY = (
@@ -210,7 +217,11 @@ def judge_listing(probe: ListingProbe) -> Finding:
         if probe.complete:
             how += f", all on {probe.pages_read} page{'s' if probe.pages_read != 1 else ''}"
         else:
-            how += f", {probe.page_size} a page (only the first page was read)"
+            count = pages(probe.total, probe.page_size)
+            how += (
+                f", {probe.page_size} a page: a full sync reads {count} "
+                f"page{'s' if count != 1 else ''} of it (the check read the first)"
+            )
     elif probe.complete:
         how = (
             f"no meta.total, so every page was read: {probe.users_read} users on "
@@ -237,7 +248,8 @@ class SearchProbe:
     unmanaged_pages: int = 0
 
 
-def judge_search(probe: SearchProbe, enrichment: bool) -> Finding:
+def judge_search(probe: SearchProbe, enrichment: bool, listed: int) -> Finding:
+    """Line `search`; `listed`: the users of the v1 listing, whom the search returns too."""
     if probe.error is not None:
         if not enrichment:
             return Finding(
@@ -261,7 +273,14 @@ def judge_search(probe: SearchProbe, enrichment: bool) -> Finding:
         "check's bound)"
     )
     shown = len(probe.first_page or ())
-    used = "" if enrichment else "; spec.enrichment.enabled is false, so the operator skips it"
+    if enrichment:
+        count = estimate_sync(listed, 1, probe.unmanaged).v2_pages  # the v1 page size is moot
+        used = (
+            f"; a full sync reads {count} pages of it (every user at {SEARCH_PAGE_LIMIT} a "
+            "page, then the unmanaged ones)"
+        )
+    else:
+        used = "; spec.enrichment.enabled is false, so the operator skips it"
     return Finding(
         "search", Verdict.PASS,
         f"the v2 user search answers: {shown} users on its first page, {unmanaged} users "

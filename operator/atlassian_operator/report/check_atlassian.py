@@ -75,7 +75,7 @@ async def probe_atlassian(
     report.findings.append(judge_listing(report.listing))
 
     report.search = await _read_search(client, org_id)
-    report.findings.append(judge_search(report.search, enrichment))
+    report.findings.append(judge_search(report.search, enrichment, report.listing.managed))
 
     directory = report.search.first_page
     users = report.listing.first_page
