@@ -223,9 +223,9 @@ def test_fullname_override(helm: Helm) -> None:
             ["--set", f"image.digest=sha256:{'a' * 64}"],
             f"ghcr.io/atlassian-operator/atlassian-operator@sha256:{'a' * 64}",
         ),
-        (
-            ["--set", "image.tag=0.1.0", "--set", f"image.digest=sha256:{'b' * 64}"],
-            f"ghcr.io/atlassian-operator/atlassian-operator:0.1.0@sha256:{'b' * 64}",
+        (  # the digest alone decides: the tag is ignored
+            ["--set", "image.tag=0.0.9", "--set", f"image.digest=sha256:{'b' * 64}"],
+            f"ghcr.io/atlassian-operator/atlassian-operator@sha256:{'b' * 64}",
         ),
     ],
 )
