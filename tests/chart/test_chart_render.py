@@ -257,8 +257,8 @@ priorityClassName: system-cluster-critical
     assert c["imagePullPolicy"] == "Always"
     assert pod["imagePullSecrets"] == [{"name": "regcred"}]
     assert c["resources"] == {
-        "requests": {"cpu": "50m", "memory": "128Mi"},
-        "limits": {"memory": "1Gi"},
+        "requests": {"cpu": "50m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
+        "limits": {"memory": "1Gi", "ephemeral-storage": "256Mi"},
     }
     assert c["args"][-2:] == ["--log-format=json", "--allow-api-base-url=https://atlassian.example"]
     assert [e["name"] for e in c["env"]] == ["POD_NAMESPACE", "HTTPS_PROXY", "TOKEN"]
