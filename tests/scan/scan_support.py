@@ -41,7 +41,7 @@ class Finding:
         how = f"; fix: {self.fix}" if self.fix else ""
         return (
             f"{self.scanner} {self.check} on {self.object} ({render}): {self.message}{how}. "
-            f"Fix the manifests/chart, or add to {ALLOW.relative_to(ROOT)} "
+            f"Fix it (manifests/, the chart, the workflow), or add to {ALLOW.relative_to(ROOT)} "
             f"{{scanner: {self.scanner}, check: {self.check}, objects: ['{self.object}'], "
             "reason: <why it is right here>}"
         )
