@@ -182,6 +182,28 @@ def zizmor_findings(tool: str, *paths: Path) -> list[Finding]:
     return out
 
 
+def workflow_files(root: Path = ROOT) -> list[Path]:
+    """.github/workflows, and every tracked YAML file elsewhere that is a GitHub Actions workflow
+    (`on:` and `jobs:` whose jobs have `runs-on`): a recipe in examples/ or docs/ gets copied into
+    users' repositories, so zizmor holds it to the same rules."""
+    proc = run("git", "-C", str(root), "ls-files", "*.yml", "*.yaml")
+    found = []
+    for name in proc.stdout.split():
+        path = root / name
+        try:
+            docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+        except yaml.YAMLError:
+            continue  # a Helm template, not YAML until rendered
+        if any(
+            (True in d or "on" in d)
+            and isinstance(d.get("jobs"), dict)
+            and all(isinstance(j, dict) and "runs-on" in j for j in d["jobs"].values())
+            for d in docs
+        ):
+            found.append(path)
+    return sorted(found)
+
+
 # --- renders ------------------------------------------------------------------------------------
 
 

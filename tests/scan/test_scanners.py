@@ -6,6 +6,7 @@ that no longer matches anything fails too, so the list stays as short as the fin
 
 from __future__ import annotations
 
+import subprocess
 from functools import cache
 from pathlib import Path
 
@@ -23,11 +24,12 @@ from scan_support import (
     load_allow_list,
     not_allowed,
     scan,
+    workflow_files,
     zizmor_findings,
 )
 
 RENDERS = [*KUSTOMIZE_RENDERS, *HELM_RENDERS]
-WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
+WORKFLOWS = workflow_files()
 
 
 def rendered(render: str, helm: str) -> str:
@@ -56,7 +58,7 @@ def test_no_finding_outside_the_allow_list(
 
 
 def test_zizmor_finds_nothing_in_the_workflows(tools: dict[str, str]) -> None:
-    assert WORKFLOWS, "no workflow in .github/workflows"
+    assert ROOT / ".github" / "workflows" / "release.yml" in WORKFLOWS, WORKFLOWS
     found = zizmor_findings(tools["scanners.sh"], *WORKFLOWS)
     new = not_allowed(found, load_allow_list())
     assert new == [], "\n" + report(new, ".github/workflows")
@@ -117,6 +119,18 @@ def test_each_scanner_reports_a_careless_deployment(
     new = not_allowed(careless, load_allow_list())
     assert new, "the allow-list must not cover objects that are not ours"
     assert f"{scanner.name} " in new[0].describe("test") and str(ALLOW.name) in new[0].describe("x")
+
+
+def test_a_workflow_example_outside_github_is_scanned_too(tmp_path: Path) -> None:
+    run = lambda *a: subprocess.run(a, cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    run("git", "init", "-q")
+    recipe = tmp_path / "examples" / "ci" / "validate.yaml"
+    recipe.parent.mkdir(parents=True)
+    recipe.write_text("on: [pull_request]\njobs:\n  v:\n    runs-on: ubuntu-latest\n"
+                      "    steps: [{run: 'true'}]\n")  # fmt: skip
+    (tmp_path / "values.yaml").write_text("jobs: {}\n")
+    run("git", "add", ".")
+    assert workflow_files(tmp_path) == [recipe]
 
 
 def test_zizmor_reports_an_action_pinned_by_tag(tools: dict[str, str], tmp_path: Path) -> None:
