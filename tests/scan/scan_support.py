@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -70,6 +71,9 @@ def tool_path(script: str) -> str:
 
 
 def checkov_command(tool: str, manifest: Path) -> list[str]:
+    # One render a run (~5 s each), never a directory of them: checkov's graph checks (CKV2_*)
+    # join resources across all the files of a run, so one render's NetworkPolicy would hide
+    # another's missing one.
     return [f"{tool}/checkov", "--framework", "kubernetes", "--quiet", "--compact",
             "--skip-download", "--output", "json", "--file", str(manifest)]  # fmt: skip
 
@@ -151,12 +155,28 @@ SCANNERS = [
 ]
 
 
-def scan(scanner: ManifestScanner, tool: str, manifests: str) -> list[Finding]:
+def slug(render: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", render.lower()).strip("-") + ".yaml"
+
+
+def scan_renders(
+    scanner: ManifestScanner, tool: str, renders: dict[str, str]
+) -> dict[str, list[Finding]]:
+    """Each render's findings: render name -> rendered YAML in, render name -> findings out."""
+    out: dict[str, list[Finding]] = {name: [] for name in renders}
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "rendered.yaml"
-        path.write_text(manifests)
-        proc = run(*scanner.command(tool, path))
-    return scanner.findings(proc.stdout, proc.returncode)
+        files = {slug(name): name for name in renders}
+        assert len(files) == len(renders), f"two renders share a file name: {sorted(renders)}"
+        for file, name in files.items():
+            (Path(tmp) / file).write_text(renders[name])
+        for file, name in files.items():
+            proc = run(*scanner.command(tool, Path(tmp) / file))
+            out[name] = scanner.findings(proc.stdout, proc.returncode)
+    return out
+
+
+def scan(scanner: ManifestScanner, tool: str, manifests: str) -> list[Finding]:
+    return scan_renders(scanner, tool, {"rendered": manifests})["rendered"]
 
 
 # --- zizmor ---------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ that no longer matches anything fails too, so the list stays as short as the fin
 from __future__ import annotations
 
 import subprocess
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from scan_support import (
     load_allow_list,
     not_allowed,
     scan,
+    scan_renders,
     workflow_files,
     zizmor_findings,
 )
@@ -32,15 +32,16 @@ RENDERS = [*KUSTOMIZE_RENDERS, *HELM_RENDERS]
 WORKFLOWS = workflow_files()
 
 
-def rendered(render: str, helm: str) -> str:
-    if render in KUSTOMIZE_RENDERS:
-        return KUSTOMIZE_RENDERS[render]()
-    return helm_template(helm, *HELM_RENDERS[render])
-
-
-@cache
-def findings_of(scanner: ManifestScanner, tool: str, render: str, helm: str) -> tuple[Finding, ...]:
-    return tuple(scan(scanner, tool, rendered(render, helm)))
+@pytest.fixture(scope="session")
+def findings(tools: dict[str, str]) -> dict[tuple[str, str], list[Finding]]:
+    """(scanner, render) -> findings, every render scanned by every scanner once."""
+    renders = {name: render() for name, render in KUSTOMIZE_RENDERS.items()}
+    renders |= {name: helm_template(tools["helm.sh"], *v) for name, v in HELM_RENDERS.items()}
+    return {
+        (scanner.name, render): found
+        for scanner in SCANNERS
+        for render, found in scan_renders(scanner, tools[scanner.install], renders).items()
+    }
 
 
 def report(findings: list[Finding], render: str) -> str:
@@ -50,10 +51,9 @@ def report(findings: list[Finding], render: str) -> str:
 @pytest.mark.parametrize("render", RENDERS)
 @pytest.mark.parametrize("scanner", SCANNERS, ids=[s.name for s in SCANNERS])
 def test_no_finding_outside_the_allow_list(
-    scanner: ManifestScanner, render: str, tools: dict[str, str]
+    scanner: ManifestScanner, render: str, findings: dict[tuple[str, str], list[Finding]]
 ) -> None:
-    found = findings_of(scanner, tools[scanner.install], render, tools["helm.sh"])
-    new = not_allowed(list(found), load_allow_list())
+    new = not_allowed(findings[scanner.name, render], load_allow_list())
     assert new == [], "\n" + report(new, render)
 
 
@@ -64,15 +64,13 @@ def test_zizmor_finds_nothing_in_the_workflows(tools: dict[str, str]) -> None:
     assert new == [], "\n" + report(new, ".github/workflows")
 
 
-def test_every_allow_list_entry_still_matches_a_finding(tools: dict[str, str]) -> None:
+def test_every_allow_list_entry_still_matches_a_finding(
+    tools: dict[str, str], findings: dict[tuple[str, str], list[Finding]]
+) -> None:
     """An allowed finding that is gone (fixed, or the object renamed) leaves a stale entry that
     would silently allow its return: it must be deleted."""
-    everything = [
-        f
-        for scanner in SCANNERS
-        for render in RENDERS
-        for f in findings_of(scanner, tools[scanner.install], render, tools["helm.sh"])
-    ] + zizmor_findings(tools["scanners.sh"], *WORKFLOWS)
+    everything = [f for found in findings.values() for f in found]
+    everything += zizmor_findings(tools["scanners.sh"], *WORKFLOWS)
     stale = [a for a in load_allow_list() if not any(a.covers(f) for f in everything)]
     assert stale == [], f"entries of {ALLOW.relative_to(ROOT)} that match nothing: {stale}"
 
