@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 KUBECONFIG_DEV := .dev/kubeconfig
 
-.PHONY: install docs test unit fuzz lint demo demo-down bench controlplane promtool flux browser helm node e2e-gitops e2e-node e2e-outage cluster-up cluster-down e2e-kind image image-docker clean
+.PHONY: install docs test unit fuzz lint demo demo-down bench controlplane promtool flux browser helm scanners node e2e-gitops e2e-node e2e-outage cluster-up cluster-down e2e-kind image image-docker clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -32,12 +32,16 @@ helm:  # helm and actionlint: tests/chart lints, renders and compares the chart,
 	@hack/tools/helm.sh >/dev/null
 	@hack/tools/actionlint.sh >/dev/null
 
+scanners:  # checkov and zizmor (their own venv in the cache) and kube-score: tests/scan runs them
+	@hack/tools/scanners.sh >/dev/null
+	@hack/tools/kube-score.sh >/dev/null
+
 node: controlplane  # a real node (containerd, runc, kubelet, ...) and the operator image, for tests/node
 	@hack/node/packages.sh
 	@hack/controlplane/build.sh node >/dev/null
 	@hack/image/build.sh >/dev/null
 
-test: lint docs controlplane promtool flux browser helm node  # lint first: CI enforces the style the README claims
+test: lint docs controlplane promtool flux browser helm scanners node  # lint first: CI enforces the style the README claims
 	$(VENV)/bin/pytest -q tests
 
 e2e-node: install node helm  # only the tests on a real node: the image, kubectl apply -k, helm install
