@@ -8,4 +8,4 @@ source "$here/versions.env"
 source "$here/go-tool.sh"
 go_tool_cached oras "$ORAS_VERSION"
 go_tool_install oras "$ORAS_VERSION" oras.land/oras/cmd/oras \
-  "-s -w" "~3 min on 2 cores"
+  "-s -w" "~1 min on 2 cores"

@@ -9,4 +9,4 @@ source "$here/versions.env"
 source "$here/go-tool.sh"
 go_tool_cached registry "$DISTRIBUTION_VERSION"
 go_tool_install registry "$DISTRIBUTION_VERSION" github.com/distribution/distribution/v3/cmd/registry \
-  "-s -w -X github.com/distribution/distribution/v3/version.version=${DISTRIBUTION_VERSION}" "~4 min on 2 cores"
+  "-s -w -X github.com/distribution/distribution/v3/version.version=${DISTRIBUTION_VERSION}" "~2 min on 2 cores"
