@@ -4,7 +4,12 @@
 # Without Docker or a registry, hack/image/build.sh builds this same file with podman on a
 # Debian base it makes with debootstrap (BASE_IMAGE), installing the dependencies from wheels
 # built on the host (PIP_INSTALL_OPTIONS="--no-index --find-links=/wheels", mounted there).
-ARG BASE_IMAGE=docker.io/library/python:3.12-slim
+# Pinned by digest: the tag python:3.12-slim moves with every Debian and Python patch release, the
+# digest names one image (the multi-platform index, so amd64 and arm64 each get theirs). This one is
+# Python 3.12.13 on Debian trixie, as recorded by docker-library/repo-info
+# (repos/python/remote/3.12-slim.md at commit 2986dca3a80cb11b70fc4599941096374ea9e509). To move
+# it, take the new index digest from that file and change both tag and digest here.
+ARG BASE_IMAGE=docker.io/library/python:3.12-slim@sha256:229a2c5bfa27522db7815ea81f9bed70af17ccb9de9fc7ad142b1877b5830d36
 
 FROM ${BASE_IMAGE} AS build
 ARG PIP_INSTALL_OPTIONS=""

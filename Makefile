@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 KUBECONFIG_DEV := .dev/kubeconfig
 
-.PHONY: install docs test unit fuzz lint demo demo-down bench controlplane promtool flux browser helm node e2e-gitops e2e-node e2e-outage cluster-up cluster-down e2e-kind image image-docker clean
+.PHONY: install docs test unit fuzz lint demo demo-down bench controlplane promtool flux gitops-tools browser helm scanners node e2e-gitops e2e-node e2e-outage cluster-up cluster-down e2e-kind image image-docker clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -25,6 +25,12 @@ flux:  # Flux's source-controller and kustomize-controller, and Argo CD's Lua ru
 	@hack/flux/build.sh >/dev/null
 	@hack/argocd/build.sh >/dev/null
 
+gitops-tools: flux  # kubeconform and the GitOps tools' CRDs (tests/gitops: the PR validation recipe); an OCI registry and oras (tests/node: Flux installs the operator from an OCI artifact)
+	@hack/tools/kubeconform.sh >/dev/null
+	@hack/gitops/crds.sh >/dev/null
+	@hack/tools/registry.sh >/dev/null
+	@hack/tools/oras.sh >/dev/null
+
 browser:  # Debian's chromium + chromium-driver: tests/report checks the HTML review in it
 	@hack/tools/browser.sh >/dev/null
 
@@ -32,21 +38,25 @@ helm:  # helm and actionlint: tests/chart lints, renders and compares the chart,
 	@hack/tools/helm.sh >/dev/null
 	@hack/tools/actionlint.sh >/dev/null
 
+scanners:  # checkov and zizmor (their own venv in the cache) and kube-score: tests/scan runs them
+	@hack/tools/scanners.sh >/dev/null
+	@hack/tools/kube-score.sh >/dev/null
+
 node: controlplane  # a real node (containerd, runc, kubelet, ...) and the operator image, for tests/node
 	@hack/node/packages.sh
 	@hack/controlplane/build.sh node >/dev/null
 	@hack/image/build.sh >/dev/null
 
-test: lint docs controlplane promtool flux browser helm node  # lint first: CI enforces the style the README claims
+test: lint docs controlplane promtool flux gitops-tools browser helm scanners node  # lint first: CI enforces the style the README claims
 	$(VENV)/bin/pytest -q tests
 
-e2e-node: install node helm  # only the tests on a real node: the image, kubectl apply -k, helm install
+e2e-node: install node helm gitops-tools  # only the tests on a real node: the image, kubectl apply -k, helm install
 	$(VENV)/bin/pytest -q tests/node tests/image
 
 e2e-outage: install controlplane  # the Atlassian outage test at the issue's full 10 minutes (make test runs 2)
 	ATLASSIAN_OUTAGE_SECONDS=600 $(VENV)/bin/pytest -q -s tests/e2e/test_reliability_outage.py
 
-e2e-gitops: install controlplane flux  # only the GitOps tests: Flux applies commits, Argo CD's health script
+e2e-gitops: install controlplane flux gitops-tools helm  # only the GitOps tests: Flux applies commits, Argo CD's health script
 	$(VENV)/bin/pytest -q tests/gitops
 
 docs: install  # the docs site, strictly: generated pages fresh, every link, anchor and code block

@@ -1,5 +1,6 @@
-"""The `atlassian-operator` command: `run` the operator, `simulate` the Atlassian admin APIs, or
-review access (`report`, `who-has`, `explain`: the same code as `kubectl atlassian`)."""
+"""The `atlassian-operator` command: `run` the operator, `simulate` the Atlassian admin APIs,
+review access (`report`, `who-has`, `explain`) or `check` an org before its first sync: the same
+code as `kubectl atlassian`."""
 
 from __future__ import annotations
 

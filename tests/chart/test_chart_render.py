@@ -223,9 +223,9 @@ def test_fullname_override(helm: Helm) -> None:
             ["--set", f"image.digest=sha256:{'a' * 64}"],
             f"ghcr.io/atlassian-operator/atlassian-operator@sha256:{'a' * 64}",
         ),
-        (
-            ["--set", "image.tag=0.1.0", "--set", f"image.digest=sha256:{'b' * 64}"],
-            f"ghcr.io/atlassian-operator/atlassian-operator:0.1.0@sha256:{'b' * 64}",
+        (  # the digest alone decides: the tag is ignored
+            ["--set", "image.tag=0.0.9", "--set", f"image.digest=sha256:{'b' * 64}"],
+            f"ghcr.io/atlassian-operator/atlassian-operator@sha256:{'b' * 64}",
         ),
     ],
 )
@@ -257,8 +257,8 @@ priorityClassName: system-cluster-critical
     assert c["imagePullPolicy"] == "Always"
     assert pod["imagePullSecrets"] == [{"name": "regcred"}]
     assert c["resources"] == {
-        "requests": {"cpu": "50m", "memory": "128Mi"},
-        "limits": {"memory": "1Gi"},
+        "requests": {"cpu": "50m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
+        "limits": {"memory": "1Gi", "ephemeral-storage": "256Mi"},
     }
     assert c["args"][-2:] == ["--log-format=json", "--allow-api-base-url=https://atlassian.example"]
     assert [e["name"] for e in c["env"]] == ["POD_NAMESPACE", "HTTPS_PROXY", "TOKEN"]

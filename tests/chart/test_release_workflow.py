@@ -30,6 +30,9 @@ def step(workflow: Any, job: str, step_id: str) -> Any:
     return found
 
 
+IMAGE = "ghcr.io/atlassian-operator/atlassian-operator"
+
+
 def uses(workflow: Any, job: str, action: str) -> Any:
     [found] = [
         s for s in workflow["jobs"][job]["steps"] if s.get("uses", "").startswith(action + "@")
@@ -148,9 +151,85 @@ def test_the_image_is_tagged_with_the_version_multi_arch_attested_and_signed(wor
     assert '"${IMAGE}@${DIGEST}"' in sign[0]["run"] and "--yes" in sign[0]["run"]
 
 
-def test_actions_are_pinned_to_major_versions(workflow: Any) -> None:
-    refs = [s["uses"] for job in workflow["jobs"].values() for s in job["steps"] if "uses" in s]
-    assert refs and all(re.fullmatch(r"[\w-]+/[\w-]+@v\d+", r) for r in refs), refs
+PINNED = re.compile(r"[\w-]+/[\w-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+")
+
+
+def test_actions_are_pinned_by_commit_with_the_tag_in_a_comment(workflow: Any) -> None:
+    """A tag can be moved to other code, a commit cannot. Read as text: YAML drops comments."""
+    lines = [ln.strip() for ln in RELEASE.read_text().splitlines() if "uses:" in ln]
+    refs = [ln.split("uses:", 1)[1].strip() for ln in lines]
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"] if "uses" in s]
+    assert len(refs) == len(steps) > 0, refs
+    unpinned = [r for r in refs if not PINNED.fullmatch(r)]
+    assert unpinned == [], f"pin by full commit SHA with '# vX.Y.Z' after it: {unpinned}"
+    # One commit per action: two pins of one action would drift apart.
+    by_action: dict[str, set[str]] = {}
+    for r in refs:
+        by_action.setdefault(r.split("@")[0], set()).add(r)
+    assert all(len(pins) == 1 for pins in by_action.values()), by_action
+
+
+def test_the_base_image_is_pinned_by_digest() -> None:
+    """The Dockerfile's FROM lines take BASE_IMAGE, whose default names a tag and a digest."""
+    text = (ROOT / "Dockerfile").read_text()
+    [default] = re.findall(r"^ARG BASE_IMAGE=(\S+)$", text, flags=re.M)
+    assert re.fullmatch(r"[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", default), default
+    froms = re.findall(r"^FROM (\S+)", text, flags=re.M)
+    assert froms == ["${BASE_IMAGE}", "${BASE_IMAGE}"], froms
+
+
+def digest_step(workflow: Any, digest: str, tmp_path: Path) -> tuple[int, str, Path]:
+    """The chart job's digest step, run as written on a copy of the chart."""
+    work = tmp_path / "checkout"
+    shutil.copytree(CHART, work / "charts" / "atlassian-operator")
+    rc, log, _ = run_step(
+        step(workflow, "chart", "digest")["run"], {"DIGEST": digest}, work, tmp_path
+    )
+    return rc, log, work / "charts" / "atlassian-operator"
+
+
+def test_the_published_chart_deploys_the_released_digest(
+    workflow: Any, helm: Helm, tmp_path: Path
+) -> None:
+    assert workflow["jobs"]["image"]["outputs"]["digest"] == "${{ steps.build.outputs.digest }}"
+    assert step(workflow, "chart", "digest")["env"] == {
+        "DIGEST": "${{ needs.image.outputs.digest }}"
+    }
+    digest = f"sha256:{'c' * 64}"
+    rc, log, chart = digest_step(workflow, digest, tmp_path)
+    assert rc == 0, log
+    objs = docs_of(helm("template", "atlassian-operator", str(chart)).stdout)
+    [deployment] = [o for o in objs if o["kind"] == "Deployment"]
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"ghcr.io/atlassian-operator/atlassian-operator@{digest}"
+    shown = yaml.safe_load(helm("show", "chart", str(chart)).stdout)
+    images = yaml.safe_load(shown["annotations"]["artifacthub.io/images"])
+    assert images == [
+        {"name": "atlassian-operator", "image": f"{IMAGE}:{shown['appVersion']}@{digest}"}
+    ]
+
+
+def test_the_digest_step_refuses_a_missing_digest(workflow: Any, tmp_path: Path) -> None:
+    rc, log, chart = digest_step(workflow, "", tmp_path)
+    assert rc != 0 and "the image job gave no sha256 digest" in log
+    assert (chart / "values.yaml").read_text() == (CHART / "values.yaml").read_text()
+
+
+def test_the_chart_is_signed_and_carries_the_sbom(workflow: Any) -> None:
+    job = workflow["jobs"]["chart"]
+    assert job["permissions"] == {"contents": "read", "packages": "write", "id-token": "write"}
+    push = step(workflow, "chart", "push")
+    assert "echo \"digest=$(sed -n 's/^Digest: *//p' dist/push.log)\"" in push["run"]
+    [attach] = [s for s in job["steps"] if "cosign attest" in s.get("run", "")]
+    assert attach["env"] == {
+        "IMAGE_DIGEST": "${{ needs.image.outputs.digest }}",
+        "CHART_DIGEST": "${{ steps.push.outputs.digest }}",
+    }
+    script = attach["run"]
+    assert 'cosign sign --yes "$chart"' in script
+    assert "--type spdxjson" in script and "for platform in linux/amd64 linux/arm64" in script
+    names = [s.get("uses", "").split("@")[0] for s in job["steps"]]
+    assert names.index("sigstore/cosign-installer") < job["steps"].index(attach)
 
 
 def test_the_chart_job_packages_the_tag_version(workflow: Any, helm: Helm, tmp_path: Path) -> None:

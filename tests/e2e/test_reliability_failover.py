@@ -98,3 +98,14 @@ def test_the_standby_takes_over_a_batch_and_suspends_each_account_once(
 def leader_gauge(op: OperatorProcess) -> float:
     [value] = re.findall(r"^atlassian_operator_leader (\S+)$", op.metrics(), re.MULTILINE)
     return float(value)
+
+
+def test_a_standby_stops_cleanly_at_once_on_sigterm(pair: tuple[E2E, OperatorProcess]) -> None:
+    """A rollout or an uninstall sends SIGTERM to the standby too. As a container's PID 1 it
+    ignored it while waiting for the Lease (the kernel drops a signal PID 1 has no handler for)
+    and was killed at the end of the grace period; it now exits 0 at once, and says why."""
+    _, standby = pair
+    assert standby.process is not None
+    standby.process.terminate()
+    assert standby.process.wait(timeout=10) == 0, standby.log_text()[-2000:]
+    assert "SIGTERM while waiting for the leader-election lease: stopping" in standby.log_text()

@@ -35,9 +35,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         subprocess.run(
             [str(ROOT / "hack" / "flux" / "build.sh")], check=True, stdout=subprocess.DEVNULL
         )
-        subprocess.run(
-            [str(ROOT / "hack" / "argocd" / "build.sh")], check=True, stdout=subprocess.DEVNULL
-        )
+        for script in ("argocd/build.sh", "tools/kubeconform.sh", "gitops/crds.sh"):
+            subprocess.run([str(ROOT / "hack" / script)], check=True, stdout=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,10 @@ from support.operator import free_port
 ROOT = Path(__file__).resolve().parents[2]
 FLUX_BUILD = ROOT / "hack" / "flux" / "build.sh"
 ARGOCD_BUILD = ROOT / "hack" / "argocd" / "build.sh"
+KUBECONFORM_BUILD = ROOT / "hack" / "tools" / "kubeconform.sh"
+GITOPS_CRDS = ROOT / "hack" / "gitops" / "crds.sh"
+REGISTRY_BUILD = ROOT / "hack" / "tools" / "registry.sh"
+PUBLISH_MANIFESTS = ROOT / "hack" / "gitops" / "publish-manifests.sh"
 HEALTH_LUA = ROOT / "manifests" / "argocd" / "health.lua"
 EXAMPLE = ROOT / "examples" / "gitops"
 GIT = shutil.which("git") or "/usr/bin/git"
@@ -42,6 +46,15 @@ def _built(script: Path) -> Path:
 def flux_dir() -> Path:
     """Where the Flux binaries (bin/) and their CRDs (crds/) are; built on first use."""
     return _built(FLUX_BUILD)
+
+
+def kubeconform_binary() -> Path:
+    return _built(KUBECONFORM_BUILD)
+
+
+def gitops_crds_dir() -> Path:
+    """Flux's, notification-controller's and Argo CD's Application CRDs (hack/gitops/crds.sh)."""
+    return _built(GITOPS_CRDS)
 
 
 def argocd_health_binary() -> Path:
@@ -204,6 +217,74 @@ class GitServer:
             return list(self._server.requests)
 
 
+# --- OCI -------------------------------------------------------------------------------------
+
+
+class OCIRegistry:
+    """The distribution project's registry (hack/tools/registry.sh) on loopback, plain HTTP,
+    storing in `work`: where a test publishes the operator's manifests for Flux to pull."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        path = self.work / "registry.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def start(self) -> OCIRegistry:
+        self.work.mkdir(parents=True, exist_ok=True)
+        config = self.work / "config.yml"
+        config.write_text(
+            "version: 0.1\n"
+            "log: {level: info}\n"
+            f"storage: {{filesystem: {{rootdirectory: {self.work / 'data'}}}}}\n"
+            f"http: {{addr: '{self.host}'}}\n"
+        )
+        with (self.work / "registry.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(_built(REGISTRY_BUILD)), "serve", str(config)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        deadline = time.monotonic() + START_DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"registry exited:\n{self.log_text()[-4000:]}")
+            try:
+                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"registry not ready in {START_DEADLINE_SECONDS}s:\n{self.log_text()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def publish_manifests(self, repository: str, tag: str) -> str:
+        """hack/gitops/publish-manifests.sh, as a release runs it; returns the manifest digest."""
+        proc = subprocess.run(
+            [str(PUBLISH_MANIFESTS), "--plain-http", f"{self.host}/{repository}:{tag}"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise AssertionError(f"publish-manifests.sh failed:\n{proc.stdout}\n{proc.stderr}")
+        reference = proc.stdout.strip().splitlines()[-1]
+        return reference.rpartition("@")[2]
+
+
 # --- Flux -----------------------------------------------------------------------------------
 
 
@@ -354,6 +435,8 @@ class GitOps:
         )
         for doc in docs:
             doc["metadata"]["namespace"] = self.kube.namespace
+            # These tests run the operator as a process, not from atlassian-operator.yaml.
+            doc["spec"].pop("dependsOn", None)
             doc["spec"]["interval"] = interval
             if doc["kind"] == "GitRepository":
                 doc["spec"]["url"] = self.server.url("platform")

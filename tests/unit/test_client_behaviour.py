@@ -827,8 +827,10 @@ def test_the_public_surface_is_pinned() -> None:
         "UnreadableTime",
         "User",
         "UserListing",
+        "UserPage",  # the preflight check reads the first page and its meta.total
         "newest_time",
         "restriction_advice",
+        "scrub_key",  # the preflight check scrubs its whole output once more
     ]
     for name in package.__all__:
         if name.endswith(

@@ -90,8 +90,13 @@ secretAccess.namespaces, or the release namespace when that is empty. */}}
 {{- toJson (.Values.secretAccess.namespaces | default (list .Release.Namespace)) }}
 {{- end }}
 
-{{/* The image reference: repository:tag, repository:tag@digest or repository@digest. */}}
+{{/* The image reference: repository@digest when image.digest is set (the tag is then ignored: the
+digest alone decides what runs, and a tag beside it would only suggest otherwise), else
+repository:tag (the chart's appVersion unless image.tag). */}}
 {{- define "atlassian-operator.image" -}}
-{{- $tag := .Values.image.tag | default (ternary "" .Chart.AppVersion (ne .Values.image.digest "")) }}
-{{- .Values.image.repository }}{{ if $tag }}:{{ $tag }}{{ end }}{{ if .Values.image.digest }}@{{ .Values.image.digest }}{{ end }}
+{{- if .Values.image.digest }}
+{{- .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else }}
+{{- .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
 {{- end }}

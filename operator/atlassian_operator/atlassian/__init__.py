@@ -22,9 +22,10 @@ from ._errors import (
     RateLimited,
 )
 from ._manage import LifecyclePermission
-from ._models import Product, UnreadableTime, User, UserListing, newest_time
+from ._models import Product, UnreadableTime, User, UserListing, UserPage, newest_time
 from ._observe import ClientObserver, RequestStats
 from ._responses import restriction_advice
+from ._scrub import scrub_key
 
 __all__ = [
     "AccountNotFound",
@@ -49,6 +50,8 @@ __all__ = [
     "UnreadableTime",
     "User",
     "UserListing",
+    "UserPage",
     "newest_time",
     "restriction_advice",
+    "scrub_key",
 ]

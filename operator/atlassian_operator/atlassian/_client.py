@@ -7,7 +7,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
@@ -217,6 +217,12 @@ class AtlassianClient:
             for user in page.data:
                 yield user
 
+    async def user_pages(self, org_id: str) -> AsyncGenerator[UserPage]:
+        """The v1 listing page by page, with each page's `meta.total` and next link, for a
+        caller that reads only the first pages (the preflight check estimates the rest)."""
+        async for page in self._pages(org_id):
+            yield page
+
     async def _pages(self, org_id: str) -> AsyncIterator[UserPage]:
         if not org_id:
             raise ValueError("org_id is empty")
@@ -343,7 +349,7 @@ class AtlassianClient:
 
     async def search_directory_pages(
         self, org_id: str, *, unmanaged_only: bool = False
-    ) -> AsyncIterator[list[DirectoryUser]]:
+    ) -> AsyncGenerator[list[DirectoryUser]]:
         """The same search, page by page, for a caller that keeps less than every user.
 
         An exception can come after some pages: the search is then incomplete.

@@ -1,6 +1,7 @@
-"""Access reviews from the cluster alone: `kubectl atlassian report|who-has|explain`.
+"""Access reviews from the cluster alone: `kubectl atlassian report|who-has|explain`; and
+`kubectl atlassian check`, the read-only preflight against the Atlassian org (check.py).
 
-The package reads AtlassianOrgs and AtlassianAccounts (never Atlassian) and turns their status
+The review reads AtlassianOrgs and AtlassianAccounts (never Atlassian) and turns their status
 into review rows (`review`), printed as a terminal table, CSV, JSON, one self-contained HTML
 page, or AtlassianAccount manifests that suspend the selected accounts (`formats`). `cli` is
 the command line that both `kubectl-atlassian` and `atlassian-operator` run.

@@ -1,9 +1,10 @@
 """The command line of `kubectl atlassian` (the `kubectl-atlassian` plugin): report, who-has,
-explain, and migrate-storage (the one command that writes: after an upgrade, see
-migrate_storage.py). `atlassian-operator` adds the same commands with `add_commands`.
+explain, migrate-storage (the one command that writes: after an upgrade, see
+migrate_storage.py) and check (the preflight, check.py). `atlassian-operator` adds the same
+commands with `add_commands`.
 
 A problem the user can fix prints `error: ...` (what is wrong, what to do) and exits 1; no
-traceback. Nothing here reaches Atlassian: the cluster is the only source.
+traceback. Only `check` reaches Atlassian (reads only); the others read the cluster alone.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def add_commands(commands: Any) -> None:
-    """Adds `report`, `who-has`, `explain` and `migrate-storage` to an argparse subparsers
-    object."""
-    from atlassian_operator.report import migrate_storage
+    """Adds `report`, `who-has`, `explain`, `migrate-storage` and `check` to an argparse
+    subparsers object."""
+    from atlassian_operator.report import check, migrate_storage
 
     report = commands.add_parser(
         "report",
@@ -88,13 +89,15 @@ def add_commands(commands: Any) -> None:
     why.set_defaults(main=_guarded(_explain))
 
     migrate_storage.add_command(commands, _guarded)
+    check.add_command(commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kubectl atlassian",
         description="Access reviews of Atlassian Cloud accounts, from the AtlassianOrgs and "
-        "AtlassianAccounts in the cluster (never from Atlassian).",
+        "AtlassianAccounts in the cluster (never from Atlassian), and `check`, the read-only "
+        "preflight against the Atlassian org before a first sync.",
     )
     add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     return parser
