@@ -539,7 +539,9 @@ async def quiet(world: World) -> None:
             world.owner._queue.empty()
             and not len(world.owner._writes)
             and not world.owner._writes.in_flight
-            and world.owner._ledger.idle
+            and not world.owner._ledger.writing
+            # A ledger write that failed waits for the owner's backoff, like a status write.
+            and (world.owner._ledger.idle or world.owner._ledger_failure is not None)
         ),
         "the owner to go quiet",
     )

@@ -234,6 +234,48 @@ async def test_a_recreated_org_keeps_the_window_in_its_own_status_across_a_resta
     assert world.atlassian.disables() == 1
 
 
+async def test_calls_still_count_once_the_org_and_the_account_are_gone_and_it_restarted(
+    world: World,
+) -> None:
+    """Found by `make fuzz`: with the AtlassianOrg and the account that asked both deleted (a
+    pruned directory, then a revert) and the operator restarted meanwhile, no object recorded
+    the call any more, and the window started afresh. The org's call ledger outlives them."""
+    world.org(suspension={"maxPerSync": 1})
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.atlassian.disables() == 1, "a suspension spends the budget")
+    await quiet(world)
+    alice = world.kube.objects.pop(("AtlassianAccount", "alice"))
+    world.owner.post(AccountGone("alice", alice["metadata"]["uid"]))
+    world.delete_org()
+    await quiet(world)
+    await world.stop()
+    world.restart()
+    world.org(uid="org-uid-2", suspension={"maxPerSync": 1})
+    world.account("bob", accountId=BOB, desiredState="Suspended")
+    await until(lambda: world.reason("bob") == "SuspensionBudgetExceeded", "bob waits")
+    assert world.atlassian.disables() == 1
+    assert [call.account for call in world.kube.ledger("org-1")] == ["alice"]
+    world.tick(61)  # the window of alice's call has passed
+    await until(lambda: world.atlassian.disables(BOB) == 1, "bob's turn")
+
+
+async def test_no_call_is_made_while_the_ledger_cannot_be_written(world: World) -> None:
+    """A call the ledger does not hold could be forgotten: while the ConfigMap cannot be
+    written (RBAC without the grant), the account says why and nothing is called."""
+    world.org()
+    world.account("alice", accountId=ALICE)
+    await synced(world)
+    world.kube.refuse_ledger = 403
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.reason("alice") == "LedgerUnavailable", "alice waits for it")
+    assert "ConfigMap team/atlassian-calls-" in world.status("alice")["conditions"][0]["message"]
+    assert world.atlassian.disables() == 0
+    world.kube.refuse_ledger = 0
+    world.tick(61)  # the ledger's retry, after its backoff
+    await until(lambda: world.atlassian.disables(ALICE) == 1, "alice's suspension")
+    assert [call.account for call in world.kube.ledger("org-1")] == ["alice"]
+
+
 async def test_an_org_object_pointed_at_another_org_starts_a_new_window(world: World) -> None:
     world.org(suspension={"maxPerSync": 1})
     world.account("alice", accountId=ALICE, desiredState="Suspended")

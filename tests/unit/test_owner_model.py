@@ -63,6 +63,7 @@ from atlassian_operator.atlassian import (
 from atlassian_operator.atlassian._responses import describe_response
 from atlassian_operator.atlassian._scrub import scrub_key
 from atlassian_operator.core.brake import APPROVE_ANNOTATION, DAY_SECONDS
+from atlassian_operator.core.ledger import LedgerCall
 from atlassian_operator.reconcile.messages import AccountGone
 
 # ---- the universe: small, so that accounts, people and addresses collide ---------------------
@@ -73,6 +74,8 @@ ANN, BO = "ann@acme.example", "bo@acme.example"  # the two addresses that move b
 SPEC_EMAILS = (ANN, "Ann@ACME.example", BO, "nobody@acme.example")
 NAMES = ("offboard", "keep", "watch", "seat")
 INTERVAL = 60.0  # World.org's syncInterval
+ORG_ID = "org-1"  # World.org's orgId
+LEDGER_DAY = timedelta(seconds=DAY_SECONDS)  # the ledger keeps max(syncInterval, a day)
 EXEMPT = {"licence": "keep"}
 ACTIVITY_DAYS = {"recent": 10, "medium": 60, "old": 200}  # else "absent" or "unreadable"
 OUTCOMES = ("ok", "forbidden", "unavailable", "unknown-landed", "unknown-lost")
@@ -163,6 +166,8 @@ class Sent:
     #: When each person was first told of the policy's warning (an InactivityWarning Event on
     #: an account about them, or a warning restored with an account's status from a backup).
     warned_since: Mapping[str, datetime] = field(default_factory=dict)
+    #: What the org's call ledger (core/ledger.py) held as the call was sent.
+    ledger: tuple[LedgerCall, ...] = ()
 
 
 @dataclass
@@ -330,6 +335,17 @@ def over_budget(history: History, call: Sent) -> str | None:
         made = ", ".join(f"{c.action} {c.person} at {c.at:.0f}s" for c in window)
         limit = call.org.max_per_sync
         return f"{len(window)} calls within {INTERVAL:.0f}s, maxPerSync {limit}: {made}"
+    return None
+
+
+def not_in_the_ledger(history: History, call: Sent) -> str | None:
+    """The org's call ledger, which no object's deletion takes, holds every call of the last day
+    before it is sent: as many as were made, this one included. (Its times are whole seconds,
+    taken when the call took its slot: a second of slack at the day's edge.)"""
+    day = [c for c in history.calls[: call.index + 1] if c.wall > call.wall - LEDGER_DAY]
+    kept = [e for e in call.ledger if e.time > call.wall - LEDGER_DAY - timedelta(seconds=1)]
+    if len(kept) < len(day):
+        return f"the ledger held {len(kept)} calls of the last day, {len(day)} were made"
     return None
 
 
@@ -688,6 +704,7 @@ class OwnerModel(RuleBasedStateMachine):
                 accounts=tuple(self._accounts().values()), views=self._views(),
                 in_flight=frozenset(c.index for c in calls if c.outcome is None),
                 first_named=dict(self.first_named), warned_since=dict(self.warned_since),
+                ledger=tuple(self.world.kube.ledger(ORG_ID)),
             )
         )  # fmt: skip
 
@@ -1011,6 +1028,13 @@ class OwnerModel(RuleBasedStateMachine):
             gate.open()
         self.step()
 
+    @rule(status=st.sampled_from((0, 0, 403, 500)))
+    def ledger_refused(self, status: int) -> None:
+        """The org's call ledger can or cannot be read and written (RBAC without the ConfigMap
+        grant, an API server that fails): while it cannot, nothing may be called."""
+        self.world.kube.refuse_ledger = status
+        self.step()
+
     @rule(seconds=st.integers(1, 400))
     def tick(self, seconds: int) -> None:
         self.world.tick(seconds)
@@ -1100,6 +1124,13 @@ class OwnerModel(RuleBasedStateMachine):
         """At most maxPerSync lifecycle calls (disable and enable) in any syncInterval for the
         orgId, across restarts and re-creations of the AtlassianOrg."""
         problems = self._problems(lambda c: over_budget(self.history, c))
+        assert not problems, problems
+
+    @invariant()
+    def every_call_is_in_the_ledger_before_it_is_sent(self) -> None:
+        """What outlives the objects counts every call: deleting the AtlassianOrg and the
+        accounts, and restarting, never gives back a slot of the budget or the brake's day."""
+        problems = self._problems(lambda c: not_in_the_ledger(self.history, c))
         assert not problems, problems
 
     @invariant()

@@ -317,6 +317,9 @@ def test_rbac_names_what_the_operator_may_not_do() -> None:
     needed = operator_permissions("g", "key-secret", discovery=True)
     assert str(needed[0]) == "get secrets 'key-secret'"
     assert "create atlassianaccounts.g" in [str(p) for p in needed]
+    with_ledger = [str(p) for p in operator_permissions("g", "s", False, "atlassian-calls-1")]
+    assert "patch configmaps 'atlassian-calls-1'" in with_ledger  # the org's call ledger
+    assert "create configmaps" in with_ledger
     answers = [(p, p.resource != "secrets") for p in needed]
     failed = judge_rbac("system:serviceaccount:op:op", "team-a", answers)
     assert failed.verdict is Verdict.FAIL

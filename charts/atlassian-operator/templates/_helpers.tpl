@@ -82,6 +82,12 @@ manifests/overlays/namespaced/role.yaml. Pass (dict "crds" true|false "secrets" 
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
+# The org's call ledger (core/ledger.py): one ConfigMap per Atlassian org, named
+# atlassian-calls-<digest of the orgId>, read and written (never deleted) so that calls count
+# against maxPerSync and pauseAbove after the AtlassianOrg and its accounts are deleted.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, create, patch]
 {{- end }}
 
 {{/* The namespaces whose Secrets the operator may get (cluster-wide install, not clusterWide):

@@ -545,11 +545,17 @@ class Permission:
         return f"{self.verb} {what}" + (f" {self.name!r}" if self.name else "")
 
 
-def operator_permissions(group: str, secret: str | None, discovery: bool) -> list[Permission]:
+def operator_permissions(
+    group: str, secret: str | None, discovery: bool, ledger: str | None = None
+) -> list[Permission]:
     """What the operator's ServiceAccount must be allowed in the org's namespace (the rules of
-    manifests/base: clusterrole.yaml and secret-access.yaml)."""
+    manifests/base: clusterrole.yaml and secret-access.yaml); `ledger`: the name of the org's
+    call ledger (core/ledger.py), when the orgId is known."""
     needed = [
         Permission("get", "secrets", name=secret or ""),
+        Permission("get", "configmaps", name=ledger or ""),
+        Permission("create", "configmaps"),
+        Permission("patch", "configmaps", name=ledger or ""),
         Permission("list", "atlassianorgs", group),
         Permission("watch", "atlassianorgs", group),
         Permission("list", "atlassianaccounts", group),

@@ -90,6 +90,11 @@ CONDITION_REASONS: dict[str, tuple[str, str]] = {
     "RateLimited": ("False", "Atlassian answered 429: retried after its Retry-After"),
     "AtlassianUnavailable": ("False", "no answer, a timeout or a 5xx from Atlassian: retried"),
     "MalformedResponse": ("False", "Atlassian's answer could not be read: retried"),
+    "LedgerUnavailable": (
+        "False",
+        "the org's call ledger (ConfigMap atlassian-calls-...) cannot be read or written: no "
+        "lifecycle call is made until it can (RBAC: get, create, patch configmaps); retried",
+    ),
     "AtlassianError": (
         "False",
         "Atlassian refused the call for a reason not retried: it fails "

@@ -785,6 +785,7 @@ class AccountSide(OwnerState):
         say why); the write is tried again after the owner's backoff."""
         if problem is None:
             self._ledger.done(number)
+            self._ledger_failures = 0
             if self._ledger_failure is not None:
                 self._ledger_failure = None
                 self._replan_org()
@@ -797,8 +798,9 @@ class AccountSide(OwnerState):
         first = self._ledger_failure is None
         self._ledger_failure = problem
         self._awaiting_ledger.clear()
-        self._write_failures += 1
-        self._write_retry_at = self._clock() + backoff(self._write_failures, 1.0, self._interval())
+        self._ledger_failures += 1
+        delay = backoff(self._ledger_failures, 1.0, self._interval())
+        self._ledger_retry_at = self._clock() + delay
         if first:
             self._replan_org()
 

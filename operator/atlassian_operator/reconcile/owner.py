@@ -188,6 +188,7 @@ class OrgOwner(OrgSide):
             self.accounts.next_retry(),
             self.budget.next_slot(self._clock()) if self.snapshot is not None else None,
             self._write_retry_at,
+            self._ledger_retry_at,
             None if self._grace_over else self._born + ORPHAN_GRACE_SECONDS,
         ]
         due = min((t for t in times if t is not None), default=None)
@@ -247,6 +248,8 @@ class OrgOwner(OrgSide):
         names += self.accounts.due(now)
         if self._write_retry_at is not None and now >= self._write_retry_at:
             self._write_retry_at = None
+        if self._ledger_retry_at is not None and now >= self._ledger_retry_at:
+            self._ledger_retry_at = None
         slot = self.budget.next_slot(now)
         if names or (slot is not None and slot <= now and self.snapshot is not None):
             self._reconcile(names)
@@ -254,11 +257,10 @@ class OrgOwner(OrgSide):
     # ----- status writes ------------------------------------------------------------------------
 
     def _pump_writes(self) -> None:
-        if self._write_retry_at is not None:
-            return
-        for write in self._writes.take(WRITE_CONCURRENCY - self._writes.in_flight):
-            self._start_write(write)
-        if (ledger := self._ledger.take()) is not None:
+        if self._write_retry_at is None:
+            for write in self._writes.take(WRITE_CONCURRENCY - self._writes.in_flight):
+                self._start_write(write)
+        if self._ledger_retry_at is None and (ledger := self._ledger.take()) is not None:
             number, body = ledger
             self._spawn(
                 "writing the call ledger",

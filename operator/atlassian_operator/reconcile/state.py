@@ -185,6 +185,8 @@ class OwnerState:
         self._ledger = LedgerWrites()
         self._awaiting_ledger: set[str] = set()
         self._ledger_failure: str | None = None
+        self._ledger_failures = 0  # in a row, for the backoff of its retries
+        self._ledger_retry_at: float | None = None
         self._write_retry_at: float | None = None
         self._write_failures = 0
         self._refused: set[str] = set()  # objects whose last status the API server refused

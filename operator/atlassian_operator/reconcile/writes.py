@@ -100,6 +100,10 @@ class LedgerWrites:
     def idle(self) -> bool:
         return self._pending is None and self._in_flight is None
 
+    @property
+    def writing(self) -> bool:
+        return self._in_flight is not None
+
     def want(self, body: dict[str, Any]) -> int:
         """Store `body`; returns its number."""
         self.wanted += 1

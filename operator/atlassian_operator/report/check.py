@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from atlassian_operator.atlassian import scrub_key
+from atlassian_operator.core.ledger import ledger_name
 from atlassian_operator.core.preflight import (
     DEFAULT_BASE_URL,
     Finding,
@@ -219,8 +220,9 @@ def _cluster_findings(
     findings = [judge_crds(check_cluster.read_crds(cluster), VERSION)]
     user = f"system:serviceaccount:{args.operator_namespace}:{args.operator_service_account}"
     needed = operator_permissions(
-        GROUP, org.secret_name if org else None, bool(org and org.discovery)
-    )
+        GROUP, org.secret_name if org else None, bool(org and org.discovery),
+        ledger_name(org.org_id) if org else None,
+    )  # fmt: skip
     answers = check_cluster.review_access(cluster, user, namespace, needed)
     findings.append(judge_rbac(user, namespace, answers))
     lease = check_cluster.read_lease(cluster, args.operator_namespace, args.lease_name)
