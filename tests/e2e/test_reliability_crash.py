@@ -9,12 +9,15 @@ rolling window one syncInterval long, whatever happened to the process in betwee
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from support.e2e import E2E, condition
 from support.reliability import BulkKube, calls, per_account, wait_until
 
 pytestmark = pytest.mark.e2e
+LEDGER = "atlassian.operators.dev/call-ledger=true"  # the label of the orgs' call ledgers
 
 
 def leavers(e2e: E2E, count: int) -> list[str]:
@@ -135,3 +138,32 @@ def test_a_restart_does_not_refill_the_suspension_budget(e2e: E2E) -> None:
         assert [(ev["type"], ev["reason"]) for ev in e2e.events(name)] == [
             ("Warning", "SuspensionBudgetExceeded")
         ]
+
+
+def test_the_calls_ledger_outlives_the_org_and_its_accounts(e2e: E2E) -> None:
+    """A bad commit prunes the org and the accounts while the operator restarts; the revert
+    creates them again. No object remembers the call any more, but the org's call ledger does,
+    so the window stays spent. The ledger is a ConfigMap a person can read."""
+    ids = leavers(e2e, 2)
+    e2e.org(syncInterval="10m", suspension={"maxPerSync": 1})
+    e2e.account("leaver0", accountId=ids[0], desiredState="Suspended")
+    e2e.wait_status(
+        "aacct", "leaver0", lambda s: s.get("accountStatus") == "Suspended", "leaver0 suspended"
+    )
+    e2e.operator.stop()
+    e2e.kube.kubectl("delete", "aacct", "leaver0")
+    e2e.kube.kubectl("delete", "aorg", "acme")
+    ledger = json.loads(e2e.kube.kubectl("get", "configmap", "-l", LEDGER, "-o", "json").stdout)
+    [configmap] = ledger["items"]
+    assert configmap["data"]["orgId"] == e2e.org_manifest()["spec"]["orgId"]
+    assert [row[1] for row in json.loads(configmap["data"]["calls"])] == ["leaver0"]
+
+    e2e.operator.start()
+    e2e.org(syncInterval="10m", suspension={"maxPerSync": 1})
+    e2e.account("leaver1", accountId=ids[1], desiredState="Suspended")
+    e2e.wait_status(
+        "aacct", "leaver1",
+        lambda s: condition(s, "Ready", "reason") == "SuspensionBudgetExceeded",
+        "leaver1 waits for the window",
+    )  # fmt: skip
+    assert per_account(calls(e2e.sim, "disable")) == {ids[0]: 1}
