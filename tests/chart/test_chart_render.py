@@ -337,7 +337,8 @@ def test_secrets_are_readable_only_in_the_listed_namespaces(helm: Helm) -> None:
     assert secret_rules(keyed[("ClusterRole", "", "acme-atlassian-operator")]) == []
     secrets_role = keyed[("ClusterRole", "", "acme-atlassian-operator-secrets")]
     assert secrets_role["rules"] == [
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "patch"]},
     ]
     bindings = [
         o for o in objs if o.get("roleRef", {}).get("name") == "acme-atlassian-operator-secrets"

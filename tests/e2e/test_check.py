@@ -209,7 +209,7 @@ def test_a_ready_org_passes_every_line(
     assert "makes 6 requests (4 v1 pages + 2 v2 pages) for 40 accounts" in run.stdout
     assert "40 users by its meta.total, 10 a page: a full sync reads 4 pages" in run.stdout
     assert "a full sync reads 2 pages of it" in run.lines("search")[0]
-    assert f"system:serviceaccount:{ns}:{SA} may do all 8 things" in run.lines("rbac")[0]
+    assert f"system:serviceaccount:{ns}:{SA} may do all 11 things" in run.lines("rbac")[0]
     assert "is held by" in run.lines("lease")[0]
     assert same.code == 0 and same.verdicts() == verdicts
     # Both runs read, and asked one permission each: no lifecycle call, one page of each listing

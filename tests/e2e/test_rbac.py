@@ -40,6 +40,8 @@ LEADER_ELECTION = f"{SA}-leader-election"  # the Lease role of manifests/base/le
 SECRETS = f"{SA}-secrets"  # Secret `get`: manifests/base/secret-access.yaml, secret-namespaces.yaml
 OPERATOR_RBAC = {SA, LEADER_ELECTION, SECRETS}
 SECRET_RULE = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+# The org's call ledger (core/ledger.py), granted wherever the org API key is.
+LEDGER_RULE = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "patch"]}
 
 
 def render(path: str) -> list[dict[str, Any]]:
@@ -354,6 +356,8 @@ WITHOUT_RULE: dict[str, str] = {
     "atlassian.operators.dev/atlassianaccounts": r'cannot create resource \\?"atlassianaccounts',
     STATUS_RULE: r'cannot patch resource \\?"atlassian(orgs|accounts)/status',
     "/secrets": "SecretNotUsable",  # the org says so in its status
+    # Without the call ledger's ConfigMap the org lists nothing it could act on, and says why.
+    "/configmaps": r"ConfigMap \S+/atlassian-calls-\w+, cannot be read \(403",
     "/events": "Failed to post an event",
     # Without the Lease the operator never starts acting, and says why: it cannot read its
     # Lease, or (no Lease yet) cannot create it.
@@ -503,7 +507,7 @@ def test_the_cluster_wide_install_reads_secrets_only_where_listed() -> None:
     everywhere = render_with_component(CLUSTER_WIDE_SECRETS)
     assert secret_grants(everywhere) == [("ClusterRoleBinding", "")]
     [wide] = [d for d in operator_roles(everywhere) if d["metadata"]["name"] == SA]
-    assert wide["rules"] == [*clusterrole["rules"], SECRET_RULE]
+    assert wide["rules"] == [*clusterrole["rules"], SECRET_RULE, LEDGER_RULE]
     assert SECRETS not in {d["metadata"]["name"] for d in everywhere}
 
 
