@@ -26,6 +26,7 @@ from controlplane import ControlPlane
 from support.e2e import API_KEY, API_KEY_LABEL
 from support.kube import Kube
 from support.operator import OperatorProcess
+from support.rbac import SA, rbac_for_namespace
 from support.simulator import Simulator
 
 pytestmark = pytest.mark.e2e
@@ -33,9 +34,6 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the venv's bin: kubectl-atlassian, atlassian-operator
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-SA = "atlassian-operator"
-OPERATOR_RBAC = {SA, f"{SA}-leader-election", f"{SA}-secrets"}
-RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
 WRONG_KEY = "wrong-key-7c1d5e0b9a8f4e2d6c3b1a0f"
 
 
@@ -128,22 +126,7 @@ def operator_rbac(namespace: str) -> list[dict[str, Any]]:
     rendered = subprocess.run(
         [KUBECTL, "kustomize", str(ROOT / "manifests")], capture_output=True, text=True, check=True
     ).stdout
-    docs = []
-    for doc in yaml.safe_load_all(rendered):
-        if not doc or doc["kind"] not in RBAC_KINDS or doc["metadata"]["name"] not in OPERATOR_RBAC:
-            continue
-        meta = doc["metadata"]
-        if doc["kind"].startswith("Cluster"):
-            meta["name"] = f"{meta['name']}-{namespace}"
-        else:
-            meta["namespace"] = namespace
-        if doc["kind"].endswith("Binding"):
-            if doc["roleRef"]["kind"] == "ClusterRole":
-                doc["roleRef"]["name"] = f"{doc['roleRef']['name']}-{namespace}"
-            for subject in doc["subjects"]:
-                subject["namespace"] = namespace
-        docs.append(doc)
-    return docs
+    return rbac_for_namespace([d for d in yaml.safe_load_all(rendered) if d], namespace)
 
 
 @pytest.fixture

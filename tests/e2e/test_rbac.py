@@ -25,20 +25,16 @@ from controlplane import ControlPlane
 
 from support.e2e import API_KEY, E2E, condition
 from support.operator import OperatorProcess
+from support.rbac import OPERATOR_RBAC, SA, SECRETS, rbac_for_namespace
 from support.simulator import Simulator
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-SA = "atlassian-operator"
 ALICE = "aa00000000000000000000a1"
 ACCOUNTS_URL = "/apis/atlassian.operators.dev/v1beta1/atlassianaccounts"
 PERMISSION_PROBLEMS = re.compile(r"403|Forbidden|Not enough permissions|Failed to post an event")
-RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
-LEADER_ELECTION = f"{SA}-leader-election"  # the Lease role of manifests/base/leader-election.yaml
-SECRETS = f"{SA}-secrets"  # Secret `get`: manifests/base/secret-access.yaml, secret-namespaces.yaml
-OPERATOR_RBAC = {SA, LEADER_ELECTION, SECRETS}
 SECRET_RULE = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
 # The org's call ledger (core/ledger.py), granted wherever the org API key is.
 LEDGER_RULE = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "patch"]}
@@ -68,32 +64,6 @@ def render_with_component(component: str) -> list[dict[str, Any]]:
             [KUBECTL, "kustomize", overlay], capture_output=True, text=True, check=True
         ).stdout
     return [d for d in yaml.safe_load_all(out) if d]
-
-
-def rbac_for_namespace(docs: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
-    """The operator's ServiceAccount, roles and bindings of a render, moved into a test
-    namespace (not the roles for people, manifests/base/user-roles.yaml).
-
-    Cluster-scoped objects get a per-test name so that tests never share them.
-    """
-    result = []
-    for doc in docs:
-        if doc["kind"] not in RBAC_KINDS or doc["metadata"]["name"] not in OPERATOR_RBAC:
-            continue
-        doc = json.loads(json.dumps(doc))
-        meta = doc["metadata"]
-        if doc["kind"].startswith("Cluster"):
-            meta["name"] = f"{meta['name']}-{namespace}"
-        else:
-            meta["namespace"] = namespace
-        if doc["kind"].endswith("Binding"):
-            if doc["roleRef"]["kind"] == "ClusterRole":
-                doc["roleRef"]["name"] = f"{doc['roleRef']['name']}-{namespace}"
-            for subject in doc["subjects"]:
-                assert (subject["kind"], subject["name"]) == ("ServiceAccount", SA)
-                subject["namespace"] = namespace
-        result.append(doc)
-    return result
 
 
 def token_kubeconfig(admin_kubeconfig: Path, token: str, path: Path) -> Path:
