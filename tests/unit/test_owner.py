@@ -209,12 +209,8 @@ async def test_a_recreated_org_is_a_new_object_with_the_same_budget(world: World
     await until(lambda: world.atlassian.disables(BOB) == 1, "bob's turn")
 
 
-async def test_a_recreated_org_keeps_the_window_in_its_own_status_across_a_restart(
-    world: World,
-) -> None:
-    """Found by `make fuzz`: the only durable record of a call whose account was deleted was
-    the old object's `status.budget`; re-creating the org and then restarting refilled the
-    window. The new object records the window it inherits as soon as it is seen."""
+async def alice_suspended_then_both_deleted(world: World) -> None:
+    """One call spends a budget of one; then the account that asked and the org are deleted."""
     world.org(suspension={"maxPerSync": 1})
     world.account("alice", accountId=ALICE, desiredState="Suspended")
     await until(lambda: world.atlassian.disables() == 1, "a suspension spends the budget")
@@ -223,6 +219,15 @@ async def test_a_recreated_org_keeps_the_window_in_its_own_status_across_a_resta
     world.owner.post(AccountGone("alice", alice["metadata"]["uid"]))
     world.delete_org()
     await quiet(world)
+
+
+async def test_a_recreated_org_keeps_the_window_in_its_own_status_across_a_restart(
+    world: World,
+) -> None:
+    """Found by `make fuzz`: the only durable record of a call whose account was deleted was
+    the old object's `status.budget`; re-creating the org and then restarting refilled the
+    window. The new object records the window it inherits as soon as it is seen."""
+    await alice_suspended_then_both_deleted(world)
     world.org(uid="org-uid-2", suspension={"maxPerSync": 1})
     await until(lambda: world.owner.ref.uid == "org-uid-2", "the new object")
     await quiet(world)
@@ -240,14 +245,7 @@ async def test_calls_still_count_once_the_org_and_the_account_are_gone_and_it_re
     """Found by `make fuzz`: with the AtlassianOrg and the account that asked both deleted (a
     pruned directory, then a revert) and the operator restarted meanwhile, no object recorded
     the call any more, and the window started afresh. The org's call ledger outlives them."""
-    world.org(suspension={"maxPerSync": 1})
-    world.account("alice", accountId=ALICE, desiredState="Suspended")
-    await until(lambda: world.atlassian.disables() == 1, "a suspension spends the budget")
-    await quiet(world)
-    alice = world.kube.objects.pop(("AtlassianAccount", "alice"))
-    world.owner.post(AccountGone("alice", alice["metadata"]["uid"]))
-    world.delete_org()
-    await quiet(world)
+    await alice_suspended_then_both_deleted(world)
     await world.stop()
     world.restart()
     world.org(uid="org-uid-2", suspension={"maxPerSync": 1})
