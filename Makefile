@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 KUBECONFIG_DEV := .dev/kubeconfig
 
-.PHONY: install docs test unit fuzz lint demo demo-down bench controlplane promtool flux gitops-tools browser helm scanners node e2e-gitops e2e-node e2e-outage cluster-up cluster-down e2e-kind image image-docker clean
+.PHONY: install docs test unit fuzz lint demo demo-down bench controlplane promtool flux gitops-tools browser helm scanners node e2e-gitops e2e-node e2e-outage cluster-up cluster-down gitops-up gitops-down e2e-kind image image-docker clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -109,6 +109,15 @@ cluster-up: install controlplane $(if $(NODE),node)
 
 cluster-down:
 	$(PY) hack/controlplane/controlplane.py down --dir .dev/controlplane
+
+# After `make cluster-up NODE=1`: Flux (source-controller, kustomize-controller) as host processes
+# and an OCI registry on 127.0.0.1:5050 holding crds/ and manifests/ at HEAD, for
+# examples/gitops/clusters/local (docs/tasks/install-gitops.md). Logs and pids in .dev/gitops/.
+gitops-up: install flux gitops-tools
+	$(PY) hack/gitops/localflux.py up --kubeconfig $(KUBECONFIG_DEV) --dir .dev/gitops
+
+gitops-down:
+	$(PY) hack/gitops/localflux.py down --dir .dev/gitops
 
 clean:
 	rm -rf $(VENV) .dev .pytest_cache .mypy_cache .ruff_cache

@@ -20,7 +20,14 @@ from typing import Any
 
 import pytest
 
-from support.gitops import EXAMPLE, ROOT, Repository, gitops_crds_dir, kubeconform_binary
+from support.gitops import (
+    EXAMPLE,
+    ROOT,
+    Repository,
+    gitops_crds_dir,
+    kubeconform_binary,
+    render_local_flux_objects,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -134,10 +141,13 @@ def test_the_gitops_examples_are_valid_for_flux_and_argo_cd(tmp_path: Path) -> N
     assert made.returncode == 0, made.stderr
     assert (schemas / "receiver-notification.toolkit.fluxcd.io-v1.json").is_file()
     assert (schemas / "application-argoproj.io-v1alpha1.json").is_file()
-    dirs = [EXAMPLE / "clusters", EXAMPLE / "argocd"]
+    # clusters/local is a kustomization over production's file: its output is what is applied.
+    local = tmp_path / "local.yaml"
+    local.write_text(render_local_flux_objects())
+    dirs = [EXAMPLE / "clusters" / "production", EXAMPLE / "argocd", local]
     proc = validate(*dirs, offline=True, extra_schemas=str(schemas / LAYOUT))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Valid: 8, Invalid: 0, Errors: 0, Skipped: 0" in proc.stdout
+    assert "Valid: 11, Invalid: 0, Errors: 0, Skipped: 0" in proc.stdout
 
     # And the check is real: a Receiver with an unknown type fails.
     broken = tmp_path / "receiver.yaml"

@@ -1,15 +1,16 @@
-"""Issue 28: the operator installed by Flux, on the real node, the way
-examples/gitops/clusters/production/atlassian-operator.yaml says.
+"""Issue 28: the operator installed by Flux, on the real node, with the files a person applies
+there (examples/gitops/clusters/local: production's atlassian-operator.yaml pointed at the
+registry `make gitops-up` runs on 127.0.0.1:5050, the node's image, the simulator allowed).
 
 The release's manifests (crds/ and manifests/) are published with hack/gitops/publish-manifests.sh
 to a real OCI registry on loopback; Flux's real source-controller pulls them (OCIRepository) and
 its kustomize-controller applies the CRDs, then the operator, then the accounts from Git
-(atlassian.yaml beside it), each waiting for the one before (dependsOn). The test changes only
-what a user's copy changes: the URLs, the image (the one built here) and the flag that allows
-the simulator's endpoint. Then, as a person would: the operator's Pods become Ready, the org
-syncs, an offboarding commit suspends one account (the simulator records the call), and
-deleting the operator's Kustomization uninstalls the operator and nothing else: the CRDs, the
-namespace, the Secret, the org and the accounts stay, unacted on (README "Uninstall", step 1).
+(production's atlassian.yaml), each waiting for the one before (dependsOn). The test changes
+only the namespace, the Git URL, its simulator's port and the intervals. Then, as a person
+would: the operator's Pods become Ready, the org syncs, an offboarding commit suspends one
+account (the simulator records the call), and deleting the operator's Kustomization uninstalls
+the operator and nothing else: the CRDs, the namespace, the Secret, the org and the accounts
+stay, unacted on (README "Uninstall", step 1).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from controlplane import ControlPlane
+from localflux import LOCAL_REGISTRY_PORT, LOCAL_REPOSITORY, LOCAL_TAG
 
 from support.e2e import API_KEY, API_KEY_LABEL
 from support.gitops import (
@@ -33,6 +35,7 @@ from support.gitops import (
     Repository,
     condition_of,
     flux_dir,
+    render_local_flux_objects,
 )
 from support.kube import Kube
 from support.node import Install, split_ref
@@ -43,7 +46,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 EXAMPLE_ORG = yaml.safe_load((EXAMPLE / "atlassian" / "org.yaml").read_text())
 SIMULATOR = {"users": 0, "seed": 5, "org_id": EXAMPLE_ORG["spec"]["orgId"], "scim_every": 1000}
-INSTALL = EXAMPLE / "clusters" / "production" / "atlassian-operator.yaml"
+LOCAL_ALLOWED_URL = "http://10.244.0.1:8090"  # the docs' simulator; this module's has a free port
 ACCOUNTS = EXAMPLE / "clusters" / "production" / "atlassian.yaml"
 OFFBOARDING = EXAMPLE / "offboarding" / "0001-Offboard-John-Smith-HR-1234.patch"
 NAMESPACE = "atlassian-operator"  # the manifests' namespace, and atlassian.yaml's targetNamespace
@@ -61,39 +64,23 @@ CRDS = ("atlassianorgs.atlassian.operators.dev", "atlassianaccounts.atlassian.op
 
 
 def flux_objects(
-    flux_namespace: str, oci_url: str, git_url: str, image: str, allow_url: str
+    flux_namespace: str, git_url: str, image: str, allow_url: str
 ) -> list[dict[str, Any]]:
-    """The example's Flux objects with a user's changes: where the artifact and the repository
-    are, their own image, the endpoint they allow; and short intervals for a test."""
-    docs = [d for path in (INSTALL, ACCOUNTS) for d in yaml.safe_load_all(path.read_text()) if d]
-    name, tag = split_ref(image)
+    """The Flux objects a person applies on the local node (examples/gitops/clusters/local,
+    rendered as docs/tasks/install-gitops.md says) and the accounts' (production's
+    atlassian.yaml) with only what a test must change: the test's namespace, its Git
+    repository, its simulator's port, and short intervals."""
+    local = render_local_flux_objects()
+    assert LOCAL_ALLOWED_URL in local and f"newName: {split_ref(image)[0]}" in local
+    local = local.replace(LOCAL_ALLOWED_URL, allow_url)
+    docs = [d for d in yaml.safe_load_all(local) if d]
+    docs += [d for d in yaml.safe_load_all(ACCOUNTS.read_text()) if d]
     for doc in docs:
         doc["metadata"]["namespace"] = flux_namespace
         spec = doc["spec"]
         spec["interval"] = "1m"
-        if doc["kind"] == "OCIRepository":
-            spec.update(url=oci_url, insecure=True)  # the registry on loopback speaks HTTP
-        elif doc["kind"] == "GitRepository":
+        if doc["kind"] == "GitRepository":
             spec["url"] = git_url
-        elif doc["metadata"]["name"] == "atlassian-operator":
-            spec["images"] = [
-                {"name": "ghcr.io/atlassian-operator/atlassian-operator",
-                 "newName": name, "newTag": tag}
-            ]  # fmt: skip
-            spec["patches"].append(
-                {
-                    "target": {"kind": "Deployment", "name": "atlassian-operator"},
-                    "patch": yaml.safe_dump(
-                        [
-                            {
-                                "op": "add",
-                                "path": "/spec/template/spec/containers/0/args/-",
-                                "value": f"--allow-api-base-url={allow_url}",
-                            }
-                        ]
-                    ),
-                }
-            )
     return docs
 
 
@@ -183,7 +170,7 @@ def world(
     flux = FluxControllers(
         flux_dir(), node_cluster.kubeconfig, node_kube.namespace, tmp_path / "flux"
     )
-    registry = OCIRegistry(tmp_path / "registry")
+    registry = OCIRegistry(tmp_path / "registry", port=LOCAL_REGISTRY_PORT)  # the file's URL
     (tmp_path / "git").mkdir()
     git = GitServer(tmp_path / "git")
     install = Install(node_cluster.kubeconfig, NAMESPACE, tmp_path / "install")
@@ -228,11 +215,10 @@ def test_flux_installs_the_operator_from_an_oci_artifact_and_uninstalls_it(
     def step(name: str) -> None:
         steps[name] = time.monotonic() - began
 
-    digest = world.registry.publish_manifests("atlassian-operator/manifests", "0.1.0")
+    digest = world.registry.publish_manifests(LOCAL_REPOSITORY, LOCAL_TAG)
     step("published")
     docs = flux_objects(
         world.kube.namespace,
-        f"oci://{world.registry.host}/atlassian-operator/manifests",
         world.git.url("platform"),
         node_images["image"],
         world.sim.url,
@@ -241,7 +227,7 @@ def test_flux_installs_the_operator_from_an_oci_artifact_and_uninstalls_it(
     world.admin("apply", "-f", "-", input=yaml.safe_dump_all(docs))
 
     # Flux pulls the artifact, applies the CRDs, then the operator; wait: true means rolled out.
-    world.wait_ready(OCI, "atlassian-operator", 60, f"0.1.0@{digest}")
+    world.wait_ready(OCI, "atlassian-operator", 60, f"{LOCAL_TAG}@{digest}")
     world.wait_ready(KS, "atlassian-operator-crds", 60)
     world.wait_ready(KS, "atlassian-operator", 300)
     step("operator installed")

@@ -2,8 +2,8 @@
 
 `GitServer` answers Git's smart HTTP protocol with `git http-backend` (Flux's Git client speaks
 nothing older). `Repository` is the working copy a test commits to; the server serves its `.git`.
-`FluxControllers` runs source-controller and kustomize-controller, built by hack/flux/build.sh,
-against the test's API server, watching only the test's namespace.
+`FluxControllers` (source-controller and kustomize-controller, built by hack/flux/build.sh, watching
+one namespace) and `OCIRegistry` live in hack/gitops/localflux.py, which `make gitops-up` runs.
 """
 
 from __future__ import annotations
@@ -14,38 +14,24 @@ import shutil
 import subprocess
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from support.operator import free_port
+# One implementation for the tests and `make gitops-up` (hack/gitops is on pytest's pythonpath).
+from localflux import FluxControllers, OCIRegistry, flux_dir
+from localflux import built as _built
+
+__all__ = ["FluxControllers", "OCIRegistry", "flux_dir"]
 
 ROOT = Path(__file__).resolve().parents[2]
-FLUX_BUILD = ROOT / "hack" / "flux" / "build.sh"
 ARGOCD_BUILD = ROOT / "hack" / "argocd" / "build.sh"
 KUBECONFORM_BUILD = ROOT / "hack" / "tools" / "kubeconform.sh"
 GITOPS_CRDS = ROOT / "hack" / "gitops" / "crds.sh"
-REGISTRY_BUILD = ROOT / "hack" / "tools" / "registry.sh"
-PUBLISH_MANIFESTS = ROOT / "hack" / "gitops" / "publish-manifests.sh"
 HEALTH_LUA = ROOT / "manifests" / "argocd" / "health.lua"
 EXAMPLE = ROOT / "examples" / "gitops"
 GIT = shutil.which("git") or "/usr/bin/git"
-START_DEADLINE_SECONDS = 60.0
-
-
-def _built(script: Path) -> Path:
-    """The output of a cached build script (it builds only the first time)."""
-    proc = subprocess.run([str(script)], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{script} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return Path(proc.stdout.strip().splitlines()[-1])
-
-
-def flux_dir() -> Path:
-    """Where the Flux binaries (bin/) and their CRDs (crds/) are; built on first use."""
-    return _built(FLUX_BUILD)
 
 
 def kubeconform_binary() -> Path:
@@ -55,6 +41,19 @@ def kubeconform_binary() -> Path:
 def gitops_crds_dir() -> Path:
     """Flux's, notification-controller's and Argo CD's Application CRDs (hack/gitops/crds.sh)."""
     return _built(GITOPS_CRDS)
+
+
+def render_local_flux_objects() -> str:
+    """examples/gitops/clusters/local rendered, exactly as docs/tasks/install-gitops.md has a
+    person apply it (the kustomization uses the production file beside it)."""
+    proc = subprocess.run(
+        ["kubectl", "kustomize", "--load-restrictor=LoadRestrictionsNone",
+         str(EXAMPLE / "clusters" / "local")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise AssertionError(f"kubectl kustomize examples/gitops/clusters/local:\n{proc.stderr}")
+    return proc.stdout
 
 
 def argocd_health_binary() -> Path:
@@ -215,169 +214,6 @@ class GitServer:
     def requests(self) -> list[str]:
         with self._server.lock:
             return list(self._server.requests)
-
-
-# --- OCI -------------------------------------------------------------------------------------
-
-
-class OCIRegistry:
-    """The distribution project's registry (hack/tools/registry.sh) on loopback, plain HTTP,
-    storing in `work`: where a test publishes the operator's manifests for Flux to pull."""
-
-    def __init__(self, work: Path) -> None:
-        self.work = work
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def log_text(self) -> str:
-        path = self.work / "registry.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def start(self) -> OCIRegistry:
-        self.work.mkdir(parents=True, exist_ok=True)
-        config = self.work / "config.yml"
-        config.write_text(
-            "version: 0.1\n"
-            "log: {level: info}\n"
-            f"storage: {{filesystem: {{rootdirectory: {self.work / 'data'}}}}}\n"
-            f"http: {{addr: '{self.host}'}}\n"
-        )
-        with (self.work / "registry.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(_built(REGISTRY_BUILD)), "serve", str(config)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-        deadline = time.monotonic() + START_DEADLINE_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"registry exited:\n{self.log_text()[-4000:]}")
-            try:
-                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"registry not ready in {START_DEADLINE_SECONDS}s:\n{self.log_text()}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def publish_manifests(self, repository: str, tag: str) -> str:
-        """hack/gitops/publish-manifests.sh, as a release runs it; returns the manifest digest."""
-        proc = subprocess.run(
-            [str(PUBLISH_MANIFESTS), "--plain-http", f"{self.host}/{repository}:{tag}"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if proc.returncode != 0:
-            raise AssertionError(f"publish-manifests.sh failed:\n{proc.stdout}\n{proc.stderr}")
-        reference = proc.stdout.strip().splitlines()[-1]
-        return reference.rpartition("@")[2]
-
-
-# --- Flux -----------------------------------------------------------------------------------
-
-
-class FluxControllers:
-    """source-controller and kustomize-controller as processes, for one namespace."""
-
-    def __init__(self, flux: Path, kubeconfig: Path, namespace: str, work: Path) -> None:
-        self.flux, self.kubeconfig, self.namespace, self.work = flux, kubeconfig, namespace, work
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.health_ports: dict[str, int] = {}
-        self.artifact_port = free_port()
-
-    def log(self, name: str) -> Path:
-        return self.work / f"{name}.log"
-
-    def log_text(self, name: str) -> str:
-        path = self.log(name)
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def log_entries(self, name: str) -> Iterator[dict[str, Any]]:
-        """The controller's JSON log lines."""
-        for line in self.log_text(name).splitlines():
-            if line.startswith("{"):
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-
-    def start(self) -> FluxControllers:
-        storage = self.work / "storage"
-        storage.mkdir(parents=True, exist_ok=True)
-        artifact_addr = f"127.0.0.1:{self.artifact_port}"
-        self._start(
-            "source-controller",
-            [f"--storage-path={storage}", f"--storage-addr={artifact_addr}",
-             f"--storage-adv-addr={artifact_addr}"],
-        )  # fmt: skip
-        self._start("kustomize-controller", [])
-        for name in self.processes:
-            self._wait_ready(name)
-        return self
-
-    def _start(self, name: str, extra: list[str]) -> None:
-        self.health_ports[name] = free_port()
-        args = [
-            str(self.flux / "bin" / name),
-            f"--metrics-addr=127.0.0.1:{free_port()}",
-            f"--health-addr=127.0.0.1:{self.health_ports[name]}",
-            "--enable-leader-election=false",
-            "--watch-all-namespaces=false",
-            "--events-addr=",
-            "--log-level=debug",
-            "--log-encoding=json",
-            *extra,
-        ]
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(self.kubeconfig),
-            "RUNTIME_NAMESPACE": self.namespace,
-        }
-        with self.log(name).open("ab") as log:
-            self.processes[name] = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
-            )
-
-    def _wait_ready(self, name: str) -> None:
-        deadline = time.monotonic() + START_DEADLINE_SECONDS
-        url = f"http://127.0.0.1:{self.health_ports[name]}/readyz"
-        while time.monotonic() < deadline:
-            process = self.processes[name]
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited with {process.returncode}:\n{self.log_text(name)[-4000:]}"
-                )
-            try:
-                with urllib.request.urlopen(url, timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{name} not ready in {START_DEADLINE_SECONDS}s:\n{self.log_text(name)}")
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 # --- One test's GitOps world ----------------------------------------------------------------
