@@ -9,7 +9,9 @@ KUBECONFIG_DEV := .dev/kubeconfig
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
-	@command -v python3 >/dev/null || { echo "error: python3 (>= 3.11) is required" >&2; exit 1; }
+	@command -v python3 >/dev/null || { echo "error: python3 (>= 3.11.5) is required" >&2; exit 1; }
+	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11, 5))' || { echo "error: python3 is \
+	$$(python3 -V 2>&1 | cut -d' ' -f2); make needs >= 3.11.5 (the docs' pymdown-extensions does): put a newer python3 first on PATH" >&2; exit 1; }
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
