@@ -255,11 +255,11 @@ class FakeKube:
         obj["metadata"]["resourceVersion"] = str(next(self._versions))
         return _copy(obj)
 
-    async def read_ledger(self, namespace: str, org_id: str) -> list[LedgerCall]:
+    async def read_ledger(self, namespace: str, org_id: str) -> list[LedgerCall] | None:
         if self.refuse_ledger:
             raise KubeError(self.refuse_ledger, f"{self.refuse_ledger} refused")
         data = self.configmaps.get(ledger_name(org_id))
-        return [] if data is None else parse_ledger(data, org_id)
+        return None if data is None else parse_ledger(data, org_id)
 
     async def write_ledger(self, namespace: str, body: dict[str, Any]) -> None:
         await self.ledger_gate.passage()

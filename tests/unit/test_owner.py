@@ -257,6 +257,32 @@ async def test_calls_still_count_once_the_org_and_the_account_are_gone_and_it_re
     await until(lambda: world.atlassian.disables(BOB) == 1, "bob's turn")
 
 
+async def test_a_restart_counts_each_call_once_when_the_ledger_holds_them(world: World) -> None:
+    """Found by the crash test under load: an account's pendingAction times a call when it was
+    recorded, the org's status.budget when it was sent; once a slow write put them more than a
+    second apart, a restart counted the call twice and held back calls the window allowed.
+    The ledger, once it exists, is the one record."""
+    world.org(suspension={"maxPerSync": 3})
+    world.account("alice", accountId=ALICE)
+    world.account("bob", accountId=BOB)
+    await synced(world)
+    world.atlassian.call_gate.close()
+    world.account("alice", accountId=ALICE, desiredState="Suspended")
+    await until(lambda: world.atlassian.call_gate.waiting == 1, "alice's call is in flight")
+    await quiet(world)
+    await world.stop()  # SIGKILL: the call never lands
+    alice = world.kube.objects[("AtlassianAccount", "alice")]["status"]["pendingAction"]
+    sent = world.org_status()["budget"]["calls"][0]
+    recorded = datetime.strptime(sent, "%Y-%m-%dT%H:%M:%SZ") - timedelta(seconds=5)
+    alice["time"] = recorded.strftime("%Y-%m-%dT%H:%M:%SZ")  # its write took 5 s to land
+    world.atlassian.call_gate.open()
+    world.restart()
+    world.account("bob", accountId=BOB, desiredState="Suspended")
+    # The lost call counts once: alice's call again and bob's fit in the window of 3.
+    await until(lambda: world.atlassian.disables(BOB) == 1, "bob's suspension")
+    await until(lambda: world.atlassian.disables(ALICE) == 2, "alice's call, made again")
+
+
 async def test_no_call_is_made_while_the_ledger_cannot_be_written(world: World) -> None:
     """A call the ledger does not hold could be forgotten: while the ConfigMap cannot be
     written (RBAC without the grant), the account says why and nothing is called."""

@@ -133,7 +133,7 @@ async def list_org(
             search.cancel()  # a no-op once it is done
 
 
-async def _read_ledger(kube: KubeApi, namespace: str, org_id: str) -> list[LedgerCall]:
+async def _read_ledger(kube: KubeApi, namespace: str, org_id: str) -> list[LedgerCall] | None:
     try:
         return await kube.read_ledger(namespace, org_id)
     except KubeError as exc:

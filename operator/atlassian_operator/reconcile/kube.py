@@ -192,8 +192,8 @@ class KubeApi:
             if not token:
                 return by_org
 
-    async def read_ledger(self, namespace: str, org_id: str) -> list[LedgerCall]:
-        """The calls the org's ledger holds (core/ledger.py); none when it does not exist yet.
+    async def read_ledger(self, namespace: str, org_id: str) -> list[LedgerCall] | None:
+        """The calls the org's ledger holds (core/ledger.py); None when it does not exist yet.
 
         KubeError when it cannot be read or is not one the operator wrote: a ledger that might
         hold calls is never taken as empty."""
@@ -202,7 +202,7 @@ class KubeApi:
             found = await self._call(self._core.read_namespaced_config_map, name, namespace)
         except ApiException as exc:
             if exc.status == 404:
-                return []
+                return None
             raise KubeError(exc.status or 0, _api_message(exc)) from None
         try:
             return parse_ledger(found.data, org_id)

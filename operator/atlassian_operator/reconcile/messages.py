@@ -81,7 +81,8 @@ class Listed:
     count: ListingCount
     directory: DirectorySearch | None = None
     directory_error: AtlassianError | None = None
-    ledger: Sequence[LedgerCall] | None = None  # read with the claims: the calls it holds
+    # Read with the claims: the calls the org's ledger holds (None: it does not exist yet).
+    ledger: Sequence[LedgerCall] | None = None
 
 
 @dataclass(frozen=True)

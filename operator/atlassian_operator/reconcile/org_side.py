@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -347,7 +347,7 @@ class OrgSide(AccountSide):
         )
         self._replay_journal(snapshot, since=started)
         if self.snapshot is None and message.claims is not None:
-            self._restore_budget(message.claims, message.ledger or ())
+            self._restore_budget(message.claims, message.ledger)
         self.snapshot, self._listed_at, self._permissions = snapshot, started, {}
         # A call whose outcome was lost shows in a listing that started after it returned.
         self._unconfirmed = {a: t for a, t in self._unconfirmed.items() if t >= started}
@@ -544,25 +544,32 @@ class OrgSide(AccountSide):
             else:
                 del self._journal[account_id]
 
-    def _restore_budget(self, claims: Iterable[AccountClaim], ledger: Iterable[LedgerCall]) -> None:
-        """Calls recorded in the org's ledger and the objects' statuses still count against the
-        rolling window and the brake's day.
+    def _restore_budget(
+        self, claims: Iterable[AccountClaim], ledger: Sequence[LedgerCall] | None
+    ) -> None:
+        """Calls recorded in the org's ledger, or else in the objects' statuses, still count
+        against the rolling window and the brake's day.
 
         The window belongs to the Atlassian org, not to the AtlassianOrg object: calls made
         before a restart, or before the object was deleted and created again (a Flux
-        prune-and-create, an Argo CD Replace), count, whichever object made them. The ledger
-        holds every call made since it was introduced, even when the objects are gone; the
-        statuses, the calls of an operator from before it. Each restores what it shows, and
-        the record that shows more calls stands (SuspensionBudget.restore).
+        prune-and-create, an Argo CD Replace), count, whichever object made them. Once the
+        ledger exists it is the record: it holds every call since, written before each was
+        sent, and every call the operator knew of when it was first written, even when the
+        objects are gone. The statuses are the record only before it exists (an operator from
+        before the ledger made the calls): they time a call twice (an account's pendingAction
+        when it was recorded, the org's status.budget when it was sent), so that more than
+        a second apart they count it twice, and would hold calls back that may go.
         """
         wall, mono = datetime.now(UTC), self._clock()
         day = wall - timedelta(seconds=DAY_SECONDS)
-        ledger = [call for call in ledger if call.time > day]
-        self.budget.restore(
-            ((mono - (wall - c.time).total_seconds(), c.account) for c in ledger),
-            mono,
-            approved=sum(1 for c in ledger if c.approved),
-        )
+        if ledger is not None:
+            kept = [call for call in ledger if call.time > day]
+            self.budget.restore(
+                ((mono - (wall - c.time).total_seconds(), c.account) for c in kept),
+                mono,
+                approved=sum(1 for c in kept if c.approved),
+            )
+            return
         claims = list(claims)
         by_accounts = [
             (t, c.account) for c in claims for t in map(parse_time, c.calls) if t is not None
